@@ -1,0 +1,71 @@
+/* ptmalloc2.h - an in-process model of glibc 2.36's malloc on x86_64.
+ *
+ * The model keeps real chunk addresses and boundary tags in a simulated
+ * address space (no memory of the model's size is touched: chunk headers live
+ * in the model's own tables), so that the same sequence of calls gives the same
+ * mallinfo2() as the real glibc, to the byte. Facts: ../shared/notes/
+ * ptmalloc2-glibc-2.36.md; judge: the real glibc of this machine.
+ *
+ * Addresses returned are model addresses (user pointers, 16-byte aligned);
+ * the caller maps the trace's addresses to them.
+ */
+#ifndef PTMALLOC2_H
+#define PTMALLOC2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pm_heap_s pm_heap_t;
+
+typedef struct pm_config_s {
+    /* < 0 = glibc's default. Values are what mallopt/tunables would set. */
+    int64_t mmap_threshold, trim_threshold, top_pad, mxfast, arena_max,
+        tcache_count, mmap_max;
+    unsigned ncpu; /* for the arena limit, 8 x ncpu; 0 = this machine's */
+} pm_config_t;
+
+/* Sets every field of cfg to "default". */
+void pm_config_default(pm_config_t *cfg);
+
+pm_heap_t *pm_create(const pm_config_t *cfg);
+void pm_destroy(pm_heap_t *h);
+
+/* The calling thread for the operations that follow (arena and tcache). */
+void pm_set_thread(pm_heap_t *h, uint32_t tid);
+/* The thread exits: its tcache is flushed through free, its arena freed. */
+void pm_thread_exit(pm_heap_t *h, uint32_t tid);
+
+/* The malloc API. 0 = the call failed (as glibc would fail). */
+uint64_t pm_malloc(pm_heap_t *h, size_t n);
+uint64_t pm_calloc(pm_heap_t *h, size_t nmemb, size_t size);
+uint64_t pm_realloc(pm_heap_t *h, uint64_t p, size_t n);
+void pm_free(pm_heap_t *h, uint64_t p);
+uint64_t pm_memalign(pm_heap_t *h, size_t align, size_t n); /* also aligned_alloc, posix_memalign */
+uint64_t pm_valloc(pm_heap_t *h, size_t n);
+uint64_t pm_pvalloc(pm_heap_t *h, size_t n);
+int pm_mallopt(pm_heap_t *h, int param, int value); /* M_* from <malloc.h> */
+int pm_malloc_trim(pm_heap_t *h, size_t pad);
+size_t pm_usable_size(const pm_heap_t *h, uint64_t p);
+
+/* mallinfo2() as glibc computes it (summed over arenas). */
+typedef struct pm_mallinfo_s {
+    size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks,
+        fordblks, keepcost;
+} pm_mallinfo_t;
+void pm_mallinfo2(const pm_heap_t *h, pm_mallinfo_t *mi);
+
+/* Where the free memory sits, for the fragmentation report. */
+typedef struct pm_bins_s {
+    size_t tcache_chunks, tcache_bytes;
+    size_t fast_chunks, fast_bytes;
+    size_t unsorted_chunks, unsorted_bytes;
+    size_t small_chunks, small_bytes;
+    size_t large_chunks, large_bytes;
+    size_t top_bytes;            /* all arenas */
+    size_t mmapped_chunks, mmapped_bytes;
+    size_t largest_free;         /* largest free chunk, top included */
+    size_t arenas;
+} pm_bins_t;
+void pm_bins(const pm_heap_t *h, pm_bins_t *b);
+
+#endif /* PTMALLOC2_H */
