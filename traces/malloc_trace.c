@@ -1,0 +1,296 @@
+/* malloc_trace.c - malloc-trace, the trace's own tool: info, dump, import. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "text.h"
+#include "trace.h"
+
+static const char *prog = "malloc-trace";
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: malloc-trace info TRACE        header, counts, duration, peak live bytes, size\n"
+            "       malloc-trace dump TRACE        one event per line: SEQ TID T_NS OP ARGS [-> RESULT]\n"
+            "            [--no-header]             without the '# key: value' header lines\n"
+            "       malloc-trace import FILE -o TRACE\n"
+            "                                      text (as dump prints it) or a glibc mtrace() log -> trace\n"
+            "       malloc-trace --version\n"
+            "TRACE and FILE may be '-' for standard input. Format: traces/FORMAT.md.\n");
+}
+
+static int die_open(const char *path, const tr_error_t *err) {
+    fprintf(stderr, "%s: %s: %s\n", prog, path, err->msg);
+    return 1;
+}
+
+/* Ends a read loop: reports a read error or a missing END. Returns the exit status. */
+static int finish_read(tr_reader_t *r, int rc) {
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, tr_reader_path(r), tr_reader_error(r)->msg);
+        return 1;
+    }
+    if (!tr_reader_end(r))
+        fprintf(stderr, "%s: %s: warning: no END record: the process was killed or the trace is "
+                        "still being written; every complete event was read\n", prog, tr_reader_path(r));
+    return 0;
+}
+
+/* ---- dump ---------------------------------------------------------------------- */
+static int cmd_dump(int argc, char **argv) {
+    const char *path = NULL;
+    int header = 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--no-header") == 0) header = 0;
+        else if (!path) path = argv[i];
+        else { usage(stderr); return 2; }
+    }
+    if (!path) { usage(stderr); return 2; }
+    tr_error_t err;
+    tr_reader_t *r = tr_reader_open(path, &err);
+    if (!r) return die_open(path, &err);
+    static char obuf[1 << 16];
+    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    if (header) text_format_header(stdout, tr_reader_header(r));
+    tr_event_t ev;
+    char line[8192];
+    int rc;
+    while ((rc = tr_reader_next(r, &ev)) > 0) {
+        size_t const n = text_format_event(line, sizeof line - 1, &ev);
+        line[n] = '\n';
+        fwrite(line, 1, n + 1, stdout);
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno));
+        tr_reader_close(r);
+        return 1;
+    }
+    int const status = finish_read(r, rc);
+    tr_reader_close(r);
+    return status;
+}
+
+/* ---- info ---------------------------------------------------------------------- */
+typedef struct live_s { uint64_t ptr, size; UT_hash_handle hh; } live_t;
+typedef struct tcount_s { uint32_t tid; uint64_t n; UT_hash_handle hh; } tcount_t;
+
+/* Requested bytes of an allocating event. */
+static uint64_t requested(const tr_event_t *ev) {
+    switch (ev->op) {
+    case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC: return ev->a;
+    case TR_OP_CALLOC: return ev->a * ev->b;
+    case TR_OP_REALLOC: return ev->b;
+    case TR_OP_REALLOCARRAY: return ev->b * ev->c;
+    default: return ev->b; /* memalign family: align, size */
+    }
+}
+
+static void fmt_bytes(char *buf, size_t cap, uint64_t b) {
+    if (b < 10 * 1024) snprintf(buf, cap, "%" PRIu64 " B", b);
+    else if (b < 10ull << 20) snprintf(buf, cap, "%.1f KiB (%" PRIu64 " B)", b / 1024.0, b);
+    else if (b < 10ull << 30) snprintf(buf, cap, "%.1f MiB (%" PRIu64 " B)", b / 1048576.0, b);
+    else snprintf(buf, cap, "%.2f GiB (%" PRIu64 " B)", b / 1073741824.0, b);
+}
+
+static int cmp_tcount(const tcount_t *a, const tcount_t *b) {
+    return a->n < b->n ? 1 : a->n > b->n ? -1 : (a->tid > b->tid) - (a->tid < b->tid);
+}
+
+static const char *end_reason(uint32_t r) {
+    static const char *const names[] = { "exit", "_exit", "fatal signal", "exec", "recorder error",
+                                         "closed by a tool" };
+    return r < sizeof names / sizeof names[0] ? names[r] : "unknown";
+}
+
+static int cmd_info(int argc, char **argv) {
+    if (argc != 1) { usage(stderr); return 2; }
+    const char *path = argv[0];
+    tr_error_t err;
+    tr_reader_t *r = tr_reader_open(path, &err);
+    if (!r) return die_open(path, &err);
+    const tr_header_t *h = tr_reader_header(r);
+    uint64_t ops[TR_OP_LAST + 1] = { 0 };
+    live_t *live = NULL;
+    tcount_t *threads = NULL;
+    uint64_t events = 0, live_bytes = 0, peak = 0, peak_seq = 0, peak_t = 0, first_t = 0, last_t = 0;
+    uint64_t unknown_frees = 0;
+    tr_event_t ev;
+    int rc;
+    while ((rc = tr_reader_next(r, &ev)) > 0) {
+        if (events++ == 0) first_t = ev.t_ns;
+        last_t = ev.t_ns;
+        ops[ev.op]++;
+        tcount_t *tc;
+        HASH_FIND(hh, threads, &ev.tid, sizeof ev.tid, tc);
+        if (!tc) {
+            tc = calloc(1, sizeof *tc);
+            if (!tc) { rc = TR_E_NOMEM; break; }
+            tc->tid = ev.tid;
+            HASH_ADD(hh, threads, tid, sizeof tc->tid, tc);
+        }
+        tc->n++;
+        int const failed_realloc = tr_op_releases(ev.op) && ev.op != TR_OP_FREE && ev.ret == 0 &&
+                                   requested(&ev) != 0;
+        if (tr_op_releases(ev.op) && ev.a && !failed_realloc) {
+            live_t *o;
+            HASH_FIND(hh, live, &ev.a, sizeof ev.a, o);
+            if (o) {
+                live_bytes -= o->size;
+                HASH_DEL(live, o);
+                free(o);
+            } else {
+                unknown_frees++;
+            }
+        }
+        if (tr_op_allocates(ev.op) && ev.ret) {
+            live_t *o;
+            HASH_FIND(hh, live, &ev.ret, sizeof ev.ret, o);
+            if (o) { /* address reused without a free we saw: replace */
+                live_bytes -= o->size;
+            } else {
+                o = malloc(sizeof *o);
+                if (!o) { rc = TR_E_NOMEM; break; }
+                o->ptr = ev.ret;
+                HASH_ADD(hh, live, ptr, sizeof o->ptr, o);
+            }
+            o->size = requested(&ev);
+            live_bytes += o->size;
+            if (live_bytes > peak) { peak = live_bytes; peak_seq = ev.seq; peak_t = ev.t_ns; }
+        }
+    }
+    tr_reader_stats_t st;
+    tr_reader_stats(r, &st);
+    struct stat sb;
+    uint64_t const file_size = (strcmp(path, "-") != 0 && stat(path, &sb) == 0) ? (uint64_t)sb.st_size : st.file_bytes;
+
+    char b1[64], b2[64];
+    printf("trace:        %s\n", path);
+    printf("format:       version %u, written by %s\n", h->version, h->tool && *h->tool ? h->tool : "?");
+    printf("process:      pid %u, parent %u, %s\n", h->pid, h->ppid, h->exe && *h->exe ? h->exe : "?");
+    if (h->argc) {
+        printf("command:     ");
+        for (size_t i = 0; i < h->argc; i++) printf(" %s", h->argv[i]);
+        printf("\n");
+    }
+    if (h->start_real_ns) {
+        time_t const t = (time_t)(h->start_real_ns / 1000000000u);
+        struct tm tm;
+        char when[64];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        printf("started:      %s\n", when);
+    }
+    printf("machine:      page size %u, %u CPUs, glibc %s\n", h->page_size, h->ncpu,
+           h->glibc_version && *h->glibc_version ? h->glibc_version : "?");
+    for (size_t i = 0; i < h->nenv; i++) printf("environment:  %s\n", h->env[i]);
+    const tr_end_t *end = tr_reader_end(r);
+    if (end)
+        printf("end:          %s (status %d) at %.6f s, %" PRIu64 " events written, %" PRIu64 " dropped\n",
+               end_reason(end->reason), end->status, end->t_ns / 1e9, end->events, end->dropped);
+    else
+        printf("end:          none: the process was killed or the trace is still being written\n");
+    double const dur = (last_t - first_t) / 1e9;
+    printf("events:       %" PRIu64 " over %.6f s", events, dur);
+    if (dur > 0) printf(" (%.0f events/s)", events / dur);
+    printf("\n");
+    fmt_bytes(b1, sizeof b1, file_size);
+    printf("file:         %s in %" PRIu64 " zstd frames, %.2f bytes/event (%.2f raw)\n", b1, st.frames,
+           events ? (double)file_size / events : 0.0, events ? (double)st.raw_bytes / events : 0.0);
+    fmt_bytes(b1, sizeof b1, peak);
+    printf("peak live:    %s requested, at seq %" PRIu64 " (%.6f s)\n", b1, peak_seq, peak_t / 1e9);
+    fmt_bytes(b2, sizeof b2, live_bytes);
+    printf("final live:   %s in %u objects\n", b2, HASH_COUNT(live));
+    if (unknown_frees) printf("unknown frees: %" PRIu64 " (pointers not allocated in this trace)\n", unknown_frees);
+    printf("stacks:       %u unique, %zu modules\n", tr_reader_stack_count(r), tr_reader_module_count(r));
+    printf("\n%-16s %12s\n", "operation", "count");
+    for (int op = TR_OP_FIRST; op <= TR_OP_LAST; op++)
+        if (ops[op]) printf("%-16s %12" PRIu64 "\n", tr_op_name(op), ops[op]);
+    printf("\n%-16s %12s\n", "thread", "events");
+    HASH_SORT(threads, cmp_tcount);
+    unsigned shown = 0;
+    for (tcount_t *tc = threads; tc; tc = tc->hh.next)
+        if (shown++ < 20) printf("%-16u %12" PRIu64 "\n", tc->tid, tc->n);
+    if (shown > 20) printf("(%u more threads)\n", shown - 20);
+
+    live_t *o, *tmp;
+    HASH_ITER(hh, live, o, tmp) { HASH_DEL(live, o); free(o); }
+    tcount_t *tc, *ttmp;
+    HASH_ITER(hh, threads, tc, ttmp) { HASH_DEL(threads, tc); free(tc); }
+    fflush(stdout);
+    int status;
+    if (rc == TR_E_NOMEM) {
+        fprintf(stderr, "%s: %s: out of memory\n", prog, path);
+        status = 1;
+    } else {
+        status = finish_read(r, rc);
+    }
+    tr_reader_close(r);
+    return status;
+}
+
+/* ---- import -------------------------------------------------------------------- */
+static int cmd_import(int argc, char **argv) {
+    const char *in = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
+        else if (!in) in = argv[i];
+        else { usage(stderr); return 2; }
+    }
+    if (!in || !out) { usage(stderr); return 2; }
+    FILE *f = strcmp(in, "-") == 0 ? stdin : fopen(in, "r");
+    if (!f) {
+        fprintf(stderr, "%s: %s: cannot open: %s\n", prog, in, strerror(errno));
+        return 1;
+    }
+    text_src_t src = { f, in, 0, NULL, 0 };
+    /* Peek at the first meaningful line to tell an mtrace log from our text. */
+    int mtrace = 0;
+    long const start = ftell(f);
+    while (text_next_line(&src)) {
+        const char *l = src.buf;
+        while (*l == ' ' || *l == '\t') l++;
+        if (!*l || *l == '#') continue;
+        mtrace = mtrace_line(l);
+        break;
+    }
+    if (start >= 0 && fseek(f, start, SEEK_SET) == 0) {
+        src.line = 0;
+    } else if (f == stdin) {
+        fprintf(stderr, "%s: -: standard input must be seekable (use a file)\n", prog);
+        free(src.buf);
+        return 1;
+    }
+    char msg[512];
+    int const rc = mtrace ? mtrace_import(&src, out, msg, sizeof msg) : text_import(&src, out, msg, sizeof msg);
+    if (ferror(f)) {
+        fprintf(stderr, "%s: %s: read error: %s\n", prog, in, strerror(errno));
+        free(src.buf);
+        if (f != stdin) fclose(f);
+        return 1;
+    }
+    free(src.buf);
+    if (f != stdin) fclose(f);
+    if (rc) {
+        fprintf(stderr, "%s: %s: %s\n", prog, in, msg);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(cmd, "dump") == 0) return cmd_dump(argc - 2, argv + 2);
+    if (strcmp(cmd, "import") == 0) return cmd_import(argc - 2, argv + 2);
+    if (strcmp(cmd, "--version") == 0) { printf("malloc-trace %s (trace format %d)\n", MS_VERSION, TR_FORMAT_VERSION); return 0; }
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) { usage(stdout); return 0; }
+    fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,639 @@
+/* reader.c - the streaming trace reader.
+ *
+ * Decompresses the zstd frames into a window of raw stream, decodes one
+ * record at a time, and restores the global order of events by merging on
+ * seq (FORMAT.md section 5) with a min-heap that holds only the events that
+ * arrived ahead of a missing seq. Memory: the window, the heap, the stack
+ * and module tables; never the whole trace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "tidmap.h"
+#include "varint.h"
+
+#define MAX_RECORD (64u << 20)      /* larger records are corruption */
+#define MAX_STACK_ID (1u << 26)
+#define MAX_DEPTH 4096
+#define REORDER_CAP (4u << 20)      /* events held before a gap is forced */
+
+typedef struct pend_s {
+    uint64_t seq;
+    int marker; /* a realloc's release seq: consumed, never delivered */
+    tr_event_t ev;
+} pend_t;
+
+typedef struct stack_s { uint64_t *pcs; uint32_t n; } stack_t;
+
+struct tr_reader_s {
+    char *path;
+    int fd;
+    const uint8_t *mem; size_t mem_size;
+    ZSTD_DCtx *dctx;
+    uint8_t *in; size_t in_len, in_pos; uint64_t in_base; /* in[0] is at file offset in_base */
+    int in_eof;
+    uint8_t *raw; size_t raw_cap, raw_start, raw_end; uint64_t raw_base;
+    size_t zret; /* last ZSTD_decompressStream result: 0 = between frames */
+    uint64_t frame_off; /* file offset of the frame being decoded */
+    int started, done;  /* done: no more records (end of file or error) */
+
+    tr_tidmap_t threads; tr_tstate_t *cur;
+
+    tr_header_t hdr;
+    char **strs; size_t nstrs; /* header strings we own */
+    stack_t *stacks; uint32_t stacks_cap, nstacks;
+    tr_module_t *mods; size_t nmods, mods_cap;
+    tr_end_t end; int have_end;
+
+    pend_t *heap; size_t hn, hcap;
+    uint64_t next_seq, watermark;
+    char *cur_str;
+
+    tr_reader_stats_t st;
+    tr_error_t err;
+};
+
+/* ---- errors ------------------------------------------------------------- */
+static int r_fail(tr_reader_t *r, int code, const char *fmt, ...) {
+    if (r->err.code) return r->err.code;
+    r->err.code = code;
+    r->err.offset = r->frame_off;
+    r->err.raw_offset = r->raw_base + r->raw_start;
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (code == TR_E_IO || code == TR_E_NOMEM)
+        snprintf(r->err.msg, sizeof r->err.msg, "%s", what);
+    else
+        snprintf(r->err.msg, sizeof r->err.msg, "offset %llu (zstd frame %llu, raw byte %llu): %s",
+                 (unsigned long long)r->err.offset, (unsigned long long)r->st.frames,
+                 (unsigned long long)r->err.raw_offset, what);
+    r->done = 1;
+    return code;
+}
+
+static void *r_grow(tr_reader_t *r, void *p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return p;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    void *q = realloc(p, n * elem);
+    if (!q) { r_fail(r, TR_E_NOMEM, "out of memory"); return NULL; }
+    *cap = n;
+    return q;
+}
+
+/* ---- input ---------------------------------------------------------------- */
+/* More compressed input; 0 at end of file. */
+static int read_input(tr_reader_t *r) {
+    if (r->in_eof) return 0;
+    if (r->mem) { r->in_eof = 1; return 0; } /* all of it was given at once */
+    r->in_base += r->in_len;
+    r->in_len = r->in_pos = 0;
+    size_t const cap = ZSTD_DStreamInSize();
+    for (;;) {
+        ssize_t k = read(r->fd, r->in, cap);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            int const e = errno;
+            r->err.sys_errno = e;
+            return r_fail(r, TR_E_IO, "read failed: %s", strerror(e));
+        }
+        if (k == 0) { r->in_eof = 1; return 0; }
+        r->in_len = (size_t)k;
+        return 1;
+    }
+}
+
+/* Makes at least need bytes of raw stream available from raw_start.
+ * Returns 1 if they are, 0 if the stream ends before, < 0 on error. */
+static int fill(tr_reader_t *r, size_t need) {
+    while (r->raw_end - r->raw_start < need) {
+        if (r->err.code) return r->err.code;
+        if (r->raw_start) { /* slide the window */
+            memmove(r->raw, r->raw + r->raw_start, r->raw_end - r->raw_start);
+            r->raw_base += r->raw_start;
+            r->raw_end -= r->raw_start;
+            r->raw_start = 0;
+        }
+        size_t const want = need + ZSTD_DStreamOutSize();
+        if (r->raw_cap < want) {
+            uint8_t *p = realloc(r->raw, want);
+            if (!p) return r_fail(r, TR_E_NOMEM, "out of memory");
+            r->raw = p;
+            r->raw_cap = want;
+        }
+        if (r->in_pos == r->in_len) {
+            int const k = read_input(r);
+            if (k < 0) return k;
+            if (k == 0) {
+                if (r->zret != 0) r->st.truncated = 1; /* cut inside a frame */
+                if (!r->started) r->st.truncated = 0;
+                return 0;
+            }
+        }
+        if (r->zret == 0) r->frame_off = r->in_base + r->in_pos;
+        ZSTD_inBuffer in = { r->in, r->in_len, r->in_pos };
+        ZSTD_outBuffer out = { r->raw + r->raw_end, r->raw_cap - r->raw_end, 0 };
+        size_t const ret = ZSTD_decompressStream(r->dctx, &out, &in);
+        if (ZSTD_isError(ret)) {
+            if (!r->started && r->raw_base + r->raw_end == 0)
+                return r_fail(r, TR_E_NOT_TRACE, "not a malloc trace: not a zstd stream (%s)",
+                              ZSTD_getErrorName(ret));
+            return r_fail(r, TR_E_CORRUPT, "zstd: %s", ZSTD_getErrorName(ret));
+        }
+        r->started = 1;
+        r->in_pos = in.pos;
+        r->raw_end += out.pos;
+        r->st.file_bytes = r->in_base + r->in_pos;
+        r->st.raw_bytes += out.pos;
+        if (ret == 0) r->st.frames++;
+        r->zret = ret;
+    }
+    return 1;
+}
+
+/* ---- records ------------------------------------------------------------- */
+/* Next record: *type and a cursor over its payload (valid until the next
+ * call). Returns 1, 0 at a clean end, < 0 on error. */
+static int next_record(tr_reader_t *r, uint8_t *type, tr_cursor_t *c) {
+    int k = fill(r, 1);
+    if (k <= 0) {
+        if (k == 0 && r->st.truncated)
+            return r_fail(r, TR_E_TRUNCATED, "file ends inside a zstd frame (cut short?)");
+        return k;
+    }
+    /* type byte and a length varint of at most 10 bytes */
+    k = fill(r, 11);
+    if (k < 0) return k;
+    size_t const avail = r->raw_end - r->raw_start;
+    uint64_t len = 0;
+    size_t const ln = tr_peek_varint(r->raw + r->raw_start + 1, avail - 1, &len);
+    if (ln == 0) {
+        if (avail >= 11) return r_fail(r, TR_E_CORRUPT, "record length is not a varint");
+        return r_fail(r, TR_E_TRUNCATED, "file ends inside a record header");
+    }
+    if (len > MAX_RECORD)
+        return r_fail(r, TR_E_CORRUPT, "record of %llu bytes (type 0x%02x) is too large",
+                      (unsigned long long)len, r->raw[r->raw_start]);
+    k = fill(r, 1 + ln + (size_t)len);
+    if (k < 0) return k;
+    if (k == 0) return r_fail(r, TR_E_TRUNCATED, "file ends inside a record of %llu bytes",
+                              (unsigned long long)len);
+    const uint8_t *p = r->raw + r->raw_start;
+    *type = p[0];
+    c->p = p + 1 + ln;
+    c->end = c->p + len;
+    c->bad = 0;
+    r->raw_start += 1 + ln + (size_t)len;
+    r->st.records++;
+    return 1;
+}
+
+static char *own_str(tr_reader_t *r, const uint8_t *s, size_t n) {
+    char *p = malloc(n + 1);
+    if (!p) { r_fail(r, TR_E_NOMEM, "out of memory"); return NULL; }
+    char **ns = realloc(r->strs, (r->nstrs + 1) * sizeof *ns);
+    if (!ns) { free(p); r_fail(r, TR_E_NOMEM, "out of memory"); return NULL; }
+    r->strs = ns;
+    memcpy(p, s, n);
+    p[n] = 0;
+    r->strs[r->nstrs++] = p;
+    return p;
+}
+
+static const char *get_str(tr_reader_t *r, tr_cursor_t *c) {
+    size_t n;
+    const uint8_t *s = tr_get_bytes(c, &n);
+    if (c->bad) return NULL;
+    return own_str(r, s, n);
+}
+
+static const char **get_strs(tr_reader_t *r, tr_cursor_t *c, size_t *count) {
+    uint64_t const n = tr_get_varint(c);
+    if (c->bad || n > (uint64_t)(c->end - c->p)) { c->bad = 1; *count = 0; return NULL; }
+    const char **v = calloc(n ? n : 1, sizeof *v);
+    if (!v) { r_fail(r, TR_E_NOMEM, "out of memory"); return NULL; }
+    char **ns = realloc(r->strs, (r->nstrs + 1) * sizeof *ns); /* v is owned too */
+    if (!ns) { free(v); r_fail(r, TR_E_NOMEM, "out of memory"); return NULL; }
+    r->strs = ns;
+    r->strs[r->nstrs++] = (char *)v;
+    for (uint64_t i = 0; i < n && !c->bad; i++) v[i] = get_str(r, c);
+    *count = c->bad ? 0 : (size_t)n;
+    return v;
+}
+
+static int read_header(tr_reader_t *r) {
+    int k = fill(r, TR_PREAMBLE_LEN);
+    if (k < 0) return k;
+    if (k == 0) {
+        if (r->raw_end == r->raw_start && !r->started)
+            return r_fail(r, TR_E_NOT_TRACE, "empty file");
+        return r_fail(r, TR_E_NOT_TRACE, "not a malloc trace: too short");
+    }
+    const uint8_t *p = r->raw + r->raw_start;
+    if (memcmp(p, TR_MAGIC, TR_MAGIC_LEN) != 0)
+        return r_fail(r, TR_E_NOT_TRACE, "not a malloc trace: bad magic (zstd data, but not MALTRACE)");
+    unsigned const version = p[8] | (unsigned)p[9] << 8;
+    if (version != TR_FORMAT_VERSION)
+        return r_fail(r, TR_E_VERSION, "format version %u, this reader knows %d", version,
+                      TR_FORMAT_VERSION);
+    r->raw_start += TR_PREAMBLE_LEN;
+    uint8_t type;
+    tr_cursor_t c;
+    k = next_record(r, &type, &c);
+    if (k < 0) return k;
+    if (k == 0 || type != TR_REC_HEADER)
+        return r_fail(r, TR_E_CORRUPT, "first record is not a HEADER");
+    tr_header_t *h = &r->hdr;
+    h->version = version;
+    h->pid = (uint32_t)tr_get_varint(&c);
+    h->ppid = (uint32_t)tr_get_varint(&c);
+    h->start_real_ns = tr_get_varint(&c);
+    h->start_mono_ns = tr_get_varint(&c);
+    h->page_size = (uint32_t)tr_get_varint(&c);
+    h->ncpu = (uint32_t)tr_get_varint(&c);
+    h->exe = get_str(r, &c);
+    h->argv = get_strs(r, &c, &h->argc);
+    h->glibc_version = get_str(r, &c);
+    h->env = get_strs(r, &c, &h->nenv);
+    h->tool = get_str(r, &c);
+    if (r->err.code) return r->err.code;
+    if (c.bad) return r_fail(r, TR_E_CORRUPT, "HEADER record too short");
+    return 0;
+}
+
+static int read_stack(tr_reader_t *r, tr_cursor_t *c) {
+    uint64_t const id = tr_get_varint(c);
+    uint64_t const n = tr_get_varint(c);
+    if (c->bad || id == 0 || id > MAX_STACK_ID || n > MAX_DEPTH || n > (uint64_t)(c->end - c->p))
+        return r_fail(r, TR_E_CORRUPT, "bad STACK record (id %llu, depth %llu)",
+                      (unsigned long long)id, (unsigned long long)n);
+    if (id >= r->stacks_cap) {
+        size_t cap = r->stacks_cap;
+        stack_t *s = r_grow(r, r->stacks, &cap, (size_t)id + 1, sizeof *s);
+        if (!s) return r->err.code;
+        memset(s + r->stacks_cap, 0, (cap - r->stacks_cap) * sizeof *s);
+        r->stacks = s;
+        r->stacks_cap = (uint32_t)cap;
+    }
+    uint64_t *pcs = malloc((n ? n : 1) * sizeof *pcs);
+    if (!pcs) return r_fail(r, TR_E_NOMEM, "out of memory");
+    for (uint64_t i = 0; i < n; i++)
+        pcs[i] = i ? pcs[i - 1] + (uint64_t)tr_get_svarint(c) : tr_get_varint(c);
+    if (c->bad) { free(pcs); return r_fail(r, TR_E_CORRUPT, "STACK record %llu too short", (unsigned long long)id); }
+    free(r->stacks[id].pcs); /* a redefinition replaces */
+    r->stacks[id].pcs = pcs;
+    r->stacks[id].n = (uint32_t)n;
+    if (id > r->nstacks) r->nstacks = (uint32_t)id;
+    return 0;
+}
+
+static int read_module(tr_reader_t *r, tr_cursor_t *c) {
+    tr_module_t m = { 0 };
+    m.bias = tr_get_varint(c);
+    m.start = tr_get_varint(c);
+    m.size = tr_get_varint(c);
+    m.flags = (uint32_t)tr_get_varint(c);
+    m.path = get_str(r, c);
+    size_t bl;
+    const uint8_t *b = tr_get_bytes(c, &bl);
+    if (r->err.code) return r->err.code;
+    if (c->bad) return r_fail(r, TR_E_CORRUPT, "MODULE record too short");
+    m.build_id = (const uint8_t *)own_str(r, b, bl);
+    m.build_id_len = bl;
+    tr_module_t *v = r_grow(r, r->mods, &r->mods_cap, r->nmods + 1, sizeof *v);
+    if (!v) return r->err.code;
+    r->mods = v;
+    r->mods[r->nmods++] = m;
+    return 0;
+}
+
+static int read_end(tr_reader_t *r, tr_cursor_t *c) {
+    tr_end_t e;
+    e.reason = (uint32_t)tr_get_varint(c);
+    e.status = (int32_t)tr_get_svarint(c);
+    e.t_ns = tr_get_varint(c);
+    e.events = tr_get_varint(c);
+    e.dropped = tr_get_varint(c);
+    if (c->bad) return r_fail(r, TR_E_CORRUPT, "END record too short");
+    r->end = e;
+    r->have_end = 1;
+    return 0;
+}
+
+static int set_thread(tr_reader_t *r, uint32_t tid) {
+    tr_tstate_t *s = tidmap_find(&r->threads, tid);
+    if (!s) {
+        tr_tidmap_t const old = r->threads;
+        r->threads.cap = old.cap * 2;
+        r->threads.slot = malloc(sizeof(tr_tstate_t) * r->threads.cap);
+        if (!r->threads.slot) { r->threads = old; return r_fail(r, TR_E_NOMEM, "out of memory"); }
+        tidmap_reset(&r->threads);
+        tidmap_rehash(&r->threads, old.slot, old.cap);
+        free(old.slot);
+        s = tidmap_find(&r->threads, tid);
+    }
+    r->cur = s;
+    return 0;
+}
+
+static inline uint64_t get_ptr(tr_cursor_t *c, tr_tstate_t *s) {
+    s->ptr += (uint64_t)tr_get_svarint(c);
+    return s->ptr;
+}
+
+/* Decodes an event record of type op into *ev. Returns 1 for an event to
+ * deliver, 0 for a skipped (unknown) type, < 0 on error. */
+static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev) {
+    tr_tstate_t *s = r->cur;
+    if (!s) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) before any THREAD record", op);
+    memset(ev, 0, sizeof *ev);
+    ev->op = op;
+    ev->tid = s->tid == TIDMAP_ZERO ? 0 : s->tid;
+    ev->seq = s->seq + tr_get_varint(c);
+    ev->t_ns = s->t + (uint64_t)tr_get_svarint(c);
+    ev->stack = (uint32_t)tr_get_varint(c);
+    if (c->bad) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) too short", op);
+    s->seq = ev->seq;
+    s->t = ev->t_ns;
+    ev->release_seq = ev->seq;
+    switch (op) {
+    case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC:
+        ev->a = tr_get_varint(c);
+        ev->ret = get_ptr(c, s);
+        break;
+    case TR_OP_CALLOC: case TR_OP_MEMALIGN: case TR_OP_POSIX_MEMALIGN: case TR_OP_ALIGNED_ALLOC:
+        ev->a = tr_get_varint(c);
+        ev->b = tr_get_varint(c);
+        ev->ret = get_ptr(c, s);
+        break;
+    case TR_OP_REALLOC: case TR_OP_REALLOCARRAY: {
+        ev->a = get_ptr(c, s);
+        ev->b = tr_get_varint(c);
+        if (op == TR_OP_REALLOCARRAY) ev->c = tr_get_varint(c);
+        ev->ret = get_ptr(c, s);
+        uint64_t const d = tr_get_varint(c);
+        if (d > ev->seq) return r_fail(r, TR_E_CORRUPT, "%s release seq before 0", tr_op_name(op));
+        ev->release_seq = ev->seq - d;
+        break;
+    }
+    case TR_OP_FREE:
+        ev->a = get_ptr(c, s);
+        break;
+    case TR_OP_MALLOPT:
+        ev->a = (uint64_t)tr_get_svarint(c);
+        ev->b = (uint64_t)tr_get_svarint(c);
+        ev->ret = (uint64_t)tr_get_svarint(c);
+        break;
+    case TR_OP_MALLOC_TRIM:
+        ev->a = tr_get_varint(c);
+        ev->ret = (uint64_t)tr_get_svarint(c);
+        break;
+    case TR_OP_THREAD_START:
+        ev->a = tr_get_varint(c);
+        break;
+    case TR_OP_THREAD_EXIT:
+        break;
+    case TR_OP_FORK:
+        ev->ret = (uint64_t)tr_get_svarint(c);
+        break;
+    case TR_OP_EXEC: {
+        size_t n;
+        const uint8_t *p = tr_get_bytes(c, &n);
+        if (c->bad) break;
+        char *str = malloc(n + 1);
+        if (!str) return r_fail(r, TR_E_NOMEM, "out of memory");
+        memcpy(str, p, n);
+        str[n] = 0;
+        ev->str = str; /* owned by the event until delivered */
+        break;
+    }
+    default: /* a later version's event: its common fields were applied */
+        r->st.skipped++;
+        return 0;
+    }
+    if (c->bad) {
+        free((char *)ev->str);
+        return r_fail(r, TR_E_CORRUPT, "%s record too short", tr_op_name(op));
+    }
+    return 1;
+}
+
+/* ---- merge ------------------------------------------------------------------ */
+static int heap_push(tr_reader_t *r, uint64_t seq, int marker, const tr_event_t *ev) {
+    pend_t *h = r_grow(r, r->heap, &r->hcap, r->hn + 1, sizeof *h);
+    if (!h) return r->err.code;
+    r->heap = h;
+    size_t i = r->hn++;
+    while (i > 0) {
+        size_t const parent = (i - 1) / 2;
+        if (h[parent].seq <= seq) break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i].seq = seq;
+    h[i].marker = marker;
+    if (ev) h[i].ev = *ev;
+    if (r->hn > r->st.reorder_peak) r->st.reorder_peak = r->hn;
+    return 0;
+}
+
+static void heap_pop(tr_reader_t *r, pend_t *out) {
+    pend_t *h = r->heap;
+    *out = h[0];
+    pend_t const last = h[--r->hn];
+    size_t i = 0;
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= r->hn) break;
+        if (k + 1 < r->hn && h[k + 1].seq < h[k].seq) k++;
+        if (last.seq <= h[k].seq) break;
+        h[i] = h[k];
+        i = k;
+    }
+    h[i] = last;
+}
+
+static void deliver(tr_reader_t *r, tr_event_t *out, const tr_event_t *ev) {
+    free(r->cur_str);
+    r->cur_str = (char *)ev->str;
+    *out = *ev;
+    if (ev->seq >= r->next_seq) r->next_seq = ev->seq + 1;
+}
+
+int tr_reader_next(tr_reader_t *r, tr_event_t *out) {
+    for (;;) {
+        /* release what the merge allows */
+        while (r->hn) {
+            pend_t const *top = &r->heap[0];
+            if (!(top->seq <= r->next_seq || top->seq < r->watermark || r->done || r->hn > REORDER_CAP))
+                break;
+            if (top->seq > r->next_seq && top->seq >= r->watermark) r->st.order_forced++;
+            pend_t p;
+            heap_pop(r, &p);
+            if (p.marker) {
+                if (p.seq >= r->next_seq) r->next_seq = p.seq + 1;
+                continue;
+            }
+            deliver(r, out, &p.ev);
+            return 1;
+        }
+        if (r->done) {
+            free(r->cur_str);
+            r->cur_str = NULL;
+            return r->err.code ? r->err.code : 0;
+        }
+        uint8_t type;
+        tr_cursor_t c;
+        int k = next_record(r, &type, &c);
+        if (k <= 0) { r->done = 1; continue; }
+        if (type >= TR_OP_FIRST && type <= TR_OP_LAST) {
+            tr_event_t ev;
+            k = read_event(r, type, &c, &ev);
+            if (k < 0) continue;
+            if (k == 0) continue;
+            if (r->hn == 0 && ev.seq == r->next_seq && ev.release_seq == ev.seq) {
+                deliver(r, out, &ev); /* the fast path: already in order */
+                return 1;
+            }
+            if (r->hn == 0 && ev.release_seq == r->next_seq && ev.seq == ev.release_seq + 1) {
+                deliver(r, out, &ev); /* a realloc in order */
+                return 1;
+            }
+            if (ev.release_seq != ev.seq && heap_push(r, ev.release_seq, 1, NULL)) continue;
+            if (heap_push(r, ev.seq, 0, &ev)) { free((char *)ev.str); continue; }
+            continue;
+        }
+        switch (type) {
+        case TR_REC_THREAD: {
+            uint64_t const tid = tr_get_varint(&c);
+            if (c.bad || tid > UINT32_MAX) { r_fail(r, TR_E_CORRUPT, "bad THREAD record"); break; }
+            set_thread(r, (uint32_t)tid);
+            break;
+        }
+        case TR_REC_SYNC:
+            tidmap_reset(&r->threads);
+            r->cur = NULL;
+            break;
+        case TR_REC_STACK: read_stack(r, &c); break;
+        case TR_REC_MODULE: read_module(r, &c); break;
+        case TR_REC_WATERMARK: {
+            uint64_t const wm = tr_get_varint(&c);
+            if (c.bad) { r_fail(r, TR_E_CORRUPT, "bad WATERMARK record"); break; }
+            if (wm > r->watermark) r->watermark = wm;
+            break;
+        }
+        case TR_REC_END: read_end(r, &c); break;
+        case TR_REC_HEADER: r_fail(r, TR_E_CORRUPT, "a second HEADER record"); break;
+        default: r->st.skipped++; break;
+        }
+    }
+}
+
+/* ---- open / close -------------------------------------------------------- */
+static tr_reader_t *r_new(const char *path) {
+    tr_reader_t *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->fd = -1;
+    r->path = strdup(path ? path : "(memory)");
+    r->dctx = ZSTD_createDCtx();
+    r->threads.cap = 16;
+    r->threads.slot = malloc(sizeof(tr_tstate_t) * r->threads.cap);
+    r->next_seq = 1;
+    if (!r->path || !r->dctx || !r->threads.slot) { tr_reader_close(r); return NULL; }
+    tidmap_reset(&r->threads);
+    return r;
+}
+
+static tr_reader_t *r_start(tr_reader_t *r, tr_error_t *err) {
+    if (read_header(r) == 0) return r;
+    if (err) *err = r->err;
+    tr_reader_close(r);
+    return NULL;
+}
+
+static void nomem(tr_error_t *err) {
+    if (!err) return;
+    memset(err, 0, sizeof *err);
+    err->code = TR_E_NOMEM;
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+}
+
+tr_reader_t *tr_reader_open(const char *path, tr_error_t *err) {
+    tr_reader_t *r = r_new(path);
+    if (!r) { nomem(err); return NULL; }
+    if (strcmp(path, "-") == 0) {
+        r->fd = dup(0);
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (r->fd < 0) {
+        int const e = errno;
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->code = TR_E_IO;
+            err->sys_errno = e;
+            snprintf(err->msg, sizeof err->msg, "cannot open: %s", strerror(e));
+        }
+        tr_reader_close(r);
+        return NULL;
+    }
+    r->in = malloc(ZSTD_DStreamInSize());
+    if (!r->in) { tr_reader_close(r); nomem(err); return NULL; }
+    return r_start(r, err);
+}
+
+tr_reader_t *tr_reader_open_mem(const void *data, size_t size, tr_error_t *err) {
+    tr_reader_t *r = r_new(NULL);
+    if (!r) { nomem(err); return NULL; }
+    r->mem = data;
+    r->mem_size = size;
+    r->in = (uint8_t *)data; /* never written */
+    r->in_len = size;
+    return r_start(r, err);
+}
+
+void tr_reader_close(tr_reader_t *r) {
+    if (!r) return;
+    if (r->fd >= 0) close(r->fd);
+    if (!r->mem) free(r->in);
+    ZSTD_freeDCtx(r->dctx);
+    free(r->raw);
+    free(r->threads.slot);
+    for (size_t i = 0; i < r->nstrs; i++) free(r->strs[i]);
+    free(r->strs);
+    for (uint32_t i = 0; i < r->stacks_cap; i++) free(r->stacks[i].pcs);
+    free(r->stacks);
+    free(r->mods);
+    for (size_t i = 0; i < r->hn; i++) free((char *)r->heap[i].ev.str);
+    free(r->heap);
+    free(r->cur_str);
+    free(r->path);
+    free(r);
+}
+
+const tr_header_t *tr_reader_header(const tr_reader_t *r) { return &r->hdr; }
+
+uint32_t tr_reader_stack(const tr_reader_t *r, uint32_t id, const uint64_t **pcs) {
+    if (id == 0 || id >= r->stacks_cap || !r->stacks[id].pcs) { *pcs = NULL; return 0; }
+    *pcs = r->stacks[id].pcs;
+    return r->stacks[id].n;
+}
+
+uint32_t tr_reader_stack_count(const tr_reader_t *r) { return r->nstacks; }
+size_t tr_reader_module_count(const tr_reader_t *r) { return r->nmods; }
+const tr_module_t *tr_reader_module(const tr_reader_t *r, size_t i) {
+    return i < r->nmods ? &r->mods[i] : NULL;
+}
+const tr_end_t *tr_reader_end(const tr_reader_t *r) { return r->have_end ? &r->end : NULL; }
+void tr_reader_stats(const tr_reader_t *r, tr_reader_stats_t *st) { *st = r->st; }
+const tr_error_t *tr_reader_error(const tr_reader_t *r) { return &r->err; }
+const char *tr_reader_path(const tr_reader_t *r) { return r->path; }

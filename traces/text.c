@@ -1,0 +1,310 @@
+/* text.c - the dump line and its importer (FORMAT.md section 6). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+/* ---- formatting ------------------------------------------------------------ */
+typedef struct out_s { char *p; size_t cap, n; } out_t;
+
+static void emit(out_t *o, const char *fmt, ...) {
+    if (o->n >= o->cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int const k = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
+    va_end(ap);
+    if (k > 0) o->n += (size_t)k < o->cap - o->n ? (size_t)k : o->cap - o->n - 1;
+}
+
+static void emit_escaped(out_t *o, const char *s) {
+    for (; s && *s; s++) {
+        unsigned char const c = (unsigned char)*s;
+        if (c < 0x21 || c > 0x7e || c == '%') emit(o, "%%%02X", c);
+        else emit(o, "%c", c);
+    }
+}
+
+size_t text_format_event(char *buf, size_t cap, const tr_event_t *ev) {
+    out_t o = { buf, cap, 0 };
+    buf[0] = 0;
+    emit(&o, "%" PRIu64 " %u %" PRIu64 " %s", ev->seq, ev->tid, ev->t_ns, tr_op_name(ev->op));
+    switch (ev->op) {
+    case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC:
+        emit(&o, " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->ret);
+        break;
+    case TR_OP_CALLOC: case TR_OP_MEMALIGN: case TR_OP_POSIX_MEMALIGN: case TR_OP_ALIGNED_ALLOC:
+        emit(&o, " %" PRIu64 " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->b, ev->ret);
+        break;
+    case TR_OP_REALLOC:
+        emit(&o, " 0x%" PRIx64 " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->b, ev->ret);
+        break;
+    case TR_OP_REALLOCARRAY:
+        emit(&o, " 0x%" PRIx64 " %" PRIu64 " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->b, ev->c, ev->ret);
+        break;
+    case TR_OP_FREE:
+        emit(&o, " 0x%" PRIx64, ev->a);
+        break;
+    case TR_OP_MALLOPT:
+        emit(&o, " %" PRId64 " %" PRId64 " -> %" PRId64, (int64_t)ev->a, (int64_t)ev->b, (int64_t)ev->ret);
+        break;
+    case TR_OP_MALLOC_TRIM:
+        emit(&o, " %" PRIu64 " -> %" PRId64, ev->a, (int64_t)ev->ret);
+        break;
+    case TR_OP_THREAD_START:
+        emit(&o, " %" PRIu64, ev->a);
+        break;
+    case TR_OP_FORK:
+        emit(&o, " -> %" PRId64, (int64_t)ev->ret);
+        break;
+    case TR_OP_EXEC:
+        emit(&o, " ");
+        emit_escaped(&o, ev->str);
+        break;
+    default:
+        break;
+    }
+    return o.n;
+}
+
+void text_format_header(FILE *out, const tr_header_t *h) {
+    char esc[4096];
+    out_t o;
+#define ESC(s) (o = (out_t){ esc, sizeof esc, 0 }, esc[0] = 0, emit_escaped(&o, (s)), esc)
+    fprintf(out, "# malloc trace, format version %u\n", h->version);
+    fprintf(out, "# pid: %u\n# ppid: %u\n", h->pid, h->ppid);
+    fprintf(out, "# start_real_ns: %" PRIu64 "\n# start_mono_ns: %" PRIu64 "\n", h->start_real_ns, h->start_mono_ns);
+    fprintf(out, "# page_size: %u\n# ncpu: %u\n", h->page_size, h->ncpu);
+    fprintf(out, "# exe: %s\n", ESC(h->exe));
+    for (size_t i = 0; i < h->argc; i++) fprintf(out, "# arg: %s\n", ESC(h->argv[i]));
+    fprintf(out, "# glibc: %s\n", ESC(h->glibc_version));
+    for (size_t i = 0; i < h->nenv; i++) fprintf(out, "# env: %s\n", ESC(h->env[i]));
+    fprintf(out, "# tool: %s\n", ESC(h->tool));
+#undef ESC
+}
+
+/* ---- input lines -------------------------------------------------------------- */
+int text_next_line(text_src_t *src) {
+    ssize_t const n = getline(&src->buf, &src->cap, src->f);
+    if (n < 0) return 0;
+    src->line++;
+    size_t k = (size_t)n;
+    while (k && (src->buf[k - 1] == '\n' || src->buf[k - 1] == '\r')) src->buf[--k] = 0;
+    return 1;
+}
+
+/* ---- import ------------------------------------------------------------------- */
+#define MAX_LIST 256
+
+typedef struct hdr_build_s {
+    tr_header_t h;
+    char *strs[2 * MAX_LIST + 8]; size_t nstrs;
+    const char *argv[MAX_LIST], *env[MAX_LIST];
+} hdr_build_t;
+
+static char *unescape_raw(const char *s) {
+    size_t const n = strlen(s);
+    char *out = malloc(n + 1), *p = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (s[i] == '%' && i + 2 < n + 1 && sscanf(s + i + 1, "%2x", &v) == 1) { *p++ = (char)v; i += 2; }
+        else *p++ = s[i];
+    }
+    *p = 0;
+    return out;
+}
+
+/* Unescapes a header value, kept until hdr_free. */
+static char *unescape(hdr_build_t *b, const char *s) {
+    char *out = unescape_raw(s);
+    if (!out) return NULL;
+    if (b->nstrs < sizeof b->strs / sizeof b->strs[0]) b->strs[b->nstrs++] = out;
+    else { free(out); return NULL; }
+    return out;
+}
+
+static void hdr_free(hdr_build_t *b) {
+    for (size_t i = 0; i < b->nstrs; i++) free(b->strs[i]);
+}
+
+/* "# key: value" lines before the first event set header fields. */
+static void header_line(hdr_build_t *b, const char *line) {
+    const char *colon = strstr(line, ": ");
+    if (line[0] != '#' || line[1] != ' ' || !colon) return;
+    size_t const klen = (size_t)(colon - (line + 2));
+    const char *key = line + 2, *val = colon + 2;
+#define KEY(k) (klen == strlen(k) && strncmp(key, k, klen) == 0)
+    tr_header_t *h = &b->h;
+    if (KEY("pid")) h->pid = (uint32_t)strtoul(val, NULL, 10);
+    else if (KEY("ppid")) h->ppid = (uint32_t)strtoul(val, NULL, 10);
+    else if (KEY("start_real_ns")) h->start_real_ns = strtoull(val, NULL, 10);
+    else if (KEY("start_mono_ns")) h->start_mono_ns = strtoull(val, NULL, 10);
+    else if (KEY("page_size")) h->page_size = (uint32_t)strtoul(val, NULL, 10);
+    else if (KEY("ncpu")) h->ncpu = (uint32_t)strtoul(val, NULL, 10);
+    else if (KEY("exe")) h->exe = unescape(b, val);
+    else if (KEY("glibc")) h->glibc_version = unescape(b, val);
+    else if (KEY("tool")) h->tool = unescape(b, val);
+    else if (KEY("arg") && h->argc < MAX_LIST) b->argv[h->argc++] = unescape(b, val);
+    else if (KEY("env") && h->nenv < MAX_LIST) b->env[h->nenv++] = unescape(b, val);
+#undef KEY
+}
+
+static int fail(char *msg, size_t cap, unsigned long line, const char *fmt, ...) {
+    int n = snprintf(msg, cap, "line %lu: ", line);
+    if (n < 0 || (size_t)n >= cap) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Parses one unsigned number: 0x-prefixed hex or decimal. */
+static int parse_u64(const char *s, uint64_t *v) {
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    char *end;
+    errno = 0;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        if (!s[2]) return -1;
+        *v = strtoull(s + 2, &end, 16);
+    } else {
+        *v = strtoull(s, &end, 10);
+    }
+    return (*end || errno) ? -1 : 0;
+}
+
+static int parse_i64(const char *s, int64_t *v) {
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return (*end || errno) ? -1 : 0;
+}
+
+/* The fields a line must have after OP, before "->", and whether "-> R" follows. */
+static void op_shape(int op, int *nargs, int *has_ret) {
+    *has_ret = 1;
+    switch (op) {
+    case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC: case TR_OP_MALLOC_TRIM: *nargs = 1; break;
+    case TR_OP_CALLOC: case TR_OP_MEMALIGN: case TR_OP_POSIX_MEMALIGN: case TR_OP_ALIGNED_ALLOC:
+    case TR_OP_REALLOC: case TR_OP_MALLOPT: *nargs = 2; break;
+    case TR_OP_REALLOCARRAY: *nargs = 3; break;
+    case TR_OP_FREE: case TR_OP_THREAD_START: case TR_OP_EXEC: *nargs = 1; *has_ret = 0; break;
+    case TR_OP_FORK: *nargs = 0; break;
+    default: *nargs = 0; *has_ret = 0; break;
+    }
+}
+
+/* Parses an event line. Returns 0, or -1 with msg filled. */
+static int parse_event(char *line, unsigned long lno, tr_event_t *ev, char *msg, size_t cap) {
+    char *tok[12];
+    int nt = 0;
+    for (char *save = NULL, *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        if (nt == 12) return fail(msg, cap, lno, "too many fields");
+        tok[nt++] = t;
+    }
+    if (nt < 4) return fail(msg, cap, lno, "expected 'SEQ TID T_NS OP ARGS [-> RESULT]'");
+    memset(ev, 0, sizeof *ev);
+    uint64_t v;
+    if (parse_u64(tok[0], &ev->seq) || ev->seq == 0) return fail(msg, cap, lno, "bad SEQ '%s'", tok[0]);
+    if (parse_u64(tok[1], &v) || v > UINT32_MAX) return fail(msg, cap, lno, "bad TID '%s'", tok[1]);
+    ev->tid = (uint32_t)v;
+    if (parse_u64(tok[2], &ev->t_ns)) return fail(msg, cap, lno, "bad T_NS '%s'", tok[2]);
+    int const op = tr_op_from_name(tok[3]);
+    if (op < 0) return fail(msg, cap, lno, "unknown operation '%s'", tok[3]);
+    ev->op = (uint8_t)op;
+    ev->release_seq = ev->seq;
+    int nargs, has_ret;
+    op_shape(op, &nargs, &has_ret);
+    int const want = 4 + nargs + (has_ret ? 2 : 0);
+    if (nt != want || (has_ret && strcmp(tok[4 + nargs], "->") != 0))
+        return fail(msg, cap, lno, "%s takes %d argument%s%s", tok[3], nargs, nargs == 1 ? "" : "s",
+                    has_ret ? " and '-> RESULT'" : "");
+    char **arg = tok + 4;
+    const char *ret = has_ret ? tok[4 + nargs + 1] : NULL;
+    int bad = 0;
+    int64_t s1 = 0, s2 = 0, s3 = 0;
+    switch (op) {
+    case TR_OP_MALLOPT:
+        bad = parse_i64(arg[0], &s1) || parse_i64(arg[1], &s2) || parse_i64(ret, &s3);
+        ev->a = (uint64_t)s1; ev->b = (uint64_t)s2; ev->ret = (uint64_t)s3;
+        break;
+    case TR_OP_MALLOC_TRIM:
+        bad = parse_u64(arg[0], &ev->a) || parse_i64(ret, &s3);
+        ev->ret = (uint64_t)s3;
+        break;
+    case TR_OP_FORK:
+        bad = parse_i64(ret, &s3);
+        ev->ret = (uint64_t)s3;
+        break;
+    case TR_OP_EXEC:
+        ev->str = unescape_raw(arg[0]); /* freed by the caller */
+        bad = !ev->str;
+        break;
+    default: {
+        uint64_t *slot[3] = { &ev->a, &ev->b, &ev->c };
+        for (int i = 0; i < nargs && !bad; i++) bad = parse_u64(arg[i], slot[i]);
+        if (!bad && ret) bad = parse_u64(ret, &ev->ret);
+    }
+    }
+    if (bad) return fail(msg, cap, lno, "bad argument to %s", tok[3]);
+    return 0;
+}
+
+int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
+    hdr_build_t b;
+    memset(&b, 0, sizeof b);
+    b.h.argv = b.argv;
+    b.h.env = b.env;
+    tr_writer_t *w = NULL;
+    tr_error_t err;
+    uint64_t last_seq = 0, n = 0, t_end = 0;
+    int rc = 0;
+    while (text_next_line(src)) {
+        char *line = src->buf;
+        while (*line == ' ' || *line == '\t') line++;
+        if (!*line) continue;
+        if (*line == '#') {
+            if (!w) header_line(&b, line);
+            continue;
+        }
+        if (!w) {
+            if (!b.h.tool) b.h.tool = "malloc-trace import";
+            w = tr_writer_open(out, &b.h, NULL, &err);
+            if (!w) { snprintf(msg, cap, "%s: %s", out, err.msg); hdr_free(&b); return -1; }
+        }
+        tr_event_t ev;
+        if (parse_event(line, src->line, &ev, msg, cap)) { rc = -1; break; }
+        if (ev.seq <= last_seq) {
+            free((char *)ev.str);
+            rc = fail(msg, cap, src->line, "SEQ %" PRIu64 " does not follow %" PRIu64, ev.seq, last_seq);
+            break;
+        }
+        last_seq = ev.seq;
+        t_end = ev.t_ns;
+        int const wrc = tr_writer_event(w, &ev);
+        free((char *)ev.str);
+        if (wrc) {
+            rc = fail(msg, cap, src->line, "%s", tr_writer_error(w)->msg);
+            break;
+        }
+        /* Lines are in global order: nothing smaller follows. */
+        if (++n % 4096 == 0) tr_writer_watermark(w, last_seq + 1);
+    }
+    if (!w) { /* no events: still a valid, empty trace */
+        if (!b.h.tool) b.h.tool = "malloc-trace import";
+        w = tr_writer_open(out, &b.h, NULL, &err);
+        if (!w) { snprintf(msg, cap, "%s: %s", out, err.msg); hdr_free(&b); return -1; }
+    }
+    tr_writer_watermark(w, last_seq + 1);
+    tr_end_t const end = { TR_END_CLOSED, 0, t_end, n, 0 };
+    if (tr_writer_close(w, rc ? NULL : &end, &err) && rc == 0) {
+        snprintf(msg, cap, "%s: %s", out, err.msg);
+        rc = -1;
+    }
+    hdr_free(&b);
+    return rc;
+}

@@ -1,0 +1,35 @@
+/* text.h - malloc-trace's text forms: the dump line (FORMAT.md section 6)
+ * and the two importers (our text form and glibc's mtrace() log). */
+#ifndef TRACE_TEXT_H
+#define TRACE_TEXT_H
+
+#include <stdio.h>
+
+#include "trace.h"
+
+/* Formats ev as one dump line, without the newline. Returns the length. */
+size_t text_format_event(char *buf, size_t cap, const tr_event_t *ev);
+
+/* Writes the header as "# key: value" comment lines that text_import reads back. */
+void text_format_header(FILE *out, const tr_header_t *h);
+
+/* A line-oriented input with its name for messages. */
+typedef struct text_src_s {
+    FILE *f;
+    const char *name;
+    unsigned long line;
+    char *buf; size_t cap;
+} text_src_t;
+
+/* Reads the next line into src->buf (newline removed); 0 at end. */
+int text_next_line(text_src_t *src);
+
+/* Imports our text form / an mtrace() log from src into a new trace at out.
+ * On error prints nothing: fills msg ("LINE: what") and returns -1. */
+int text_import(text_src_t *src, const char *out, char *msg, size_t msgcap);
+int mtrace_import(text_src_t *src, const char *out, char *msg, size_t msgcap);
+
+/* 1 if the line looks like an mtrace() log line. */
+int mtrace_line(const char *line);
+
+#endif
