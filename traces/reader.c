@@ -357,7 +357,7 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
     if (!s) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) before any THREAD record", op);
     memset(ev, 0, sizeof *ev);
     ev->op = op;
-    ev->tid = s->tid == TIDMAP_ZERO ? 0 : s->tid;
+    ev->tid = tidmap_tid(s);
     ev->seq = s->seq + tr_get_varint(c);
     ev->t_ns = s->t + (uint64_t)tr_get_svarint(c);
     ev->stack = (uint32_t)tr_get_varint(c);
@@ -499,7 +499,10 @@ int tr_reader_next(tr_reader_t *r, tr_event_t *out) {
             tr_event_t ev;
             k = read_event(r, type, &c, &ev);
             if (k < 0) continue;
-            if (k == 0) continue;
+            if (k == 0) { /* a later version's event: its seq is used, not delivered */
+                if (ev.seq >= r->next_seq) heap_push(r, ev.seq, 1, NULL);
+                continue;
+            }
             if (r->hn == 0 && ev.seq == r->next_seq && ev.release_seq == ev.seq) {
                 deliver(r, out, &ev); /* the fast path: already in order */
                 return 1;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 typedef struct tr_tstate_s {
-    uint32_t tid; /* 0 = empty slot (tid 0 is stored as TIDMAP_ZERO) */
+    uint64_t key; /* tid + 1; 0 = empty slot */
     uint64_t seq, t, ptr;
 } tr_tstate_t;
 
@@ -16,22 +16,21 @@ typedef struct tr_tidmap_s {
     uint32_t cap, used; /* cap is a power of two */
 } tr_tidmap_t;
 
-#define TIDMAP_ZERO 0xffffffffu
-
-static inline uint32_t tidmap_key(uint32_t tid) { return tid ? tid : TIDMAP_ZERO; }
+static inline uint32_t tidmap_tid(const tr_tstate_t *s) { return (uint32_t)(s->key - 1); }
+static inline uint32_t tidmap_hash(uint64_t key) { return (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 32); }
 
 /* The state of tid, or NULL if the table is full (the caller grows it). */
 static inline tr_tstate_t *tidmap_find(tr_tidmap_t *m, uint32_t tid) {
-    uint32_t const key = tidmap_key(tid);
-    uint32_t i = (key * 2654435761u) & (m->cap - 1);
+    uint64_t const key = (uint64_t)tid + 1;
+    uint32_t i = tidmap_hash(key) & (m->cap - 1);
     for (;;) {
         tr_tstate_t *s = &m->slot[i];
-        if (s->tid == key) return s;
-        if (s->tid == 0) {
+        if (s->key == key) return s;
+        if (s->key == 0) {
             if ((m->used + 1) * 4 > m->cap * 3) return NULL;
             m->used++;
             memset(s, 0, sizeof *s);
-            s->tid = key;
+            s->key = key;
             return s;
         }
         i = (i + 1) & (m->cap - 1);
@@ -41,9 +40,9 @@ static inline tr_tstate_t *tidmap_find(tr_tidmap_t *m, uint32_t tid) {
 /* Moves every entry of old (cap ocap) into m (already sized, zeroed). */
 static inline void tidmap_rehash(tr_tidmap_t *m, const tr_tstate_t *old, uint32_t ocap) {
     for (uint32_t i = 0; i < ocap; i++) {
-        if (!old[i].tid) continue;
-        uint32_t j = (old[i].tid * 2654435761u) & (m->cap - 1);
-        while (m->slot[j].tid) j = (j + 1) & (m->cap - 1);
+        if (!old[i].key) continue;
+        uint32_t j = tidmap_hash(old[i].key) & (m->cap - 1);
+        while (m->slot[j].key) j = (j + 1) & (m->cap - 1);
         m->slot[j] = old[i];
         m->used++;
     }

@@ -1,0 +1,110 @@
+#!/bin/sh
+# malloc-trace's command line: round trips, the mtrace importer against a real
+# glibc log, hand-worked info figures, and one-line errors on bad input.
+# usage: cli_test.sh MALLOC_TRACE SRCDIR WORKDIR
+set -u
+mt=$1; src=$2; work=$3
+rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 1
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+
+# 1. text -> trace -> text is the identity (events and header), and again
+"$mt" import "$src/data/all_ops.txt" -o a.zst || bad "import all_ops"
+"$mt" dump a.zst > a.txt || bad "dump a"
+check "dump reproduces the imported text" diff -u "$src/data/all_ops.txt" a.txt
+"$mt" import a.txt -o b.zst && "$mt" dump b.zst > b.txt
+check "dump -> import -> dump identical" cmp -s a.txt b.txt
+"$mt" dump --no-header a.zst | grep -v '^#' > events.txt
+check "--no-header prints events only" test "$(wc -l < events.txt)" -eq 20
+check "zstd -d yields the raw stream" sh -c "zstd -dc a.zst | head -c 8 | grep -q MALTRACE"
+check "stdin works" sh -c "'$mt' dump - < a.zst | cmp -s - a.txt"
+
+# 2. glibc's own mtrace() log (recorded from a real run) imports to the known events
+"$mt" import "$src/data/glibc-mtrace.log" -o m.zst || bad "import mtrace log"
+"$mt" dump --no-header m.zst > m.txt
+check "mtrace log imports exactly" diff -u "$src/data/glibc-mtrace.expected" m.txt
+
+# 2b. a live mtrace() run of this machine's glibc agrees with the program's own view
+if command -v cc >/dev/null && [ -e /lib/x86_64-linux-gnu/libc_malloc_debug.so.0 ]; then
+  cat > live.c <<'CEOF'
+#include <mcheck.h>
+#include <stdio.h>
+#include <stdlib.h>
+int main(void) {
+  void *p[64];
+  mtrace();
+  for (int i = 0; i < 64; i++) p[i] = malloc(16 + i * 40);
+  for (int i = 0; i < 64; i += 2) free(p[i]);
+  muntrace();
+  FILE *f = fopen("live.expected", "w");
+  for (int i = 0; i < 64; i++) fprintf(f, "malloc %d -> %p\n", 16 + i * 40, p[i]);
+  for (int i = 0; i < 64; i += 2) fprintf(f, "free %p\n", p[i]);
+  fclose(f);
+  return 0;
+}
+CEOF
+  cc -o live live.c
+  MALLOC_TRACE=live.log LD_PRELOAD=/lib/x86_64-linux-gnu/libc_malloc_debug.so.0 ./live
+  "$mt" import live.log -o live.zst && "$mt" dump --no-header live.zst | cut -d' ' -f4- > live.got
+  check "a live mtrace() log matches what the program saw" cmp -s live.expected live.got
+fi
+
+# 3. info figures, worked by hand (data/peak.txt)
+"$mt" import "$src/data/peak.txt" -o p.zst && "$mt" info p.zst > info.txt
+check "info: peak live" grep -q '^peak live: *600 B requested, at seq 5' info.txt
+check "info: final live" grep -q '^final live: *600 B in 2 objects' info.txt
+check "info: per-op counts" grep -q '^malloc  *3$' info.txt
+check "info: per-thread counts" grep -q '^7  *5$' info.txt
+check "info: bytes per event" grep -q 'bytes/event' info.txt
+
+# 4. bad input: one line on stderr naming the file, exit 1, never a crash
+expect_error() { # name file pattern
+  "$mt" dump "$2" > /dev/null 2> err.txt; rc=$?
+  if [ $rc -ne 1 ]; then bad "$1: exit $rc"; return; fi
+  if [ "$(wc -l < err.txt)" -ne 1 ]; then bad "$1: not one line: $(cat err.txt)"; return; fi
+  if ! grep -q "$2" err.txt || ! grep -q "$3" err.txt; then bad "$1: message: $(cat err.txt)"; return; fi
+  ok
+}
+: > empty.zst
+expect_error "empty file" empty.zst "empty file"
+expect_error "missing file" nosuch.zst "cannot open"
+echo "just text" > text.zst
+expect_error "not zstd" text.zst "not a zstd"
+printf 'hello' | zstd -q > foreign.zst
+expect_error "foreign zstd" foreign.zst "not a malloc trace"
+awk 'BEGIN { srand(7); for (i = 1; i <= 200000; i++) printf "%d 1 %d malloc %d -> 0x%x\n", i, i * 10 + int(rand() * 1000), int(rand() * 100000), int(rand() * 1e9) * 16 }' > big.txt
+"$mt" import big.txt -o big.zst
+size=$(wc -c < big.zst)
+head -c $((size * 3 / 4)) big.zst > cut.zst
+expect_error "truncated" cut.zst "offset"
+"$mt" dump --no-header cut.zst 2>/dev/null | grep -c . > cut.count
+check "a truncated trace still gives its complete events" test "$(cat cut.count)" -ge 100000
+size=$(wc -c < a.zst)
+cp a.zst flip.zst
+printf '\377\377\377\377' | dd of=flip.zst bs=1 seek=$((size - 20)) conv=notrunc 2>/dev/null
+expect_error "corrupted" flip.zst "offset"
+zstd -dc a.zst > raw.bin
+printf '\002' | dd of=raw.bin bs=1 seek=8 conv=notrunc 2>/dev/null
+zstd -q -c raw.bin > v2.zst
+expect_error "wrong version" v2.zst "format version 2, this reader knows 1"
+
+# 5. import errors name the file and the line
+printf '1 1 0 malloc 24 -> 0x10\n2 1 0 frobnicate 3\n' > badop.txt
+"$mt" import badop.txt -o x.zst 2> err.txt; rc=$?
+check "bad op: exit 1" test $rc -eq 1
+check "bad op: names file and line" grep -q "badop.txt: line 2: unknown operation 'frobnicate'" err.txt
+printf '5 1 0 malloc 24 -> 0x10\n4 1 0 free 0x10\n' > badseq.txt
+"$mt" import badseq.txt -o x.zst 2> err.txt
+check "SEQ must grow" grep -q "line 2: SEQ 4 does not follow 5" err.txt
+printf '1 1 0 malloc 24\n' > badargs.txt
+"$mt" import badargs.txt -o x.zst 2> err.txt
+check "missing result" grep -q "line 1: malloc takes 1 argument and '-> RESULT'" err.txt
+"$mt" import "$src/data/all_ops.txt" -o /nonexistent/dir/x.zst 2> err.txt; rc=$?
+check "unwritable output" sh -c "test $rc -eq 1 && grep -q 'cannot create' err.txt"
+"$mt" frob 2> /dev/null; rc=$?
+check "unknown command: usage error" test $rc -eq 2
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,25 @@
+/* fuzz_reader.c - libFuzzer target: any bytes given to the reader end in
+ * events, a clean end or an error; never a crash, a hang or a leak. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    tr_error_t err;
+    tr_reader_t *r = tr_reader_open_mem(data, size, &err);
+    if (!r) return 0;
+    tr_event_t ev;
+    uint64_t sum = 0;
+    while (tr_reader_next(r, &ev) > 0) {
+        const uint64_t *pcs;
+        uint32_t const n = tr_reader_stack(r, ev.stack, &pcs);
+        for (uint32_t i = 0; i < n; i++) sum += pcs[i];
+        sum += ev.seq + ev.a + (ev.str ? (uint8_t)ev.str[0] : 0);
+    }
+    for (size_t i = 0; i < tr_reader_module_count(r); i++) sum += tr_reader_module(r, i)->size;
+    tr_reader_close(r);
+    return (int)(sum & 0);
+}

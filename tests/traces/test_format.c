@@ -1,0 +1,456 @@
+/* test_format.c - the trace format's writer and reader against each other and
+ * against hand-built byte streams: round trips of every record type, global
+ * order restored across threads and frames, truncation at every cut, flipped
+ * bytes, wrong version, empty and foreign files, unknown records skipped. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "trace.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                         \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            failures++;                                                          \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                        \
+            fprintf(stderr, "\n");                                               \
+        }                                                                        \
+    } while (0)
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+
+/* ---- a trace in memory ------------------------------------------------------ */
+typedef struct buf_s { uint8_t *p; size_t n; } buf_t;
+
+static buf_t read_file(const char *path) {
+    buf_t b = { 0, 0 };
+    FILE *f = fopen(path, "rb");
+    if (!f) return b;
+    fseek(f, 0, SEEK_END);
+    b.n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b.p = malloc(b.n ? b.n : 1);
+    if (fread(b.p, 1, b.n, f) != b.n) b.n = 0;
+    fclose(f);
+    return b;
+}
+
+static const char *env_list[] = { "MALLOC_ARENA_MAX=2", "GLIBC_TUNABLES=glibc.malloc.tcache_count=0" };
+static const char *arg_list[] = { "/usr/bin/app", "--flag", "x y" };
+static tr_header_t test_header(void) {
+    tr_header_t h;
+    memset(&h, 0, sizeof h);
+    h.pid = 4242; h.ppid = 1; h.start_real_ns = 1764108000123456789ull; h.start_mono_ns = 987654321;
+    h.page_size = 4096; h.ncpu = 2; h.exe = "/usr/bin/app";
+    h.argv = arg_list; h.argc = 3; h.glibc_version = "2.36";
+    h.env = env_list; h.nenv = 2; h.tool = "test_format";
+    return h;
+}
+
+/* A random event of a random op for thread tid at seq. */
+static tr_event_t random_event(uint32_t tid, uint64_t seq, uint64_t t) {
+    static const uint8_t ops[] = { TR_OP_MALLOC, TR_OP_CALLOC, TR_OP_REALLOC, TR_OP_REALLOCARRAY,
+                                   TR_OP_FREE, TR_OP_MEMALIGN, TR_OP_POSIX_MEMALIGN, TR_OP_ALIGNED_ALLOC,
+                                   TR_OP_VALLOC, TR_OP_PVALLOC, TR_OP_MALLOPT, TR_OP_MALLOC_TRIM,
+                                   TR_OP_THREAD_START, TR_OP_THREAD_EXIT, TR_OP_FORK, TR_OP_FREE,
+                                   TR_OP_MALLOC, TR_OP_MALLOC };
+    tr_event_t e;
+    memset(&e, 0, sizeof e);
+    e.op = ops[rnd() % sizeof ops];
+    e.tid = tid; e.seq = e.release_seq = seq; e.t_ns = t;
+    e.stack = (uint32_t)(rnd() % 5);
+    uint64_t const ptr = 0x55d0c0a00000ull + (rnd() % 100000) * 16;
+    switch (e.op) {
+    case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC: e.a = rnd() % 5000; e.ret = ptr; break;
+    case TR_OP_CALLOC: e.a = rnd() % 10; e.b = rnd() % 100; e.ret = rnd() % 7 ? ptr : 0; break;
+    case TR_OP_REALLOC: e.a = ptr; e.b = rnd() % 100000; e.ret = ptr + 4096; break;
+    case TR_OP_REALLOCARRAY: e.a = ptr; e.b = 3; e.c = rnd() % 100; e.ret = ptr; break;
+    case TR_OP_FREE: e.a = rnd() % 20 ? ptr : 0; break;
+    case TR_OP_MEMALIGN: case TR_OP_POSIX_MEMALIGN: case TR_OP_ALIGNED_ALLOC:
+        e.a = 1u << (rnd() % 13); e.b = rnd() % 3000; e.ret = ptr; break;
+    case TR_OP_MALLOPT: e.a = (uint64_t)(int64_t)-3; e.b = (uint64_t)(int64_t)(rnd() % 2 ? 65536 : -1); e.ret = 1; break;
+    case TR_OP_MALLOC_TRIM: e.a = rnd() % 100; e.ret = 0; break;
+    case TR_OP_THREAD_START: e.a = 77; break;
+    case TR_OP_FORK: e.ret = (uint64_t)(int64_t)(rnd() % 2 ? 1234 : -1); break;
+    default: break;
+    }
+    if (e.op == TR_OP_REALLOC || e.op == TR_OP_REALLOCARRAY) e.seq++; /* release seq before */
+    return e;
+}
+
+static int same_event(const tr_event_t *a, const tr_event_t *b) {
+    return a->seq == b->seq && a->release_seq == b->release_seq && a->t_ns == b->t_ns &&
+           a->a == b->a && a->b == b->b && a->c == b->c && a->ret == b->ret && a->tid == b->tid &&
+           a->stack == b->stack && a->op == b->op &&
+           ((!a->str && !b->str) || (a->str && b->str && strcmp(a->str, b->str) == 0));
+}
+
+/* Writes nthreads x per_thread events the way the recorder does: each thread's
+ * events in its own order, handed over in chunks of random size in a random
+ * thread order, with a watermark after each round. */
+#define MAXEV 400000
+static tr_event_t evs[MAXEV];
+static size_t nevs;
+
+static void write_threaded(const char *path, int nthreads, size_t total, size_t frame_bytes) {
+    nevs = 0;
+    uint64_t seq = 1, t = 100;
+    static uint32_t owner[MAXEV];
+    while (nevs < total) { /* global order first */
+        uint32_t const tid = 1000 + (uint32_t)(rnd() % nthreads);
+        evs[nevs] = random_event(tid, seq, t);
+        seq = evs[nevs].seq + 1;
+        t += rnd() % 500;
+        owner[nevs] = tid;
+        nevs++;
+    }
+    tr_header_t h = test_header();
+    tr_writer_opts_t o = { 0 };
+    o.frame_bytes = frame_bytes;
+    tr_error_t err;
+    tr_writer_t *w = tr_writer_open(path, &h, &o, &err);
+    CHECK(w != NULL, "open: %s", err.msg);
+    if (!w) return;
+    uint64_t const pcs1[] = { 0x401000, 0x401234, 0x7f0000001000 }, pcs2[] = { 0x402000 };
+    tr_writer_stack(w, 1, pcs1, 3);
+    tr_writer_stack(w, 2, pcs2, 1);
+    tr_writer_stack(w, 3, pcs1, 2);
+    tr_writer_stack(w, 4, pcs2, 0);
+    uint8_t const bid[] = { 0xde, 0xad, 0xbe, 0xef };
+    tr_module_t m = { 0x400000, 0x400000, 0x10000, 0, "/usr/bin/app", bid, 4 };
+    tr_writer_module(w, &m);
+    /* Ticks, as the recorder's writer does them: each tick drains every
+     * thread's events taken before the tick (seq below a limit), one thread
+     * after another in a random order, then promises a watermark. A thread's
+     * events may lag one tick behind another's. */
+    size_t next[64] = { 0 };
+    uint64_t limit = 0;
+    while (limit < seq) {
+        uint64_t const prev = limit;
+        limit += 500 + rnd() % 3000;
+        int const start = (int)(rnd() % nthreads);
+        for (int k = 0; k < nthreads; k++) {
+            uint32_t const tid = 1000 + (uint32_t)((start + k) % nthreads);
+            size_t *i = &next[tid - 1000];
+            while (*i < nevs && evs[*i].seq < limit) {
+                if (owner[*i] == tid) tr_writer_event(w, &evs[*i]);
+                (*i)++;
+            }
+        }
+        tr_writer_watermark(w, prev); /* everything below the previous tick is out */
+    }
+    tr_end_t const end = { TR_END_EXIT, 3, t, nevs, 0 };
+    int const rc = tr_writer_close(w, &end, &err);
+    CHECK(rc == 0, "close: %s", err.msg);
+}
+
+/* Reads everything; returns events matched in order, -1 on a mismatch. */
+static long read_back(tr_reader_t *r, int *rc_out) {
+    tr_event_t ev;
+    long n = 0;
+    int rc;
+    while ((rc = tr_reader_next(r, &ev)) > 0) {
+        if ((size_t)n >= nevs || !same_event(&ev, &evs[n])) {
+            fprintf(stderr, "event %ld differs: seq %llu op %d vs seq %llu op %d\n", n,
+                    (unsigned long long)ev.seq, ev.op, (unsigned long long)evs[n].seq, evs[n].op);
+            *rc_out = rc;
+            return -1;
+        }
+        n++;
+    }
+    *rc_out = rc;
+    return n;
+}
+
+static void test_roundtrip(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/rt.zst", dir);
+    write_threaded(path, 8, 200000, 4096);
+    tr_error_t err;
+    tr_reader_t *r = tr_reader_open(path, &err);
+    CHECK(r != NULL, "open: %s", err.msg);
+    if (!r) return;
+    const tr_header_t *h = tr_reader_header(r);
+    CHECK(h->pid == 4242 && h->ppid == 1 && h->page_size == 4096 && h->ncpu == 2, "header numbers");
+    CHECK(h->start_real_ns == 1764108000123456789ull && h->start_mono_ns == 987654321, "header times");
+    CHECK(strcmp(h->exe, "/usr/bin/app") == 0 && strcmp(h->glibc_version, "2.36") == 0, "header strings");
+    CHECK(h->argc == 3 && strcmp(h->argv[2], "x y") == 0, "argv");
+    CHECK(h->nenv == 2 && strcmp(h->env[1], env_list[1]) == 0, "env");
+    CHECK(strcmp(h->tool, "test_format") == 0, "tool");
+    int rc;
+    long const n = read_back(r, &rc);
+    CHECK(rc == 0 && n == (long)nevs, "read %ld of %zu events, rc %d: %s", n, nevs, rc, tr_reader_error(r)->msg);
+    const uint64_t *pcs;
+    CHECK(tr_reader_stack(r, 1, &pcs) == 3 && pcs[2] == 0x7f0000001000 && pcs[1] == 0x401234, "stack 1");
+    CHECK(tr_reader_stack(r, 3, &pcs) == 2 && pcs[0] == 0x401000, "stack 3");
+    CHECK(tr_reader_stack(r, 9, &pcs) == 0 && pcs == NULL, "unknown stack");
+    CHECK(tr_reader_stack_count(r) == 4, "stack count");
+    CHECK(tr_reader_module_count(r) == 1, "modules");
+    const tr_module_t *m = tr_reader_module(r, 0);
+    CHECK(m && m->bias == 0x400000 && m->size == 0x10000 && strcmp(m->path, "/usr/bin/app") == 0 &&
+          m->build_id_len == 4 && m->build_id[3] == 0xef, "module fields");
+    const tr_end_t *end = tr_reader_end(r);
+    CHECK(end && end->reason == TR_END_EXIT && end->status == 3 && end->events == nevs, "end record");
+    tr_reader_stats_t st;
+    tr_reader_stats(r, &st);
+    CHECK(st.frames > 100, "frames closed every 4 KiB: %llu", (unsigned long long)st.frames);
+    CHECK(st.order_forced == 0, "no gap forced: %llu", (unsigned long long)st.order_forced);
+    CHECK(st.reorder_peak < 2 * 3500, "reorder window bounded: %llu", (unsigned long long)st.reorder_peak);
+    CHECK(!st.truncated, "not truncated");
+    tr_reader_close(r);
+
+    /* zstd -d yields the raw stream, starting with the magic */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "zstd -q -d -c '%s' | head -c 8 | grep -q MALTRACE", path);
+    CHECK(system(cmd) == 0, "zstd -d gives the raw stream");
+
+    /* every frame but the first begins with SYNC: decode the second alone */
+    buf_t b = read_file(path);
+    size_t const f0 = ZSTD_findFrameCompressedSize(b.p, b.n);
+    CHECK(!ZSTD_isError(f0) && f0 < b.n, "first frame size");
+    if (!ZSTD_isError(f0) && f0 < b.n) {
+        uint8_t out[16];
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        ZSTD_inBuffer in = { b.p + f0, b.n - f0, 0 };
+        ZSTD_outBuffer o = { out, sizeof out, 0 };
+        ZSTD_decompressStream(d, &o, &in);
+        CHECK(o.pos >= 3 && out[0] == 0x02 && out[2] == 1, "second frame starts with SYNC 1");
+        ZSTD_freeDCtx(d);
+    }
+    free(b.p);
+}
+
+/* Cuts the file at many points: the reader never crashes, delivers a prefix
+ * of the events in order, and reports a cut inside a frame as truncation. */
+static void test_truncation(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/cut.zst", dir);
+    write_threaded(path, 1, 20000, 2048); /* one thread: the order is the file's */
+    buf_t b = read_file(path);
+    size_t cuts = 0, truncated = 0, clean = 0;
+    long best = 0;
+    /* cuts at frame ends (a process killed between two flushes) and inside */
+    size_t at[4096], nat = 0;
+    for (size_t off = 0; off < b.n && nat < 2048;) {
+        size_t const f = ZSTD_findFrameCompressedSize(b.p + off, b.n - off);
+        if (ZSTD_isError(f)) break;
+        off += f;
+        at[nat++] = off;
+    }
+    for (size_t cut = 0; cut < b.n && nat < 4096; cut += 1 + cut / 50) at[nat++] = cut;
+    for (size_t ci = 0; ci < nat; ci++) {
+        size_t const cut = at[ci];
+        tr_error_t err;
+        tr_reader_t *r = tr_reader_open_mem(b.p, cut, &err);
+        cuts++;
+        if (!r) {
+            CHECK(err.code == TR_E_NOT_TRACE || err.code == TR_E_TRUNCATED || err.code == TR_E_CORRUPT,
+                  "cut %zu: open error %d %s", cut, err.code, err.msg);
+            continue;
+        }
+        int rc;
+        long const n = read_back(r, &rc);
+        CHECK(n >= 0, "cut %zu: events out of order or wrong", cut);
+        if (n > best) best = n;
+        if (rc == TR_E_TRUNCATED) {
+            truncated++;
+            CHECK(strstr(tr_reader_error(r)->msg, "offset") != NULL, "message names the offset");
+        } else {
+            CHECK(rc == 0, "cut %zu: rc %d %s", cut, rc, tr_reader_error(r)->msg);
+            CHECK(cut == b.n || tr_reader_end(r) == NULL, "a cut file has no END");
+            clean++;
+        }
+        tr_reader_close(r);
+    }
+    CHECK(truncated > 0 && clean > 0, "both kinds of cut seen (%zu truncated, %zu at frame ends)", truncated, clean);
+    CHECK(best > 19000, "a late cut keeps most events (%ld)", best);
+    /* a cut at the last frame boundary before the END keeps every event */
+    free(b.p);
+}
+
+/* Flips bytes: never a crash; an error names the offset. */
+static void test_corruption(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/flip.zst", dir);
+    write_threaded(path, 3, 5000, 1024);
+    buf_t b = read_file(path);
+    int errors = 0;
+    for (int i = 0; i < 400; i++) {
+        uint8_t *copy = malloc(b.n);
+        memcpy(copy, b.p, b.n);
+        int const flips = 1 + (int)(rnd() % 3);
+        for (int k = 0; k < flips; k++) copy[rnd() % b.n] ^= (uint8_t)(1 + rnd() % 255);
+        tr_error_t err;
+        tr_reader_t *r = tr_reader_open_mem(copy, b.n, &err);
+        if (r) {
+            tr_event_t ev;
+            int rc;
+            long n = 0;
+            while ((rc = tr_reader_next(r, &ev)) > 0) n++;
+            if (rc < 0) {
+                errors++;
+                CHECK(strstr(tr_reader_error(r)->msg, "offset") != NULL, "message names the offset: %s",
+                      tr_reader_error(r)->msg);
+            }
+            tr_reader_close(r);
+        } else {
+            errors++;
+        }
+        free(copy);
+    }
+    CHECK(errors > 300, "checksums catch flipped bytes (%d of 400)", errors);
+    free(b.p);
+}
+
+/* Compresses a hand-made raw stream into a one-frame trace in memory. */
+static buf_t make_trace(const uint8_t *raw, size_t n) {
+    buf_t b;
+    b.p = malloc(ZSTD_compressBound(n));
+    b.n = ZSTD_compress(b.p, ZSTD_compressBound(n), raw, n, 1);
+    return b;
+}
+
+static void test_handmade(void) {
+    /* magic, version 1, header with pid 7, a record of unknown type 0x50, THREAD 5,
+     * an unknown event 0x1a (common fields dseq 1, dt 10), malloc(24) with dseq 1,
+     * then END. */
+    uint8_t raw[] = {
+        'M', 'A', 'L', 'T', 'R', 'A', 'C', 'E', 1, 0, 0, 0,
+        0x01, 12, 7, 1, 0, 0, 0x80, 0x20, 2, 0, 0, 0, 0, 0, /* HEADER: 12 bytes */
+        0x50, 3, 0xaa, 0xbb, 0xcc,                           /* unknown record */
+        0x03, 1, 5,                                          /* THREAD 5 */
+        0x1a, 4, 1, 20, 0, 0x99,                             /* unknown event: seq 1, t 10 */
+        0x10, 5, 1, 2, 3, 24, 0x20,                          /* malloc seq 2, t 11, stack 3, 24 -> 0x10 */
+        0x07, 5, 0, 0, 5, 1, 0,                              /* END */
+    };
+    buf_t b = make_trace(raw, sizeof raw);
+    tr_error_t err;
+    tr_reader_t *r = tr_reader_open_mem(b.p, b.n, &err);
+    CHECK(r != NULL, "hand-made trace opens: %s", r ? "" : err.msg);
+    if (r) {
+        CHECK(tr_reader_header(r)->pid == 7 && tr_reader_header(r)->page_size == 4096, "hand-made header");
+        tr_event_t ev;
+        int rc = tr_reader_next(r, &ev);
+        CHECK(rc == 1 && ev.op == TR_OP_MALLOC && ev.seq == 2 && ev.t_ns == 11 && ev.stack == 3 &&
+              ev.a == 24 && ev.ret == 0x10 && ev.tid == 5, "malloc after skipped records: rc %d seq %llu t %llu",
+              rc, (unsigned long long)ev.seq, (unsigned long long)ev.t_ns);
+        rc = tr_reader_next(r, &ev);
+        CHECK(rc == 0, "then the end: %d", rc);
+        tr_reader_stats_t st;
+        tr_reader_stats(r, &st);
+        CHECK(st.skipped == 2, "two records skipped: %llu", (unsigned long long)st.skipped);
+        CHECK(tr_reader_end(r) && tr_reader_end(r)->events == 1, "END read");
+        tr_reader_close(r);
+    }
+    free(b.p);
+
+    /* version 2 is refused with a clear message */
+    raw[8] = 2;
+    b = make_trace(raw, sizeof raw);
+    r = tr_reader_open_mem(b.p, b.n, &err);
+    CHECK(!r && err.code == TR_E_VERSION && strstr(err.msg, "format version 2, this reader knows 1"),
+          "version refused: %s", err.msg);
+    if (r) tr_reader_close(r);
+    free(b.p);
+    raw[8] = 1;
+
+    /* bad magic */
+    raw[0] = 'X';
+    b = make_trace(raw, sizeof raw);
+    r = tr_reader_open_mem(b.p, b.n, &err);
+    CHECK(!r && err.code == TR_E_NOT_TRACE && strstr(err.msg, "magic"), "magic refused: %s", err.msg);
+    free(b.p);
+    raw[0] = 'M';
+
+    /* an event before any THREAD is corruption, named with its offset */
+    uint8_t raw2[] = { 'M', 'A', 'L', 'T', 'R', 'A', 'C', 'E', 1, 0, 0, 0,
+                       0x01, 12, 7, 1, 0, 0, 0x80, 0x20, 2, 0, 0, 0, 0, 0,
+                       0x10, 5, 1, 2, 3, 24, 0x20 };
+    b = make_trace(raw2, sizeof raw2);
+    r = tr_reader_open_mem(b.p, b.n, &err);
+    CHECK(r != NULL, "opens");
+    if (r) {
+        tr_event_t ev;
+        int const rc = tr_reader_next(r, &ev);
+        CHECK(rc == TR_E_CORRUPT && strstr(tr_reader_error(r)->msg, "before any THREAD") &&
+              strstr(tr_reader_error(r)->msg, "offset 0"), "event without thread: %s", tr_reader_error(r)->msg);
+        tr_reader_close(r);
+    }
+    free(b.p);
+
+    /* a huge length is refused, not allocated */
+    uint8_t raw3[] = { 'M', 'A', 'L', 'T', 'R', 'A', 'C', 'E', 1, 0, 0, 0,
+                       0x01, 12, 7, 1, 0, 0, 0x80, 0x20, 2, 0, 0, 0, 0, 0,
+                       0x04, 0xff, 0xff, 0xff, 0xff, 0x0f };
+    b = make_trace(raw3, sizeof raw3);
+    r = tr_reader_open_mem(b.p, b.n, &err);
+    if (r) {
+        tr_event_t ev;
+        int const rc = tr_reader_next(r, &ev);
+        CHECK(rc == TR_E_CORRUPT && strstr(tr_reader_error(r)->msg, "too large"), "huge record: %s",
+              tr_reader_error(r)->msg);
+        tr_reader_close(r);
+    }
+    free(b.p);
+
+    /* empty and foreign files */
+    r = tr_reader_open_mem("", 0, &err);
+    CHECK(!r && err.code == TR_E_NOT_TRACE && strstr(err.msg, "empty"), "empty: %s", err.msg);
+    r = tr_reader_open_mem("hello, this is text\n", 20, &err);
+    CHECK(!r && err.code == TR_E_NOT_TRACE && strstr(err.msg, "not a zstd"), "text: %s", err.msg);
+    r = tr_reader_open("/nonexistent/trace.zst", &err);
+    CHECK(!r && err.code == TR_E_IO && strstr(err.msg, "No such file"), "missing: %s", err.msg);
+}
+
+/* The exec path and every op's fields survive, including 64-bit extremes. */
+static void test_extremes(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/ext.zst", dir);
+    tr_header_t h = test_header();
+    tr_error_t err;
+    tr_writer_t *w = tr_writer_open(path, &h, NULL, &err);
+    CHECK(w != NULL, "open");
+    if (!w) return;
+    tr_event_t e[4];
+    memset(e, 0, sizeof e);
+    e[0].op = TR_OP_MALLOC; e[0].seq = e[0].release_seq = 1; e[0].a = UINT64_MAX; e[0].ret = 0; e[0].tid = 0;
+    e[1].op = TR_OP_REALLOC; e[1].seq = 3; e[1].release_seq = 2; e[1].a = UINT64_MAX - 15; e[1].b = 1;
+    e[1].ret = 16; e[1].tid = UINT32_MAX; e[1].t_ns = UINT64_MAX / 2;
+    e[2].op = TR_OP_EXEC; e[2].seq = e[2].release_seq = 4; e[2].str = "/bin/with space\t%"; e[2].tid = 0;
+    e[3].op = TR_OP_MALLOPT; e[3].seq = e[3].release_seq = 5; e[3].a = (uint64_t)(int64_t)-8;
+    e[3].b = (uint64_t)(int64_t)INT32_MIN; e[3].ret = (uint64_t)(int64_t)-1; e[3].t_ns = 5;
+    for (int i = 0; i < 4; i++) CHECK(tr_writer_event(w, &e[i]) == 0, "write %d", i);
+    CHECK(tr_writer_close(w, NULL, &err) == 0, "close");
+    tr_reader_t *r = tr_reader_open(path, &err);
+    CHECK(r != NULL, "reopen");
+    if (!r) return;
+    tr_event_t ev;
+    for (int i = 0; i < 4; i++) {
+        int const rc = tr_reader_next(r, &ev);
+        CHECK(rc == 1 && same_event(&ev, &e[i]), "extreme event %d (rc %d, seq %llu)", i, rc,
+              (unsigned long long)ev.seq);
+    }
+    CHECK(tr_reader_next(r, &ev) == 0, "end");
+    CHECK(tr_reader_end(r) == NULL, "no END when closed without one");
+    tr_reader_close(r);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : ".";
+    test_handmade();
+    test_extremes(dir);
+    test_roundtrip(dir);
+    test_truncation(dir);
+    test_corruption(dir);
+    if (failures) {
+        fprintf(stderr, "test_format: %d checks failed\n", failures);
+        return 1;
+    }
+    printf("test_format: all checks passed\n");
+    return 0;
+}
