@@ -97,6 +97,13 @@ static void fmt_bytes(char *buf, size_t cap, uint64_t b) {
     else snprintf(buf, cap, "%.2f GiB (%" PRIu64 " B)", b / 1073741824.0, b);
 }
 
+static void fmt_dur(char *buf, size_t cap, uint64_t ns) {
+    if (ns < 10000) snprintf(buf, cap, "%" PRIu64 " ns", ns);
+    else if (ns < 10000000) snprintf(buf, cap, "%.1f us", ns / 1e3);
+    else if (ns < 10000000000ull) snprintf(buf, cap, "%.1f ms", ns / 1e6);
+    else snprintf(buf, cap, "%.2f s", ns / 1e9);
+}
+
 static int cmp_tcount(const tcount_t *a, const tcount_t *b) {
     return a->n < b->n ? 1 : a->n > b->n ? -1 : (a->tid > b->tid) - (a->tid < b->tid);
 }
@@ -189,20 +196,24 @@ static int cmd_info(int argc, char **argv) {
            h->glibc_version && *h->glibc_version ? h->glibc_version : "?");
     for (size_t i = 0; i < h->nenv; i++) printf("environment:  %s\n", h->env[i]);
     const tr_end_t *end = tr_reader_end(r);
-    if (end)
-        printf("end:          %s (status %d) at %.6f s, %" PRIu64 " events written, %" PRIu64 " dropped\n",
-               end_reason(end->reason), end->status, end->t_ns / 1e9, end->events, end->dropped);
+    if (end) {
+        fmt_dur(b1, sizeof b1, end->t_ns);
+        printf("end:          %s (status %d) at %s, %" PRIu64 " events written, %" PRIu64 " dropped\n",
+               end_reason(end->reason), end->status, b1, end->events, end->dropped);
+    }
     else
         printf("end:          none: the process was killed or the trace is still being written\n");
     double const dur = (last_t - first_t) / 1e9;
-    printf("events:       %" PRIu64 " over %.6f s", events, dur);
+    fmt_dur(b1, sizeof b1, last_t - first_t);
+    printf("events:       %" PRIu64 " over %s", events, b1);
     if (dur > 0) printf(" (%.0f events/s)", events / dur);
     printf("\n");
     fmt_bytes(b1, sizeof b1, file_size);
     printf("file:         %s in %" PRIu64 " zstd frames, %.2f bytes/event (%.2f raw)\n", b1, st.frames,
            events ? (double)file_size / events : 0.0, events ? (double)st.raw_bytes / events : 0.0);
     fmt_bytes(b1, sizeof b1, peak);
-    printf("peak live:    %s requested, at seq %" PRIu64 " (%.6f s)\n", b1, peak_seq, peak_t / 1e9);
+    fmt_dur(b2, sizeof b2, peak_t);
+    printf("peak live:    %s requested, at seq %" PRIu64 " (%s)\n", b1, peak_seq, b2);
     fmt_bytes(b2, sizeof b2, live_bytes);
     printf("final live:   %s in %u objects\n", b2, HASH_COUNT(live));
     if (unknown_frees) printf("unknown frees: %" PRIu64 " (pointers not allocated in this trace)\n", unknown_frees);
