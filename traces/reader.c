@@ -22,6 +22,7 @@
 #define MAX_STACK_ID (1u << 26)
 #define MAX_DEPTH 4096
 #define REORDER_CAP (4u << 20)      /* events held before a gap is forced */
+#define RAW_PAD 16
 
 typedef struct pend_s {
     uint64_t seq;
@@ -125,8 +126,10 @@ static int fill(tr_reader_t *r, size_t need) {
         }
         size_t const want = need + ZSTD_DStreamOutSize();
         if (r->raw_cap < want) {
-            uint8_t *p = realloc(r->raw, want);
+            /* RAW_PAD readable bytes past the end let events decode unchecked */
+            uint8_t *p = realloc(r->raw, want + RAW_PAD);
             if (!p) return r_fail(r, TR_E_NOMEM, "out of memory");
+            memset(p + want, 0, RAW_PAD);
             r->raw = p;
             r->raw_cap = want;
         }
@@ -163,7 +166,7 @@ static int fill(tr_reader_t *r, size_t need) {
 /* ---- records ------------------------------------------------------------- */
 /* Next record: *type and a cursor over its payload (valid until the next
  * call). Returns 1, 0 at a clean end, < 0 on error. */
-static int next_record(tr_reader_t *r, uint8_t *type, tr_cursor_t *c) {
+static int next_record_slow(tr_reader_t *r, uint8_t *type, tr_cursor_t *c) {
     int k = fill(r, 1);
     if (k <= 0) {
         if (k == 0 && r->st.truncated)
@@ -195,6 +198,22 @@ static int next_record(tr_reader_t *r, uint8_t *type, tr_cursor_t *c) {
     r->raw_start += 1 + ln + (size_t)len;
     r->st.records++;
     return 1;
+}
+
+/* The common case inline: a short record wholly in the window. */
+static inline int next_record(tr_reader_t *r, uint8_t *type, tr_cursor_t *c) {
+    const uint8_t *p = r->raw + r->raw_start;
+    size_t const avail = r->raw_end - r->raw_start;
+    if (__builtin_expect(avail >= 2 && p[1] < 0x80 && avail >= 2u + p[1], 1)) {
+        *type = p[0];
+        c->p = p + 2;
+        c->end = c->p + p[1];
+        c->bad = 0;
+        r->raw_start += 2u + p[1];
+        r->st.records++;
+        return 1;
+    }
+    return next_record_slow(r, type, c);
 }
 
 static char *own_str(tr_reader_t *r, const uint8_t *s, size_t n) {
@@ -345,8 +364,25 @@ static int set_thread(tr_reader_t *r, uint32_t tid) {
     return 0;
 }
 
+/* Event fields decode without a bound check per byte: the window has RAW_PAD
+ * readable bytes past any record, and read_event checks the cursor once at
+ * the end (a varint runs at most 10 bytes past the payload). */
+static inline uint64_t uvar(tr_cursor_t *c) {
+    const uint8_t *p = c->p;
+    uint64_t v = p[0];
+    if (__builtin_expect(v < 0x80, 1)) { c->p = p + 1; return v; }
+    v &= 0x7f;
+    for (unsigned i = 1; i < 10; i++) {
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (p[i] < 0x80) { c->p = p + i + 1; return v; }
+    }
+    c->p = c->end + 1; /* too long: fails the final check */
+    return 0;
+}
+static inline int64_t svar(tr_cursor_t *c) { return tr_unzigzag(uvar(c)); }
+
 static inline uint64_t get_ptr(tr_cursor_t *c, tr_tstate_t *s) {
-    s->ptr += (uint64_t)tr_get_svarint(c);
+    s->ptr += (uint64_t)svar(c);
     return s->ptr;
 }
 
@@ -358,29 +394,29 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
     memset(ev, 0, sizeof *ev);
     ev->op = op;
     ev->tid = tidmap_tid(s);
-    ev->seq = s->seq + tr_get_varint(c);
-    ev->t_ns = s->t + (uint64_t)tr_get_svarint(c);
-    ev->stack = (uint32_t)tr_get_varint(c);
-    if (c->bad) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) too short", op);
+    ev->seq = s->seq + uvar(c);
+    ev->t_ns = s->t + (uint64_t)svar(c);
+    ev->stack = (uint32_t)uvar(c);
+    if (c->p > c->end) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) too short", op);
     s->seq = ev->seq;
     s->t = ev->t_ns;
     ev->release_seq = ev->seq;
     switch (op) {
     case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC:
-        ev->a = tr_get_varint(c);
+        ev->a = uvar(c);
         ev->ret = get_ptr(c, s);
         break;
     case TR_OP_CALLOC: case TR_OP_MEMALIGN: case TR_OP_POSIX_MEMALIGN: case TR_OP_ALIGNED_ALLOC:
-        ev->a = tr_get_varint(c);
-        ev->b = tr_get_varint(c);
+        ev->a = uvar(c);
+        ev->b = uvar(c);
         ev->ret = get_ptr(c, s);
         break;
     case TR_OP_REALLOC: case TR_OP_REALLOCARRAY: {
         ev->a = get_ptr(c, s);
-        ev->b = tr_get_varint(c);
-        if (op == TR_OP_REALLOCARRAY) ev->c = tr_get_varint(c);
+        ev->b = uvar(c);
+        if (op == TR_OP_REALLOCARRAY) ev->c = uvar(c);
         ev->ret = get_ptr(c, s);
-        uint64_t const d = tr_get_varint(c);
+        uint64_t const d = uvar(c);
         if (d > ev->seq) return r_fail(r, TR_E_CORRUPT, "%s release seq before 0", tr_op_name(op));
         ev->release_seq = ev->seq - d;
         break;
@@ -389,23 +425,24 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
         ev->a = get_ptr(c, s);
         break;
     case TR_OP_MALLOPT:
-        ev->a = (uint64_t)tr_get_svarint(c);
-        ev->b = (uint64_t)tr_get_svarint(c);
-        ev->ret = (uint64_t)tr_get_svarint(c);
+        ev->a = (uint64_t)svar(c);
+        ev->b = (uint64_t)svar(c);
+        ev->ret = (uint64_t)svar(c);
         break;
     case TR_OP_MALLOC_TRIM:
-        ev->a = tr_get_varint(c);
-        ev->ret = (uint64_t)tr_get_svarint(c);
+        ev->a = uvar(c);
+        ev->ret = (uint64_t)svar(c);
         break;
     case TR_OP_THREAD_START:
-        ev->a = tr_get_varint(c);
+        ev->a = uvar(c);
         break;
     case TR_OP_THREAD_EXIT:
         break;
     case TR_OP_FORK:
-        ev->ret = (uint64_t)tr_get_svarint(c);
+        ev->ret = (uint64_t)svar(c);
         break;
     case TR_OP_EXEC: {
+        if (c->p > c->end) break;
         size_t n;
         const uint8_t *p = tr_get_bytes(c, &n);
         if (c->bad) break;
@@ -420,7 +457,7 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
         r->st.skipped++;
         return 0;
     }
-    if (c->bad) {
+    if (c->bad || c->p > c->end) {
         free((char *)ev->str);
         return r_fail(r, TR_E_CORRUPT, "%s record too short", tr_op_name(op));
     }
@@ -462,9 +499,11 @@ static void heap_pop(tr_reader_t *r, pend_t *out) {
     h[i] = last;
 }
 
-static void deliver(tr_reader_t *r, tr_event_t *out, const tr_event_t *ev) {
-    free(r->cur_str);
-    r->cur_str = (char *)ev->str;
+static inline void deliver(tr_reader_t *r, tr_event_t *out, const tr_event_t *ev) {
+    if (__builtin_expect(r->cur_str != NULL || ev->str != NULL, 0)) {
+        free(r->cur_str);
+        r->cur_str = (char *)ev->str;
+    }
     *out = *ev;
     if (ev->seq >= r->next_seq) r->next_seq = ev->seq + 1;
 }
@@ -496,23 +535,26 @@ int tr_reader_next(tr_reader_t *r, tr_event_t *out) {
         int k = next_record(r, &type, &c);
         if (k <= 0) { r->done = 1; continue; }
         if (type >= TR_OP_FIRST && type <= TR_OP_LAST) {
-            tr_event_t ev;
-            k = read_event(r, type, &c, &ev);
+            /* decode straight into *out: an event in order is returned as is */
+            k = read_event(r, type, &c, out);
             if (k < 0) continue;
             if (k == 0) { /* a later version's event: its seq is used, not delivered */
-                if (ev.seq >= r->next_seq) heap_push(r, ev.seq, 1, NULL);
+                if (out->seq >= r->next_seq) heap_push(r, out->seq, 1, NULL);
                 continue;
             }
-            if (r->hn == 0 && ev.seq == r->next_seq && ev.release_seq == ev.seq) {
-                deliver(r, out, &ev); /* the fast path: already in order */
+            int const in_order = out->release_seq == out->seq
+                                     ? out->seq == r->next_seq /* a realloc's two seqs in a row: */
+                                     : out->release_seq == r->next_seq && out->seq == out->release_seq + 1;
+            if (r->hn == 0 && in_order) {
+                r->next_seq = out->seq + 1;
+                if (__builtin_expect(r->cur_str != NULL || out->str != NULL, 0)) {
+                    free(r->cur_str);
+                    r->cur_str = (char *)out->str;
+                }
                 return 1;
             }
-            if (r->hn == 0 && ev.release_seq == r->next_seq && ev.seq == ev.release_seq + 1) {
-                deliver(r, out, &ev); /* a realloc in order */
-                return 1;
-            }
-            if (ev.release_seq != ev.seq && heap_push(r, ev.release_seq, 1, NULL)) continue;
-            if (heap_push(r, ev.seq, 0, &ev)) { free((char *)ev.str); continue; }
+            if (out->release_seq != out->seq && heap_push(r, out->release_seq, 1, NULL)) continue;
+            if (heap_push(r, out->seq, 0, out)) { free((char *)out->str); continue; }
             continue;
         }
         switch (type) {
