@@ -17,6 +17,7 @@
 
 #include "tidmap.h"
 #include "varint.h"
+#include "zsource.h"
 
 #define MAX_RECORD (64u << 20)      /* larger records are corruption */
 #define MAX_STACK_ID (1u << 26)
@@ -34,15 +35,10 @@ typedef struct stack_s { uint64_t *pcs; uint32_t n; } stack_t;
 
 struct tr_reader_s {
     char *path;
-    int fd;
-    const uint8_t *mem; size_t mem_size;
-    ZSTD_DCtx *dctx;
-    uint8_t *in; size_t in_len, in_pos; uint64_t in_base; /* in[0] is at file offset in_base */
-    int in_eof;
+    zsrc_t *src;
     uint8_t *raw; size_t raw_cap, raw_start, raw_end; uint64_t raw_base;
-    size_t zret; /* last ZSTD_decompressStream result: 0 = between frames */
-    uint64_t frame_off; /* file offset of the frame being decoded */
-    int started, done;  /* done: no more records (end of file or error) */
+    int eof;  /* the source has no more raw bytes */
+    int done; /* no more records (end of file or error) */
 
     tr_tidmap_t threads; tr_tstate_t *cur;
 
@@ -64,7 +60,7 @@ struct tr_reader_s {
 static int r_fail(tr_reader_t *r, int code, const char *fmt, ...) {
     if (r->err.code) return r->err.code;
     r->err.code = code;
-    r->err.offset = r->frame_off;
+    r->err.offset = zsrc_state(r->src)->frame_off;
     r->err.raw_offset = r->raw_base + r->raw_start;
     char what[200];
     va_list ap;
@@ -75,7 +71,7 @@ static int r_fail(tr_reader_t *r, int code, const char *fmt, ...) {
         snprintf(r->err.msg, sizeof r->err.msg, "%s", what);
     else
         snprintf(r->err.msg, sizeof r->err.msg, "offset %llu (zstd frame %llu, raw byte %llu): %s",
-                 (unsigned long long)r->err.offset, (unsigned long long)r->st.frames,
+                 (unsigned long long)r->err.offset, (unsigned long long)zsrc_state(r->src)->frames,
                  (unsigned long long)r->err.raw_offset, what);
     r->done = 1;
     return code;
@@ -92,32 +88,12 @@ static void *r_grow(tr_reader_t *r, void *p, size_t *cap, size_t need, size_t el
 }
 
 /* ---- input ---------------------------------------------------------------- */
-/* More compressed input; 0 at end of file. */
-static int read_input(tr_reader_t *r) {
-    if (r->in_eof) return 0;
-    if (r->mem) { r->in_eof = 1; return 0; } /* all of it was given at once */
-    r->in_base += r->in_len;
-    r->in_len = r->in_pos = 0;
-    size_t const cap = ZSTD_DStreamInSize();
-    for (;;) {
-        ssize_t k = read(r->fd, r->in, cap);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            int const e = errno;
-            r->err.sys_errno = e;
-            return r_fail(r, TR_E_IO, "read failed: %s", strerror(e));
-        }
-        if (k == 0) { r->in_eof = 1; return 0; }
-        r->in_len = (size_t)k;
-        return 1;
-    }
-}
-
 /* Makes at least need bytes of raw stream available from raw_start.
  * Returns 1 if they are, 0 if the stream ends before, < 0 on error. */
 static int fill(tr_reader_t *r, size_t need) {
     while (r->raw_end - r->raw_start < need) {
         if (r->err.code) return r->err.code;
+        if (r->eof) return 0;
         if (r->raw_start) { /* slide the window */
             memmove(r->raw, r->raw + r->raw_start, r->raw_end - r->raw_start);
             r->raw_base += r->raw_start;
@@ -133,32 +109,21 @@ static int fill(tr_reader_t *r, size_t need) {
             r->raw = p;
             r->raw_cap = want;
         }
-        if (r->in_pos == r->in_len) {
-            int const k = read_input(r);
-            if (k < 0) return k;
-            if (k == 0) {
-                if (r->zret != 0) r->st.truncated = 1; /* cut inside a frame */
-                if (!r->started) r->st.truncated = 0;
-                return 0;
-            }
+        ssize_t const k = zsrc_read(r->src, r->raw + r->raw_end, r->raw_cap - r->raw_end);
+        const zsrc_state_t *zs = zsrc_state(r->src);
+        r->st.file_bytes = zs->file_bytes;
+        r->st.frames = zs->frames;
+        if (k < 0) {
+            r->err.sys_errno = zs->sys_errno;
+            return r_fail(r, zs->code, "%s", zs->msg);
         }
-        if (r->zret == 0) r->frame_off = r->in_base + r->in_pos;
-        ZSTD_inBuffer in = { r->in, r->in_len, r->in_pos };
-        ZSTD_outBuffer out = { r->raw + r->raw_end, r->raw_cap - r->raw_end, 0 };
-        size_t const ret = ZSTD_decompressStream(r->dctx, &out, &in);
-        if (ZSTD_isError(ret)) {
-            if (!r->started && r->raw_base + r->raw_end == 0)
-                return r_fail(r, TR_E_NOT_TRACE, "not a malloc trace: not a zstd stream (%s)",
-                              ZSTD_getErrorName(ret));
-            return r_fail(r, TR_E_CORRUPT, "zstd: %s", ZSTD_getErrorName(ret));
+        if (k == 0) {
+            r->eof = 1;
+            r->st.truncated = zs->truncated;
+            return 0;
         }
-        r->started = 1;
-        r->in_pos = in.pos;
-        r->raw_end += out.pos;
-        r->st.file_bytes = r->in_base + r->in_pos;
-        r->st.raw_bytes += out.pos;
-        if (ret == 0) r->st.frames++;
-        r->zret = ret;
+        r->raw_end += (size_t)k;
+        r->st.raw_bytes += (uint64_t)k;
     }
     return 1;
 }
@@ -253,7 +218,7 @@ static int read_header(tr_reader_t *r) {
     int k = fill(r, TR_PREAMBLE_LEN);
     if (k < 0) return k;
     if (k == 0) {
-        if (r->raw_end == r->raw_start && !r->started)
+        if (r->raw_end == r->raw_start && !zsrc_state(r->src)->started)
             return r_fail(r, TR_E_NOT_TRACE, "empty file");
         return r_fail(r, TR_E_NOT_TRACE, "not a malloc trace: too short");
     }
@@ -479,6 +444,7 @@ static int heap_push(tr_reader_t *r, uint64_t seq, int marker, const tr_event_t 
     h[i].seq = seq;
     h[i].marker = marker;
     if (ev) h[i].ev = *ev;
+    else h[i].ev.str = NULL; /* a marker owns nothing */
     if (r->hn > r->st.reorder_peak) r->st.reorder_peak = r->hn;
     return 0;
 }
@@ -584,27 +550,6 @@ int tr_reader_next(tr_reader_t *r, tr_event_t *out) {
 }
 
 /* ---- open / close -------------------------------------------------------- */
-static tr_reader_t *r_new(const char *path) {
-    tr_reader_t *r = calloc(1, sizeof *r);
-    if (!r) return NULL;
-    r->fd = -1;
-    r->path = strdup(path ? path : "(memory)");
-    r->dctx = ZSTD_createDCtx();
-    r->threads.cap = 16;
-    r->threads.slot = malloc(sizeof(tr_tstate_t) * r->threads.cap);
-    r->next_seq = 1;
-    if (!r->path || !r->dctx || !r->threads.slot) { tr_reader_close(r); return NULL; }
-    tidmap_reset(&r->threads);
-    return r;
-}
-
-static tr_reader_t *r_start(tr_reader_t *r, tr_error_t *err) {
-    if (read_header(r) == 0) return r;
-    if (err) *err = r->err;
-    tr_reader_close(r);
-    return NULL;
-}
-
 static void nomem(tr_error_t *err) {
     if (!err) return;
     memset(err, 0, sizeof *err);
@@ -612,15 +557,35 @@ static void nomem(tr_error_t *err) {
     snprintf(err->msg, sizeof err->msg, "out of memory");
 }
 
+static tr_reader_t *r_new(const char *path) {
+    tr_reader_t *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->path = strdup(path ? path : "(memory)");
+    r->threads.cap = 16;
+    r->threads.slot = malloc(sizeof(tr_tstate_t) * r->threads.cap);
+    r->next_seq = 1;
+    if (!r->path || !r->threads.slot) { tr_reader_close(r); return NULL; }
+    tidmap_reset(&r->threads);
+    return r;
+}
+
+static tr_reader_t *r_start(tr_reader_t *r, tr_error_t *err) {
+    if (!r->src) {
+        tr_reader_close(r);
+        nomem(err);
+        return NULL;
+    }
+    if (read_header(r) == 0) return r;
+    if (err) *err = r->err;
+    tr_reader_close(r);
+    return NULL;
+}
+
 tr_reader_t *tr_reader_open(const char *path, tr_error_t *err) {
     tr_reader_t *r = r_new(path);
     if (!r) { nomem(err); return NULL; }
-    if (strcmp(path, "-") == 0) {
-        r->fd = dup(0);
-    } else {
-        r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
-    if (r->fd < 0) {
+    int const fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         int const e = errno;
         if (err) {
             memset(err, 0, sizeof *err);
@@ -631,26 +596,23 @@ tr_reader_t *tr_reader_open(const char *path, tr_error_t *err) {
         tr_reader_close(r);
         return NULL;
     }
-    r->in = malloc(ZSTD_DStreamInSize());
-    if (!r->in) { tr_reader_close(r); nomem(err); return NULL; }
+    r->src = zsrc_open_fd(fd);
+    if (!r->src) close(fd);
     return r_start(r, err);
 }
 
 tr_reader_t *tr_reader_open_mem(const void *data, size_t size, tr_error_t *err) {
     tr_reader_t *r = r_new(NULL);
     if (!r) { nomem(err); return NULL; }
-    r->mem = data;
-    r->mem_size = size;
-    r->in = (uint8_t *)data; /* never written */
-    r->in_len = size;
+    r->src = zsrc_open_mem(data, size);
     return r_start(r, err);
 }
 
+int tr_reader_prefetch(tr_reader_t *r) { return zsrc_prefetch(r->src) == 0 ? 0 : TR_E_NOMEM; }
+
 void tr_reader_close(tr_reader_t *r) {
     if (!r) return;
-    if (r->fd >= 0) close(r->fd);
-    if (!r->mem) free(r->in);
-    ZSTD_freeDCtx(r->dctx);
+    zsrc_close(r->src);
     free(r->raw);
     free(r->threads.slot);
     for (size_t i = 0; i < r->nstrs; i++) free(r->strs[i]);

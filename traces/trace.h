@@ -194,6 +194,11 @@ tr_reader_t *tr_reader_open(const char *path, tr_error_t *err);
 tr_reader_t *tr_reader_open_mem(const void *data, size_t size, tr_error_t *err);
 void tr_reader_close(tr_reader_t *r);
 
+/* Decompresses ahead in a thread of the reader's own (signals blocked), so
+ * that decoding and decompression use two cores. Call before the first
+ * tr_reader_next; 0 on success, otherwise the reader goes on without. */
+int tr_reader_prefetch(tr_reader_t *r);
+
 const tr_header_t *tr_reader_header(const tr_reader_t *r);
 
 /* Next event in global (seq) order: 1 = *ev filled, 0 = end of trace,

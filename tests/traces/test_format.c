@@ -204,6 +204,24 @@ static void test_roundtrip(const char *dir) {
     CHECK(!st.truncated, "not truncated");
     tr_reader_close(r);
 
+    /* the same through the decompression thread */
+    r = tr_reader_open(path, &err);
+    CHECK(r && tr_reader_prefetch(r) == 0, "prefetch starts");
+    if (r) {
+        long const n2 = read_back(r, &rc);
+        CHECK(rc == 0 && n2 == (long)nevs, "prefetch: read %ld of %zu events, rc %d", n2, nevs, rc);
+        CHECK(tr_reader_end(r) != NULL, "prefetch: END");
+        tr_reader_close(r);
+    }
+    /* closing a prefetching reader early does not hang or leak */
+    r = tr_reader_open(path, &err);
+    if (r) {
+        tr_reader_prefetch(r);
+        tr_event_t ev;
+        for (int i = 0; i < 10; i++) tr_reader_next(r, &ev);
+        tr_reader_close(r);
+    }
+
     /* zstd -d yields the raw stream, starting with the magic */
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "zstd -q -d -c '%s' | head -c 8 | grep -q MALTRACE", path);
@@ -247,6 +265,7 @@ static void test_truncation(const char *dir) {
         size_t const cut = at[ci];
         tr_error_t err;
         tr_reader_t *r = tr_reader_open_mem(b.p, cut, &err);
+        if (r && ci % 2) tr_reader_prefetch(r); /* both paths see every kind of cut */
         cuts++;
         if (!r) {
             CHECK(err.code == TR_E_NOT_TRACE || err.code == TR_E_TRUNCATED || err.code == TR_E_CORRUPT,
