@@ -17,6 +17,7 @@
 #include "varint.h"
 
 #define STAGE_SIZE (64 * 1024)
+#define EVENT_MAX 100 /* 8 varints of at most 10 bytes, plus slack */
 #define SCRATCH_MIN 256
 
 struct tr_writer_s {
@@ -295,7 +296,7 @@ static inline size_t put_ptr(uint8_t *p, tr_tstate_t *s, uint64_t v) {
 
 int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
     if (w->err.code) return w->err.code;
-    if (ev->op < TR_OP_FIRST || ev->op > TR_OP_LAST || !tr_op_name(ev->op))
+    if (__builtin_expect(ev->op < TR_OP_FIRST || ev->op > TR_OP_EXEC || (ev->op > TR_OP_PVALLOC && ev->op < TR_OP_MALLOPT), 0))
         return w_fail(w, TR_E_ARG, 0, "unknown op %d", ev->op);
     /* A record never straddles frames: open the frame before taking deltas. */
     if (begin_record(w)) return w->err.code;
@@ -305,64 +306,73 @@ int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
         return w_fail(w, TR_E_ARG, 0, "thread %u: seq %llu after %llu", ev->tid,
                       (unsigned long long)ev->seq, (unsigned long long)s->seq);
     size_t const slen = ev->op == TR_OP_EXEC ? str_room(ev->str) : 0;
-    uint8_t small[128];
-    uint8_t *p = slen ? scratch(w, 128 + slen) : small;
-    if (!p) return w->err.code;
-    size_t n = 0;
-    n += tr_put_varint(p + n, ev->seq - s->seq);
-    n += tr_put_varint(p + n, tr_zigzag((int64_t)(ev->t_ns - s->t)));
-    n += tr_put_varint(p + n, ev->stack);
+    /* Encode straight into the staging buffer: every event but exec is at
+     * most 8 varints (< 128 bytes), so its length takes one byte. */
+    uint8_t *p;
+    if (!slen) {
+        if (w->stage_len + 2 + EVENT_MAX > STAGE_SIZE && compress_stage(w, ZSTD_e_continue))
+            return w->err.code;
+        p = w->stage + w->stage_len + 2;
+    } else {
+        p = scratch(w, EVENT_MAX + slen);
+        if (!p) return w->err.code;
+    }
+    uint8_t *const start = p;
+#define PUT(v) (p += tr_put_varint(p, (v)))
+#define PUTS(v) (p += tr_put_varint(p, tr_zigzag((int64_t)(v))))
+#define PUTP(v) (p += tr_put_varint(p, tr_zigzag((int64_t)((v) - s->ptr))), s->ptr = (v))
+    PUT(ev->seq - s->seq);
+    PUTS(ev->t_ns - s->t);
+    PUT(ev->stack);
+    uint64_t const rel = ev->release_seq && ev->release_seq <= ev->seq ? ev->release_seq : ev->seq;
     switch (ev->op) {
     case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC:
-        n += tr_put_varint(p + n, ev->a);
-        n += put_ptr(p + n, s, ev->ret);
+        PUT(ev->a); PUTP(ev->ret);
         break;
     case TR_OP_CALLOC: case TR_OP_MEMALIGN: case TR_OP_POSIX_MEMALIGN: case TR_OP_ALIGNED_ALLOC:
-        n += tr_put_varint(p + n, ev->a);
-        n += tr_put_varint(p + n, ev->b);
-        n += put_ptr(p + n, s, ev->ret);
+        PUT(ev->a); PUT(ev->b); PUTP(ev->ret);
         break;
     case TR_OP_REALLOC:
-        n += put_ptr(p + n, s, ev->a);
-        n += tr_put_varint(p + n, ev->b);
-        n += put_ptr(p + n, s, ev->ret);
-        n += tr_put_varint(p + n, ev->seq - (ev->release_seq && ev->release_seq <= ev->seq ? ev->release_seq : ev->seq));
+        PUTP(ev->a); PUT(ev->b); PUTP(ev->ret); PUT(ev->seq - rel);
         break;
     case TR_OP_REALLOCARRAY:
-        n += put_ptr(p + n, s, ev->a);
-        n += tr_put_varint(p + n, ev->b);
-        n += tr_put_varint(p + n, ev->c);
-        n += put_ptr(p + n, s, ev->ret);
-        n += tr_put_varint(p + n, ev->seq - (ev->release_seq && ev->release_seq <= ev->seq ? ev->release_seq : ev->seq));
+        PUTP(ev->a); PUT(ev->b); PUT(ev->c); PUTP(ev->ret); PUT(ev->seq - rel);
         break;
     case TR_OP_FREE:
-        n += put_ptr(p + n, s, ev->a);
+        PUTP(ev->a);
         break;
     case TR_OP_MALLOPT:
-        n += tr_put_varint(p + n, tr_zigzag((int64_t)(int32_t)ev->a));
-        n += tr_put_varint(p + n, tr_zigzag((int64_t)(int32_t)ev->b));
-        n += tr_put_varint(p + n, tr_zigzag((int64_t)(int32_t)ev->ret));
+        PUTS((int32_t)ev->a); PUTS((int32_t)ev->b); PUTS((int32_t)ev->ret);
         break;
     case TR_OP_MALLOC_TRIM:
-        n += tr_put_varint(p + n, ev->a);
-        n += tr_put_varint(p + n, tr_zigzag((int64_t)(int32_t)ev->ret));
+        PUT(ev->a); PUTS((int32_t)ev->ret);
         break;
     case TR_OP_THREAD_START:
-        n += tr_put_varint(p + n, ev->a);
+        PUT(ev->a);
         break;
     case TR_OP_THREAD_EXIT:
         break;
     case TR_OP_FORK:
-        n += tr_put_varint(p + n, tr_zigzag((int64_t)(int32_t)ev->ret));
+        PUTS((int32_t)ev->ret);
         break;
     case TR_OP_EXEC:
-        n += put_str(p + n, ev->str);
+        p += put_str(p, ev->str);
         break;
     }
+#undef PUT
+#undef PUTS
+#undef PUTP
     s->seq = ev->seq;
     s->t = ev->t_ns;
     w->events++;
-    return put_record(w, ev->op, p, n);
+    size_t const n = (size_t)(p - start);
+    if (slen) return put_record(w, ev->op, start, n);
+    start[-2] = ev->op;
+    start[-1] = (uint8_t)n;
+    w->stage_len += 2 + n;
+    w->frame_raw += 2 + n;
+    if (w->frame_raw >= w->frame_bytes) return end_frame(w);
+    return 0;
 }
 
 int tr_writer_stack(tr_writer_t *w, uint32_t id, const uint64_t *pcs, uint32_t n) {

@@ -24,7 +24,9 @@ static void run(const char *path, long n, int threads) {
     h.tool = "format_bench";
     tr_error_t err;
     double t0 = now();
-    tr_writer_t *w = tr_writer_open(path, &h, NULL, &err);
+    tr_writer_opts_t o = { 0 };
+    o.level = getenv("LEVEL") ? atoi(getenv("LEVEL")) : 0;
+    tr_writer_t *w = tr_writer_open(path, &h, &o, &err);
     if (!w) { fprintf(stderr, "%s: %s\n", path, err.msg); exit(1); }
     /* a heap of 4096 live slots per thread: malloc into a slot, free it later */
     uint64_t *slots = calloc((size_t)threads * 4096, sizeof *slots);
