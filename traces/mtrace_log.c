@@ -13,7 +13,6 @@
  * The log has no threads, times, calloc or alignment: every event gets tid 1
  * and t_ns 0, allocations become malloc. The "@ caller" part is optional. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,16 +23,6 @@ int mtrace_line(const char *line) {
            (line[0] == '@' && line[1] == ' ') ||
            ((line[0] == '+' || line[0] == '-' || line[0] == '<' || line[0] == '>' || line[0] == '!') &&
             line[1] == ' ' && line[2] == '0');
-}
-
-static int fail(char *msg, size_t cap, unsigned long line, const char *fmt, ...) {
-    int n = snprintf(msg, cap, "line %lu: ", line);
-    if (n < 0 || (size_t)n >= cap) return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg + n, cap - (size_t)n, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 /* A "%p" (0x... or "(nil)") or "%#lx" value. */
@@ -62,7 +51,7 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         if (!*line || line[0] == '=') continue;
         if (line[0] == '@') { /* skip "@ where " up to the operation */
             char *sp = strstr(line, "] ");
-            if (!sp) { rc = fail(msg, cap, src->line, "'@' without '[caller] '"); break; }
+            if (!sp) { rc = text_fail(msg, cap, src->line, "'@' without '[caller] '"); break; }
             line = sp + 2;
         }
         char kind;
@@ -71,18 +60,18 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         int const n = sscanf(line, "%c %63s %63s", &kind, a, b);
         uint64_t p = 0, size = 0;
         if (n < 2 || hex(a, &p) || (n == 3 && hex(b, &size))) {
-            rc = fail(msg, cap, src->line, "not an mtrace line: '%s'", src->buf);
+            rc = text_fail(msg, cap, src->line, "not an mtrace line: '%s'", src->buf);
             break;
         }
         if (in_realloc && kind != '>') {
-            rc = fail(msg, cap, src->line, "'<' not followed by '>'");
+            rc = text_fail(msg, cap, src->line, "'<' not followed by '>'");
             break;
         }
         ev.tid = 1;
         ev.stack = 0;
         switch (kind) {
         case '+':
-            if (n != 3) { rc = fail(msg, cap, src->line, "'+' needs a pointer and a size"); break; }
+            if (n != 3) { rc = text_fail(msg, cap, src->line, "'+' needs a pointer and a size"); break; }
             ev.op = TR_OP_MALLOC; ev.a = size; ev.ret = p;
             break;
         case '-':
@@ -93,24 +82,24 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
             in_realloc = 1;
             continue;
         case '>':
-            if (!in_realloc || n != 3) { rc = fail(msg, cap, src->line, "'>' without '<' or size"); break; }
+            if (!in_realloc || n != 3) { rc = text_fail(msg, cap, src->line, "'>' without '<' or size"); break; }
             in_realloc = 0;
             ev.b = size; ev.ret = p;
             break;
         case '!':
-            if (n != 3) { rc = fail(msg, cap, src->line, "'!' needs a pointer and a size"); break; }
+            if (n != 3) { rc = text_fail(msg, cap, src->line, "'!' needs a pointer and a size"); break; }
             ev.op = TR_OP_REALLOC; ev.a = p; ev.b = size; ev.ret = 0;
             break;
         default:
-            rc = fail(msg, cap, src->line, "unknown mtrace operation '%c'", kind);
+            rc = text_fail(msg, cap, src->line, "unknown mtrace operation '%c'", kind);
             break;
         }
         if (rc) break;
         ev.seq = ev.release_seq = ++seq;
-        if (tr_writer_event(w, &ev)) rc = fail(msg, cap, src->line, "%s", tr_writer_error(w)->msg);
+        if (tr_writer_event(w, &ev)) rc = text_fail(msg, cap, src->line, "%s", tr_writer_error(w)->msg);
         else if (seq % 4096 == 0) tr_writer_watermark(w, seq + 1);
     }
-    if (rc == 0 && in_realloc) rc = fail(msg, cap, src->line, "log ends after '<'");
+    if (rc == 0 && in_realloc) rc = text_fail(msg, cap, src->line, "log ends after '<'");
     tr_writer_watermark(w, seq + 1);
     tr_end_t const end = { TR_END_CLOSED, 0, 0, seq, 0 };
     if (tr_writer_close(w, rc ? NULL : &end, &err) && rc == 0) {

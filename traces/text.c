@@ -152,7 +152,7 @@ static void header_line(hdr_build_t *b, const char *line) {
 #undef KEY
 }
 
-static int fail(char *msg, size_t cap, unsigned long line, const char *fmt, ...) {
+int text_fail(char *msg, size_t cap, unsigned long line, const char *fmt, ...) {
     int n = snprintf(msg, cap, "line %lu: ", line);
     if (n < 0 || (size_t)n >= cap) return -1;
     va_list ap;
@@ -203,25 +203,25 @@ static int parse_event(char *line, unsigned long lno, tr_event_t *ev, char *msg,
     char *tok[12];
     int nt = 0;
     for (char *save = NULL, *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-        if (nt == 12) return fail(msg, cap, lno, "too many fields");
+        if (nt == 12) return text_fail(msg, cap, lno, "too many fields");
         tok[nt++] = t;
     }
-    if (nt < 4) return fail(msg, cap, lno, "expected 'SEQ TID T_NS OP ARGS [-> RESULT]'");
+    if (nt < 4) return text_fail(msg, cap, lno, "expected 'SEQ TID T_NS OP ARGS [-> RESULT]'");
     memset(ev, 0, sizeof *ev);
     uint64_t v;
-    if (parse_u64(tok[0], &ev->seq) || ev->seq == 0) return fail(msg, cap, lno, "bad SEQ '%s'", tok[0]);
-    if (parse_u64(tok[1], &v) || v > UINT32_MAX) return fail(msg, cap, lno, "bad TID '%s'", tok[1]);
+    if (parse_u64(tok[0], &ev->seq) || ev->seq == 0) return text_fail(msg, cap, lno, "bad SEQ '%s'", tok[0]);
+    if (parse_u64(tok[1], &v) || v > UINT32_MAX) return text_fail(msg, cap, lno, "bad TID '%s'", tok[1]);
     ev->tid = (uint32_t)v;
-    if (parse_u64(tok[2], &ev->t_ns)) return fail(msg, cap, lno, "bad T_NS '%s'", tok[2]);
+    if (parse_u64(tok[2], &ev->t_ns)) return text_fail(msg, cap, lno, "bad T_NS '%s'", tok[2]);
     int const op = tr_op_from_name(tok[3]);
-    if (op < 0) return fail(msg, cap, lno, "unknown operation '%s'", tok[3]);
+    if (op < 0) return text_fail(msg, cap, lno, "unknown operation '%s'", tok[3]);
     ev->op = (uint8_t)op;
     ev->release_seq = ev->seq;
     int nargs, has_ret;
     op_shape(op, &nargs, &has_ret);
     int const want = 4 + nargs + (has_ret ? 2 : 0);
     if (nt != want || (has_ret && strcmp(tok[4 + nargs], "->") != 0))
-        return fail(msg, cap, lno, "%s takes %d argument%s%s", tok[3], nargs, nargs == 1 ? "" : "s",
+        return text_fail(msg, cap, lno, "%s takes %d argument%s%s", tok[3], nargs, nargs == 1 ? "" : "s",
                     has_ret ? " and '-> RESULT'" : "");
     char **arg = tok + 4;
     const char *ret = has_ret ? tok[4 + nargs + 1] : NULL;
@@ -250,7 +250,7 @@ static int parse_event(char *line, unsigned long lno, tr_event_t *ev, char *msg,
         if (!bad && ret) bad = parse_u64(ret, &ev->ret);
     }
     }
-    if (bad) return fail(msg, cap, lno, "bad argument to %s", tok[3]);
+    if (bad) return text_fail(msg, cap, lno, "bad argument to %s", tok[3]);
     return 0;
 }
 
@@ -280,7 +280,7 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         if (parse_event(line, src->line, &ev, msg, cap)) { rc = -1; break; }
         if (ev.seq <= last_seq) {
             free((char *)ev.str);
-            rc = fail(msg, cap, src->line, "SEQ %" PRIu64 " does not follow %" PRIu64, ev.seq, last_seq);
+            rc = text_fail(msg, cap, src->line, "SEQ %" PRIu64 " does not follow %" PRIu64, ev.seq, last_seq);
             break;
         }
         last_seq = ev.seq;
@@ -288,7 +288,7 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         int const wrc = tr_writer_event(w, &ev);
         free((char *)ev.str);
         if (wrc) {
-            rc = fail(msg, cap, src->line, "%s", tr_writer_error(w)->msg);
+            rc = text_fail(msg, cap, src->line, "%s", tr_writer_error(w)->msg);
             break;
         }
         /* Lines are in global order: nothing smaller follows. */

@@ -29,6 +29,10 @@ int text_next_line(text_src_t *src);
 int text_import(text_src_t *src, const char *out, char *msg, size_t msgcap);
 int mtrace_import(text_src_t *src, const char *out, char *msg, size_t msgcap);
 
+/* Fills msg with "line N: " and the message; returns -1. */
+int text_fail(char *msg, size_t cap, unsigned long line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* 1 if the line looks like an mtrace() log line. */
 int mtrace_line(const char *line);
 
