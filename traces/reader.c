@@ -22,7 +22,7 @@
 #define MAX_RECORD (64u << 20)      /* larger records are corruption */
 #define MAX_STACK_ID (1u << 26)
 #define MAX_DEPTH 4096
-#define REORDER_CAP (4u << 20)      /* events held before a gap is forced */
+#define REORDER_CAP (1u << 20)      /* events held before a gap is forced (~100 MiB) */
 #define RAW_PAD 16
 
 typedef struct pend_s {
