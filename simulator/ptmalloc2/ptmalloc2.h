@@ -22,6 +22,10 @@ typedef struct pm_config_s {
     int64_t mmap_threshold, trim_threshold, top_pad, mxfast, arena_max,
         tcache_count, mmap_max;
     unsigned ncpu; /* for the arena limit, 8 x ncpu; 0 = this machine's */
+    /* Address of the initial program break (page aligned in a real process);
+     * 0 = a fixed default. Only memalign with an alignment above 4096 on the
+     * main arena depends on it: glibc's result then varies with ASLR. */
+    uint64_t brk_base;
 } pm_config_t;
 
 /* Sets every field of cfg to "default". */
@@ -46,6 +50,39 @@ uint64_t pm_pvalloc(pm_heap_t *h, size_t n);
 int pm_mallopt(pm_heap_t *h, int param, int value); /* M_* from <malloc.h> */
 int pm_malloc_trim(pm_heap_t *h, size_t pad);
 size_t pm_usable_size(const pm_heap_t *h, uint64_t p);
+
+/* memalign with posix_memalign's argument check: 0, EINVAL or ENOMEM. */
+int pm_posix_memalign(pm_heap_t *h, uint64_t *out, size_t align, size_t n);
+
+/* Handle API: the same calls without the model's address index. A handle
+ * stays valid from the call that returns it until it is passed to
+ * pm_free_c or pm_realloc_c (which returns the handle to use next; realloc
+ * failure returns NULL and leaves the old handle valid; n == 0 frees and
+ * returns NULL). Mixing with the address API on the same chunk is allowed:
+ * pm_free(pm_chunk_addr(c)) works only for chunks returned by the address
+ * API. Use this API on hot paths: it does no hashing. */
+typedef struct pm_chunk_s pm_chunk_t;
+pm_chunk_t *pm_malloc_c(pm_heap_t *h, size_t n);
+pm_chunk_t *pm_calloc_c(pm_heap_t *h, size_t nmemb, size_t size);
+pm_chunk_t *pm_realloc_c(pm_heap_t *h, pm_chunk_t *c, size_t n);
+pm_chunk_t *pm_memalign_c(pm_heap_t *h, size_t align, size_t n);
+pm_chunk_t *pm_valloc_c(pm_heap_t *h, size_t n);
+pm_chunk_t *pm_pvalloc_c(pm_heap_t *h, size_t n);
+/* posix_memalign: 0 and *out set, or EINVAL / ENOMEM. */
+int pm_posix_memalign_c(pm_heap_t *h, pm_chunk_t **out, size_t align, size_t n);
+void pm_free_c(pm_heap_t *h, pm_chunk_t *c);
+uint64_t pm_chunk_addr(const pm_chunk_t *c); /* the user pointer */
+size_t pm_chunk_usable(const pm_chunk_t *c); /* malloc_usable_size */
+typedef struct pm_chunk_info_s {
+    uint64_t addr;   /* user pointer */
+    uint64_t size;   /* chunk size (mmapped: from the chunk to the map's end) */
+    uint64_t mmap_off; /* mmapped: bytes of the mapping before the chunk */
+    unsigned arena;  /* 0 = main arena */
+    int mmapped;
+} pm_chunk_info_t;
+void pm_chunk_info(const pm_chunk_t *c, pm_chunk_info_t *ci);
+/* The model's initial program break (the main arena's first chunk). */
+uint64_t pm_brk_base(const pm_heap_t *h);
 
 /* mallinfo2() as glibc computes it (summed over arenas). */
 typedef struct pm_mallinfo_s {

@@ -1,0 +1,160 @@
+/* pm_rec.c - chunk records (slab-allocated), splitting and merging them in
+ * address order, and the user-address index of the address API. */
+#include "pm_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SLAB_RECS 4096
+
+struct pm_slab_s {
+    pm_slab_t *next;
+    pm_chunk_t recs[SLAB_RECS];
+};
+
+pm_chunk_t *pm_rec_new(pm_heap_t *h)
+{
+    pm_chunk_t *c = h->free_recs;
+    if (!c) {
+        pm_slab_t *s = malloc(sizeof *s);
+        if (!s)
+            return NULL;
+        s->next = h->slabs;
+        h->slabs = s;
+        for (int i = SLAB_RECS - 1; i >= 0; i--) {
+            s->recs[i].fd = h->free_recs;
+            h->free_recs = &s->recs[i];
+        }
+        c = h->free_recs;
+    }
+    h->free_recs = c->fd;
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+void pm_rec_free(pm_heap_t *h, pm_chunk_t *c)
+{
+    c->state = PM_DEAD;
+    c->fd = h->free_recs;
+    h->free_recs = c;
+}
+
+void pm_recs_release(pm_heap_t *h)
+{
+    while (h->slabs) {
+        pm_slab_t *s = h->slabs;
+        h->slabs = s->next;
+        free(s);
+    }
+    h->free_recs = NULL;
+}
+
+pm_chunk_t *pm_split(pm_heap_t *h, pm_chunk_t *c, uint64_t nb)
+{
+    pm_chunk_t *r = pm_rec_new(h);
+    if (!r)
+        abort(); /* host out of memory */
+    r->addr = c->addr + nb;
+    r->size = c->size - nb;
+    r->arena = c->arena;
+    c->size = nb;
+    r->phys_prev = c;
+    r->phys_next = c->phys_next;
+    if (c->phys_next)
+        c->phys_next->phys_prev = r;
+    c->phys_next = r;
+    return r;
+}
+
+void pm_absorb_next(pm_heap_t *h, pm_chunk_t *c)
+{
+    pm_chunk_t *n = c->phys_next;
+    c->size += n->size;
+    c->phys_next = n->phys_next;
+    if (n->phys_next)
+        n->phys_next->phys_prev = c;
+    pm_rec_free(h, n);
+}
+
+/* ---- user address -> record (open addressing, linear probing) ------------ */
+
+static inline size_t ix_slot(const pm_heap_t *h, uint64_t addr)
+{
+    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (h->ix_cap - 1);
+}
+
+static bool ix_grow(pm_heap_t *h)
+{
+    size_t old_cap = h->ix_cap;
+    pm_chunk_t **old = h->ix;
+    size_t cap = old_cap ? old_cap * 2 : 1024;
+    pm_chunk_t **t = calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    h->ix = t;
+    h->ix_cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i])
+            continue;
+        size_t s = ix_slot(h, old[i]->addr);
+        while (t[s])
+            s = (s + 1) & (cap - 1);
+        t[s] = old[i];
+    }
+    free(old);
+    return true;
+}
+
+bool pm_ix_put(pm_heap_t *h, pm_chunk_t *c)
+{
+    if ((h->ix_n + 1) * 2 > h->ix_cap && !ix_grow(h))
+        return false;
+    size_t s = ix_slot(h, c->addr);
+    while (h->ix[s])
+        s = (s + 1) & (h->ix_cap - 1);
+    h->ix[s] = c;
+    c->hashed = 1;
+    h->ix_n++;
+    return true;
+}
+
+pm_chunk_t *pm_ix_get(const pm_heap_t *h, uint64_t chunk_addr)
+{
+    if (!h->ix_cap)
+        return NULL;
+    size_t s = ix_slot(h, chunk_addr);
+    pm_chunk_t *c;
+    while ((c = h->ix[s])) {
+        if (c->addr == chunk_addr)
+            return c;
+        s = (s + 1) & (h->ix_cap - 1);
+    }
+    return NULL;
+}
+
+void pm_ix_del(pm_heap_t *h, pm_chunk_t *c)
+{
+    size_t mask = h->ix_cap - 1;
+    size_t s = ix_slot(h, c->addr);
+    while (h->ix[s] != c)
+        s = (s + 1) & mask;
+    /* backward-shift deletion */
+    size_t j = s;
+    for (;;) {
+        h->ix[s] = NULL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!h->ix[j])
+                goto done;
+            size_t k = ix_slot(h, h->ix[j]->addr);
+            /* can the entry at j move to s? only if k is cyclically outside (s, j] */
+            if (s <= j ? (k <= s || k > j) : (k <= s && k > j))
+                break;
+        }
+        h->ix[s] = h->ix[j];
+        s = j;
+    }
+done:
+    c->hashed = 0;
+    h->ix_n--;
+}

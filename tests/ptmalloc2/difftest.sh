@@ -1,0 +1,26 @@
+#!/bin/sh
+# difftest.sh GEN DRIVER MODEL WORKDIR SEED_FIRST SEED_LAST NOPS K [threads]
+# For every seed: generate a script, run it on the real glibc and on the
+# model, and require identical output (every op's result and every
+# mallinfo2 checkpoint). Prints the first difference and fails.
+gen=$1 drv=$2 model=$3 dir=$4 first=$5 last=$6 nops=$7 k=$8 mode=$9
+mkdir -p "$dir" || exit 1
+fail=0
+s=$first
+while [ "$s" -le "$last" ]; do
+    "$gen" "$s" "$nops" $mode > "$dir/s$s.txt" || exit 1
+    "$drv" "$dir/s$s.txt" "$k" > "$dir/g$s.out" || { echo "seed $s: driver failed"; exit 1; }
+    brk=$(head -1 "$dir/g$s.out" | cut -d' ' -f2)
+    "$model" "$dir/s$s.txt" "$k" "$brk" > "$dir/m$s.out" || { echo "seed $s: model failed"; exit 1; }
+    if ! cmp -s "$dir/g$s.out" "$dir/m$s.out"; then
+        line=$(cmp "$dir/g$s.out" "$dir/m$s.out" | sed -n 's/.*line \([0-9]*\).*/\1/p')
+        echo "seed $s: first difference at output line $line (script $dir/s$s.txt)"
+        diff "$dir/g$s.out" "$dir/m$s.out" | head -6
+        fail=1
+    else
+        rm -f "$dir/s$s.txt" "$dir/g$s.out" "$dir/m$s.out"
+    fi
+    s=$((s + 1))
+done
+[ $fail -eq 0 ] && echo "seeds $first..$last: $nops ops each, identical"
+exit $fail

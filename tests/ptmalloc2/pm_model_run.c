@@ -1,0 +1,112 @@
+/* pm_model_run.c - run a pm_ops.h script through the ptmalloc2 model and
+ * print the same lines as pm_glibc_driver.
+ * Usage: pm_model_run SCRIPT K [BRK_BASE]   (BRK_BASE: the driver's "S" line) */
+#include "pm_ops.h"
+#include "ptmalloc2.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_SLOTS 65536
+
+static pm_chunk_t *slots[MAX_SLOTS];
+
+static void print_res(FILE *o, uint64_t brk, pm_chunk_t *c, uint64_t arena_of_addr_mask)
+{
+    (void)arena_of_addr_mask;
+    if (!c) {
+        fputs("0\n", o);
+        return;
+    }
+    pm_chunk_info_t ci;
+    pm_chunk_info(c, &ci);
+    if (ci.mmapped)
+        fprintf(o, "M %llu\n", (unsigned long long)(ci.size + ci.mmap_off));
+    else if (ci.arena)
+        fprintf(o, "H %llu\n", (unsigned long long)((ci.addr - 16) & ((64u << 20) - 1)));
+    else
+        fprintf(o, "B %llu\n", (unsigned long long)(ci.addr - 16 - brk));
+}
+
+static void print_cp(FILE *o, pm_heap_t *h)
+{
+    pm_mallinfo_t m;
+    pm_mallinfo2(h, &m);
+    fprintf(o, "C %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", m.arena, m.ordblks, m.smblks, m.hblks,
+            m.hblkhd, m.fsmblks, m.uordblks, m.fordblks, m.keepcost);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: pm_model_run SCRIPT K [BRK_BASE]\n");
+        return 2;
+    }
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) {
+        fprintf(stderr, "pm_model_run: %s: cannot open\n", argv[1]);
+        return 2;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)len + 1);
+    if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
+        fprintf(stderr, "pm_model_run: %s: read error\n", argv[1]);
+        return 2;
+    }
+    fclose(f);
+    long max = len / 2 + 1;
+    pmt_op_t *ops = malloc((size_t)max * sizeof *ops);
+    long n = pmt_parse(text, text + len, ops, max);
+    if (n < 0) {
+        fprintf(stderr, "pm_model_run: %s: bad script\n", argv[1]);
+        return 2;
+    }
+    long k = atol(argv[2]);
+    pm_config_t cfg;
+    pm_config_default(&cfg);
+    if (argc > 3)
+        cfg.brk_base = strtoull(argv[3], NULL, 0);
+    pm_heap_t *h = pm_create(&cfg);
+    uint64_t brk = cfg.brk_base ? cfg.brk_base : pm_brk_base(h);
+    FILE *o = stdout;
+    fprintf(o, "S %llu\n", (unsigned long long)brk);
+    for (long i = 0; i < n; i++) {
+        pmt_op_t *op = &ops[i];
+        pm_chunk_t *c = NULL;
+        switch (op->kind) {
+        case 'm': c = slots[op->slot] = pm_malloc_c(h, (size_t)op->a); print_res(o, brk, c, 0); break;
+        case 'c': c = slots[op->slot] = pm_calloc_c(h, (size_t)op->a, (size_t)op->b); print_res(o, brk, c, 0); break;
+        case 'r':
+            c = pm_realloc_c(h, slots[op->slot], (size_t)op->a);
+            if (c || op->a == 0)
+                slots[op->slot] = c;
+            print_res(o, brk, c, 0);
+            break;
+        case 'a': c = slots[op->slot] = pm_memalign_c(h, (size_t)op->a, (size_t)op->b); print_res(o, brk, c, 0); break;
+        case 'p': {
+            pm_chunk_t *q = NULL;
+            int rc = pm_posix_memalign_c(h, &q, (size_t)op->a, (size_t)op->b);
+            c = slots[op->slot] = rc ? NULL : q;
+            print_res(o, brk, c, 0);
+            break;
+        }
+        case 'v': c = slots[op->slot] = pm_valloc_c(h, (size_t)op->a); print_res(o, brk, c, 0); break;
+        case 'V': c = slots[op->slot] = pm_pvalloc_c(h, (size_t)op->a); print_res(o, brk, c, 0); break;
+        case 'f': pm_free_c(h, slots[op->slot]); slots[op->slot] = NULL; fputs("0\n", o); break;
+        case 'o': fprintf(o, "R %d\n", pm_mallopt(h, (int)op->a, (int)op->b)); break;
+        case 't': fprintf(o, "R %d\n", pm_malloc_trim(h, (size_t)op->a)); break;
+        case 'T': pm_set_thread(h, (uint32_t)op->a); fputs("0\n", o); break;
+        case 'X': pm_thread_exit(h, (uint32_t)op->a); fputs("0\n", o); break;
+        }
+        if ((k > 0 && (i + 1) % k == 0) || i == n - 1)
+            print_cp(o, h);
+    }
+    if (n == 0)
+        print_cp(o, h);
+    pm_destroy(h);
+    free(ops);
+    free(text);
+    return 0;
+}
