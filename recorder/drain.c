@@ -1,0 +1,704 @@
+/* drain.c - the writer thread: opens the trace, drains every ring into the
+ * traces library's tr_writer at least every 100 ms, closes a zstd frame per
+ * pass (so SIGKILL loses at most ~100 ms), keeps the module map current, and
+ * writes END on the final flush.
+ *
+ * The thread blocks every signal and is marked internal: its allocations
+ * (zstd's) go to mmap through tr_writer_opts_t's hooks, never to the
+ * program's heap, and are never recorded.
+ *
+ * Write errors (disk full, ...): recording stops, the reason is printed once,
+ * the file is cut back to the last complete frame and a last frame with END
+ * (reason error, status errno) is appended, so the trace ends cleanly.
+ */
+#define ZSTD_STATIC_LINKING_ONLY
+#include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <limits.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "rec_internal.h"
+#include "trace.h"
+
+#ifndef MS_VERSION
+#define MS_VERSION "0"
+#endif
+
+extern char **environ;
+extern _Atomic int rec_writer_sleeping;
+
+char rec_exec_path[4096];
+_Atomic int rec_exit_status;
+
+/* ---- internal memory: mmap, page granular ------------------------------- */
+void *rec_mem_alloc(void *opaque, size_t n) {
+    (void)opaque;
+    size_t const total = (n + 64 + 4095) & ~(size_t)4095;
+    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    *(size_t *)p = total;
+    return (char *)p + 64;
+}
+void rec_mem_free(void *opaque, void *p) {
+    (void)opaque;
+    if (!p) return;
+    char *b = (char *)p - 64;
+    munmap(b, *(size_t *)b);
+}
+
+void rec_diag(const char *msg) {
+    size_t n = strlen(msg);
+    while (n) {
+        ssize_t k = write(2, msg, n);
+        if (k <= 0) { if (k < 0 && errno == EINTR) continue; break; }
+        msg += k; n -= (size_t)k;
+    }
+}
+
+/* ---- the trace file and its fd ------------------------------------------ */
+static tr_writer_t *w;
+static int fd_tag = -1;   /* the number tr_writer writes to */
+static _Atomic int fd_now = -1; /* the real fd (moved if the program dup2s over it) */
+static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static char path[PATH_MAX];
+static uint64_t good_bytes, good_events, frames, events_fed;
+static int dirty;
+static pthread_t thread;
+static _Atomic int final_req, final_taken;
+static _Atomic uint32_t final_done;
+static int final_reason, final_status;
+static uint64_t dropped_recycled;
+static uint8_t *stack_seen;    /* bitmap of ids written */
+static int failed;
+
+/* tr_writer's write(2) goes here (-Wl,--wrap=write on this library). */
+ssize_t __real_write(int fd, const void *buf, size_t n);
+ssize_t __wrap_write(int fd, const void *buf, size_t n) {
+    if (fd != fd_tag || fd < 0) return __real_write(fd, buf, n);
+    pthread_mutex_lock(&fd_lock);
+    ssize_t const k = __real_write(atomic_load(&fd_now), buf, n);
+    int const e = errno;
+    pthread_mutex_unlock(&fd_lock);
+    errno = e;
+    return k;
+}
+
+int rec_trace_fd(void) { return atomic_load(&fd_now); }
+int rec_trace_fd_is(int fd) { return fd >= 0 && fd == atomic_load(&fd_now); }
+
+/* The program is about to dup2 over our fd: move the trace elsewhere. */
+int rec_trace_fd_move(void) {
+    pthread_mutex_lock(&fd_lock);
+    int const old = atomic_load(&fd_now);
+    int const nfd = fcntl(old, F_DUPFD_CLOEXEC, old > 600 ? old - 300 : old + 300);
+    if (nfd >= 0) {
+        atomic_store(&fd_now, nfd);
+        /* the old number is the program's now; the caller's dup2 replaces it */
+    }
+    pthread_mutex_unlock(&fd_lock);
+    return nfd >= 0 ? 0 : -1;
+}
+
+/* ---- output path -------------------------------------------------------- */
+static size_t put_num(char *p, unsigned long v) {
+    char tmp[24];
+    size_t n = 0;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Expands %p (pid) and %% in pat. */
+static void expand(char *out, size_t cap, const char *pat, pid_t pid) {
+    size_t o = 0;
+    for (const char *s = pat; *s && o + 24 < cap; s++) {
+        if (s[0] == '%' && s[1] == 'p') { o += put_num(out + o, (unsigned long)pid); s++; }
+        else if (s[0] == '%' && s[1] == '%') { out[o++] = '%'; s++; }
+        else out[o++] = *s;
+    }
+    out[o] = 0;
+}
+
+/* Inserts ".tag" before the ".trace.zst" or ".zst" suffix of p (in place). */
+static void insert_tag(char *p, size_t cap, const char *tag) {
+    size_t const n = strlen(p), t = strlen(tag);
+    size_t at = n;
+    if (n >= 10 && strcmp(p + n - 10, ".trace.zst") == 0) at = n - 10;
+    else if (n >= 4 && strcmp(p + n - 4, ".zst") == 0) at = n - 4;
+    if (n + t + 2 >= cap) return;
+    memmove(p + at + t + 1, p + at, n - at + 1);
+    p[at] = '.';
+    memcpy(p + at + 1, tag, t);
+}
+
+static const char *exe_name(void) {
+    static char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[k > 0 ? k : 0] = 0;
+    return exe;
+}
+
+/* Creates the trace file: never overwrites an existing regular file (an
+ * exec'd image or a fork child with a pid-less pattern gets a tagged name). */
+static int open_trace(void) {
+    const char *pat = getenv("MALLOC_RECORD_OUT");
+    char dflt[PATH_MAX];
+    pid_t const pid = getpid();
+    if (!pat || !*pat) {
+        const char *exe = exe_name(), *base = exe;
+        for (const char *q = exe; *q; q++) if (*q == '/') base = q + 1;
+        size_t const bl = strlen(*base ? base : "program");
+        if (bl + 16 < sizeof dflt) {
+            memcpy(dflt, *base ? base : "program", bl);
+            memcpy(dflt + bl, ".%p.trace.zst", 14);
+        } else {
+            memcpy(dflt, "program.%p.trace.zst", 21);
+        }
+        pat = dflt;
+    }
+    int const has_pid = strstr(pat, "%p") != NULL;
+    char base_path[PATH_MAX];
+    expand(base_path, sizeof base_path, pat, pid);
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        memcpy(path, base_path, strlen(base_path) + 1);
+        if (attempt > 0) {
+            char tag[48];
+            size_t n = 0;
+            if (!has_pid) n += put_num(tag, (unsigned long)pid);
+            if (attempt > 1 || has_pid) {
+                if (n) tag[n++] = '.';
+                n += put_num(tag + n, (unsigned long)(has_pid ? attempt : attempt - 1));
+            }
+            tag[n] = 0;
+            insert_tag(path, sizeof path, tag);
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) return fd;
+        if (errno != EEXIST) return -1;
+        struct stat st;
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return open(path, O_WRONLY | O_CLOEXEC); /* a device or a fifo */
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/* Moves fd high so that programs that reuse low numbers leave it alone. */
+static int park_fd(int fd) {
+    struct rlimit rl;
+    int lo = 512;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
+        lo = (int)(rl.rlim_cur > 1024 ? 1000 : rl.rlim_cur - 24);
+    int const nfd = fcntl(fd, F_DUPFD_CLOEXEC, lo);
+    if (nfd < 0) return fd;
+    close(fd);
+    return nfd;
+}
+
+/* ---- header -------------------------------------------------------------- */
+static int build_header(tr_header_t *h, char **argv_mem, size_t *argv_cap) {
+    memset(h, 0, sizeof *h);
+    h->pid = (uint32_t)getpid();
+    h->ppid = (uint32_t)getppid();
+    h->start_real_ns = rec_start_real;
+    h->start_mono_ns = rec_start_mono;
+    h->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+    h->ncpu = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+    h->exe = exe_name();
+    h->glibc_version = gnu_get_libc_version();
+    h->tool = "malloc-record " MS_VERSION;
+    /* argv from /proc/self/cmdline, env from environ: all in one mapping */
+    size_t const cap = 1u << 20;
+    char *mem = rec_mem_alloc(NULL, cap);
+    if (!mem) return -1;
+    *argv_mem = mem;
+    *argv_cap = cap;
+    size_t used = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t k;
+        while (used < cap / 2 - 1 && (k = read(fd, mem + used, cap / 2 - 1 - used)) > 0) used += (size_t)k;
+        close(fd);
+    }
+    mem[used] = 0;
+    const char **vec = (const char **)(mem + cap / 2);
+    size_t const maxv = (cap / 2) / sizeof(char *) / 2;
+    size_t nv = 0;
+    for (size_t i = 0; i < used && nv < maxv; i += strlen(mem + i) + 1) vec[nv++] = mem + i;
+    h->argv = vec;
+    h->argc = nv;
+    const char **ev = vec + nv;
+    size_t ne = 0;
+    for (char **e = environ; e && *e && ne < maxv; e++) {
+        if (strncmp(*e, "MALLOC_RECORD_", 14) == 0) continue;
+        if (strncmp(*e, "MALLOC_", 7) == 0 || strncmp(*e, "GLIBC_TUNABLES=", 15) == 0) ev[ne++] = *e;
+    }
+    h->env = ev;
+    h->nenv = ne;
+    return 0;
+}
+
+/* ---- modules ------------------------------------------------------------ */
+typedef struct mod_s {
+    uint64_t bias, start, size;
+    char *path;
+    uint8_t bid[64];
+    uint8_t bid_len, seen;
+} mod_t;
+
+#define MAX_MODS 4096
+static mod_t *mods;
+static size_t nmods;
+static unsigned long long last_adds = ~0ull, last_subs = ~0ull;
+static char *pool; static size_t pool_left;
+
+static char *pool_str(const char *s) {
+    size_t const n = strlen(s) + 1;
+    if (n > pool_left) {
+        size_t const c = n > 65536 ? n : 65536;
+        pool = rec_mem_alloc(NULL, c);
+        if (!pool) { pool_left = 0; return NULL; }
+        pool_left = c;
+    }
+    char *p = pool;
+    memcpy(p, s, n);
+    pool += n; pool_left -= n;
+    return p;
+}
+
+static void emit_module(const mod_t *m, uint32_t flags) {
+    tr_module_t tm = { m->bias, m->start, m->size, flags, m->path ? m->path : "",
+                       m->bid, m->bid_len };
+    tr_writer_module(w, &tm);
+    dirty = 1;
+}
+
+static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
+    int *first = data;
+    if (*first) {
+        *first = 0;
+        if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+            if (info->dlpi_adds == last_adds && info->dlpi_subs == last_subs) return 1;
+            last_adds = info->dlpi_adds;
+            last_subs = info->dlpi_subs;
+        }
+    }
+    const char *name = info->dlpi_name;
+    if (!name || !*name) name = exe_name();
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uint64_t const s = info->dlpi_addr + ph->p_vaddr;
+        if (s < lo) lo = s;
+        if (s + ph->p_memsz > hi) hi = s + ph->p_memsz;
+    }
+    if (hi == 0) return 0;
+    for (size_t i = 0; i < nmods; i++)
+        if (mods[i].bias == info->dlpi_addr && mods[i].start == lo && mods[i].path && strcmp(mods[i].path, name) == 0) {
+            mods[i].seen = 1;
+            return 0;
+        }
+    if (nmods >= MAX_MODS) return 0;
+    mod_t *m = &mods[nmods++];
+    memset(m, 0, sizeof *m);
+    m->bias = info->dlpi_addr;
+    m->start = lo;
+    m->size = hi - lo;
+    m->path = pool_str(name);
+    m->seen = 1;
+    for (int i = 0; i < info->dlpi_phnum; i++) { /* NT_GNU_BUILD_ID */
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t const nsz = (nh->n_namesz + 3) & ~3u, dsz = (nh->n_descsz + 3) & ~3u;
+            const uint8_t *desc = p + sizeof *nh + nsz;
+            if (desc + dsz > end) break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(p + sizeof *nh, "GNU", 4) == 0 &&
+                nh->n_descsz <= sizeof m->bid) {
+                memcpy(m->bid, desc, nh->n_descsz);
+                m->bid_len = (uint8_t)nh->n_descsz;
+                break;
+            }
+            p = desc + dsz;
+        }
+        if (m->bid_len) break;
+    }
+    emit_module(m, 0);
+    return 0;
+}
+
+static void modules_check(void) {
+    if (!mods) {
+        mods = rec_mem_alloc(NULL, sizeof(mod_t) * MAX_MODS);
+        if (!mods) return;
+    }
+    for (size_t i = 0; i < nmods; i++) mods[i].seen = 2; /* 2 = not yet seen this scan */
+    int first = 1;
+    size_t const before = nmods;
+    int stopped = dl_iterate_phdr(scan_cb, &first);
+    if (stopped) { for (size_t i = 0; i < nmods; i++) mods[i].seen = 1; return; }
+    size_t j = 0;
+    for (size_t i = 0; i < nmods; i++) {
+        if (mods[i].seen == 2 && i < before) { emit_module(&mods[i], TR_MODULE_UNLOADED); continue; }
+        mods[j++] = mods[i];
+    }
+    nmods = j;
+}
+
+void rec_modules_dirty(void) { rec_kick_writer(); }
+
+/* ---- draining ----------------------------------------------------------- */
+static void write_stack(uint32_t id) {
+    if (id > (1u << 20)) return;
+    if (stack_seen[id >> 3] & (1u << (id & 7))) return;
+    const uint64_t *pcs;
+    uint32_t const n = rec_stack_get(id, &pcs);
+    if (!n) return;
+    tr_writer_stack(w, id, pcs, n);
+    stack_seen[id >> 3] |= (uint8_t)(1u << (id & 7));
+}
+
+static void flush(void) {
+    if (!dirty || failed) return;
+    if (tr_writer_flush(w) == 0) {
+        frames++;
+        good_bytes = tr_writer_bytes(w);
+        good_events = events_fed;
+    }
+    dirty = 0;
+}
+
+static void drain_ring(rec_ring_t *r) {
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint64_t const h = r->snap_head;
+    tr_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.tid = r->tid;
+    for (; t < h; t++) {
+        const rec_ev_t *e = &r->ev[t & (REC_RING_SLOTS - 1)];
+        if (e->stack) write_stack(e->stack);
+        ev.seq = e->seq;
+        ev.release_seq = e->seq - e->drel;
+        ev.t_ns = e->t >= rec_start_mono ? e->t - rec_start_mono : 0;
+        ev.a = e->a; ev.b = e->b; ev.c = e->c;
+        ev.ret = e->ret;
+        ev.stack = e->stack;
+        ev.op = e->op;
+        ev.str = e->op == TR_OP_EXEC ? rec_exec_path : NULL;
+        if (tr_writer_event(w, &ev)) break;
+        r->drained_seq = e->seq;
+        dirty = 1;
+        if ((++events_fed & 0x3ffff) == 0) flush(); /* bound a frame to ~256K events */
+    }
+    atomic_store_explicit(&r->tail, t, memory_order_release);
+}
+
+static uint64_t dropped_total(void) {
+    uint64_t d = dropped_recycled;
+    for (rec_ring_t *r = rec_ring_list(); r; r = r->next) d += atomic_load(&r->dropped);
+    return d;
+}
+
+/* One pass: snapshot, modules, drain, thread exits, watermark, frame. */
+static void pass(int final) {
+    uint64_t const S = atomic_load(&rec_seq);
+    for (rec_ring_t *r = rec_ring_list(); r; r = r->next) {
+        r->snap_live = atomic_load(&r->state) != RING_FREE;
+        r->snap_busy = atomic_load(&r->busy);
+        r->snap_head = atomic_load_explicit(&r->head, memory_order_acquire);
+    }
+    if (final != TR_END_SIGNAL + 1) modules_check();
+    uint64_t wm = S + 1;
+    pid_t const pid = getpid();
+    for (rec_ring_t *r = rec_ring_list(); r && !failed; r = r->next) {
+        if (!r->snap_live) continue;
+        drain_ring(r);
+        if (r->snap_busy && r->drained_seq + 1 < wm) wm = r->drained_seq + 1;
+        /* a thread that ran its key destructors and is gone: thread_exit, recycle */
+        if (!final && atomic_load(&r->state) == RING_EXITING &&
+            atomic_load(&r->head) == atomic_load(&r->tail) &&
+            syscall(SYS_tgkill, pid, r->tid, 0) != 0 && errno == ESRCH) {
+            tr_event_t ev;
+            memset(&ev, 0, sizeof ev);
+            ev.seq = ev.release_seq = atomic_fetch_add(&rec_seq, 1) + 1;
+            uint64_t const now = rec_now();
+            ev.t_ns = now - rec_start_mono;
+            ev.tid = r->tid;
+            ev.op = TR_OP_THREAD_EXIT;
+            tr_writer_event(w, &ev);
+            events_fed++;
+            dirty = 1;
+            dropped_recycled += atomic_exchange(&r->dropped, 0);
+            atomic_store(&r->state, RING_FREE);
+        }
+    }
+    if (!failed && wm > 1 && dirty) tr_writer_watermark(w, wm);
+    flush();
+    atomic_fetch_add(&rec_writer_progress, 1);
+}
+
+/* ---- errors: cut back to the last frame, append END(error) --------------- */
+static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes);
+
+static void end_frame_by_hand(int fd, int err_no) {
+    uint8_t raw[96];
+    size_t n = 0;
+    raw[n++] = 0x02; /* SYNC */
+    size_t const k = tr_put_varint(raw + n + 1, frames);
+    raw[n] = (uint8_t)k;
+    n += 1 + k;
+    uint8_t pl[64];
+    size_t p = 0;
+    p += tr_put_varint(pl + p, TR_END_ERROR);
+    p += tr_put_varint(pl + p, tr_zigzag(err_no));
+    p += tr_put_varint(pl + p, rec_now() - rec_start_mono);
+    p += tr_put_varint(pl + p, good_events);
+    p += tr_put_varint(pl + p, dropped_total() + (events_fed - good_events));
+    raw[n++] = 0x07; /* END */
+    raw[n++] = (uint8_t)p;
+    memcpy(raw + n, pl, p);
+    n += p;
+    ZSTD_customMem const cm = { rec_mem_alloc, rec_mem_free, NULL };
+    ZSTD_CCtx *c = ZSTD_createCCtx_advanced(cm);
+    if (!c) return;
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    uint8_t out[256];
+    size_t const z = ZSTD_compress2(c, out, sizeof out, raw, n);
+    ZSTD_freeCCtx(c);
+    if (ZSTD_isError(z)) return;
+    if (pwrite(fd, out, z, (off_t)good_bytes) != (ssize_t)z) {
+        if (ftruncate(fd, (off_t)good_bytes) != 0) { /* nothing more to do */ }
+        return;
+    }
+    good_bytes += z;
+}
+
+static void writer_failed(void) {
+    if (failed) return;
+    failed = 1;
+    atomic_store(&rec_on, 0);
+    const tr_error_t *e = tr_writer_error(w);
+    int const err_no = e->sys_errno ? e->sys_errno : EIO;
+    char msg[PATH_MAX + 400];
+    snprintf(msg, sizeof msg, "malloc-record: %s: %s; recording stopped, the trace ends with END reason error\n",
+             path, e->msg);
+    rec_diag(msg);
+    tr_writer_close(w, NULL, NULL);
+    w = NULL;
+    int const fd = atomic_load(&fd_now);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (ftruncate(fd, (off_t)good_bytes) == 0) end_frame_by_hand(fd, err_no);
+    }
+    log_line(TR_END_ERROR, err_no, good_events, dropped_total(), good_bytes);
+}
+
+static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes) {
+    const char *lp = getenv("MALLOC_RECORD_LOG");
+    if (!lp || !*lp) return;
+    char line[PATH_MAX + 200];
+    int const n = snprintf(line, sizeof line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%s\n", (int)getpid(), reason,
+                           status, (unsigned long long)events, (unsigned long long)dropped,
+                           (unsigned long long)bytes, path);
+    int fd = open(lp, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return;
+    if (n > 0 && __real_write(fd, line, (size_t)n) < 0) { /* best effort */ }
+    close(fd);
+}
+
+/* ---- the thread --------------------------------------------------------- */
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts) {
+    return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+static void finish(void) {
+    /* in-flight events of other threads: a few more passes while any is busy */
+    for (int i = 0; i < 20 && !failed; i++) {
+        pass(final_reason + 1);
+        int busy = 0;
+        for (rec_ring_t *r = rec_ring_list(); r; r = r->next)
+            if (atomic_load(&r->state) != RING_FREE && (atomic_load(&r->busy) || atomic_load(&r->head) != atomic_load(&r->tail))) busy = 1;
+        if (!busy) break;
+        sched_yield();
+    }
+    if (!failed) {
+        tr_end_t end = { (uint32_t)final_reason, final_status, rec_now() - rec_start_mono, 0, dropped_total() };
+        uint64_t const ev = events_fed;
+        tr_error_t err;
+        if (tr_writer_close(w, &end, &err) != 0) {
+            char msg[PATH_MAX + 400];
+            snprintf(msg, sizeof msg, "malloc-record: %s: %s\n", path, err.msg);
+            rec_diag(msg);
+            log_line(TR_END_ERROR, err.sys_errno, ev, end.dropped, good_bytes);
+        } else {
+            struct stat st;
+            uint64_t bytes = good_bytes;
+            if (fstat(atomic_load(&fd_now), &st) == 0 && S_ISREG(st.st_mode)) bytes = (uint64_t)st.st_size;
+            log_line(final_reason, final_status, ev, end.dropped, bytes);
+        }
+        w = NULL;
+    }
+    close(atomic_load(&fd_now));
+    atomic_store(&fd_now, -1);
+    fd_tag = -1;
+}
+
+static void *writer_main(void *arg) {
+    (void)arg;
+    rec_t.guard = 1;
+    rec_t.internal = 1;
+    for (;;) {
+        uint32_t const k = atomic_load(&rec_kick);
+        if (atomic_load(&final_req)) break;
+        if (!failed) {
+            pass(0);
+            if (!failed && tr_writer_error(w)->code) writer_failed();
+        }
+        if (atomic_load(&final_req)) break;
+        if (failed) atomic_store(&rec_writer_running, 0); /* producers drop instead of waiting */
+        atomic_store(&rec_writer_sleeping, 1);
+        struct timespec ts = { 0, 100000000 };
+        futex(&rec_kick, FUTEX_WAIT_PRIVATE, k, &ts);
+        atomic_store(&rec_writer_sleeping, 0);
+    }
+    if (!failed) {
+        finish();
+        if (failed) { /* nothing */ }
+    } else if (fd_tag >= 0) {
+        close(atomic_load(&fd_now));
+        atomic_store(&fd_now, -1);
+        fd_tag = -1;
+    }
+    atomic_store(&rec_writer_running, 0);
+    atomic_store(&final_done, 1);
+    futex(&final_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+    return NULL;
+}
+
+void rec_writer_start(int after_exec_failure) {
+    (void)after_exec_failure;
+    if (!atomic_load(&rec_on) && !after_exec_failure) return;
+    uint8_t const g = rec_t.guard;
+    rec_t.guard = 1;
+    failed = 0;
+    frames = 1;
+    dirty = 0;
+    events_fed = good_events = 0;
+    nmods = 0;
+    last_adds = last_subs = ~0ull;
+    atomic_store(&final_req, 0);
+    atomic_store(&final_taken, 0);
+    atomic_store(&final_done, 0);
+    if (!stack_seen) stack_seen = rec_mem_alloc(NULL, (1u << 20) / 8 + 1);
+    else memset(stack_seen, 0, (1u << 20) / 8 + 1);
+    int fd = open_trace();
+    if (fd < 0) {
+        char msg[PATH_MAX + 200];
+        snprintf(msg, sizeof msg, "malloc-record: %s: cannot create the trace: %s; not recording\n", path,
+                 strerror(errno));
+        rec_diag(msg);
+        atomic_store(&rec_on, 0);
+        rec_t.guard = g;
+        return;
+    }
+    fd = park_fd(fd);
+    fd_tag = fd;
+    atomic_store(&fd_now, fd);
+    tr_header_t h;
+    char *mem = NULL;
+    size_t cap = 0;
+    tr_writer_opts_t o = { 3, (size_t)1 << 40, rec_mem_alloc, rec_mem_free, NULL };
+    tr_error_t err;
+    w = NULL;
+    if (build_header(&h, &mem, &cap) == 0) w = tr_writer_open_fd(fd, 0, &h, &o, &err);
+    else snprintf(err.msg, sizeof err.msg, "out of memory");
+    if (mem) rec_mem_free(NULL, mem);
+    if (!w) {
+        char msg[PATH_MAX + 400];
+        snprintf(msg, sizeof msg, "malloc-record: %s: %s; not recording\n", path, err.msg);
+        rec_diag(msg);
+        close(fd);
+        atomic_store(&fd_now, -1);
+        fd_tag = -1;
+        atomic_store(&rec_on, 0);
+        rec_t.guard = g;
+        return;
+    }
+    good_bytes = tr_writer_bytes(w);
+    if (after_exec_failure) atomic_store(&rec_on, 1);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    sigset_t all;
+    sigfillset(&all);
+    pthread_attr_setsigmask_np(&attr, &all);
+    int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) = rec_next("pthread_create");
+    atomic_store(&rec_writer_running, 1);
+    if (!create || create(&thread, &attr, writer_main, NULL) != 0) {
+        atomic_store(&rec_writer_running, 0);
+        rec_diag("malloc-record: cannot start the writer thread; not recording\n");
+        atomic_store(&rec_on, 0);
+        tr_writer_close(w, NULL, NULL);
+        w = NULL;
+        close(fd);
+        atomic_store(&fd_now, -1);
+        fd_tag = -1;
+    }
+    pthread_attr_destroy(&attr);
+    rec_t.guard = g;
+}
+
+void rec_final(int reason, int status) {
+    if (atomic_exchange(&final_taken, 1)) {
+        /* someone else is finishing: wait for it (bounded) unless we are it */
+        if (!rec_t.internal) {
+            struct timespec ts = { 0, 100000000 };
+            for (int i = 0; i < 50 && !atomic_load(&final_done) && atomic_load(&rec_writer_running); i++)
+                futex(&final_done, FUTEX_WAIT_PRIVATE, 0, &ts);
+        }
+        return;
+    }
+    atomic_store(&rec_on, 0);
+    if (!atomic_load(&rec_writer_running)) return;
+    final_reason = reason;
+    final_status = status;
+    atomic_store(&final_req, 1);
+    rec_kick_writer();
+    futex(&rec_kick, FUTEX_WAKE_PRIVATE, 1, NULL);
+    struct timespec ts = { 0, 100000000 };
+    for (int i = 0; i < 100 && !atomic_load(&final_done); i++) /* at most 10 s */
+        futex(&final_done, FUTEX_WAIT_PRIVATE, 0, &ts);
+}
+
+void rec_writer_after_fork(void) {
+    /* the parent's writer object and file belong to the parent: forget them */
+    if (atomic_load(&fd_now) >= 0) close(atomic_load(&fd_now));
+    atomic_store(&fd_now, -1);
+    fd_tag = -1;
+    w = NULL;
+    pthread_mutex_init(&fd_lock, NULL);
+    mods = NULL;
+    nmods = 0;
+    pool = NULL;
+    pool_left = 0;
+    dropped_recycled = 0;
+    atomic_store(&rec_seq, 0);
+}

@@ -1,0 +1,495 @@
+/* proc.c - the process around the hooks: start and end, threads, fork,
+ * vfork, exec, fatal signals, and the trace's file descriptor.
+ *
+ * - Start: a constructor turns recording on and starts the writer; an
+ *   on_exit handler keeps the exit status; a destructor makes the final flush
+ *   (END reason exit). _exit/_Exit/quick_exit flush first (END reason _exit).
+ * - Threads: pthread_create runs the start routine through a trampoline that
+ *   records thread_start with the creator's tid; thread_exit is written by the
+ *   writer once the kernel reports the thread gone (drain.c).
+ * - fork: the child gets a new trace (new file, rings emptied, writer
+ *   restarted), or records nothing under --no-follow; the parent records a
+ *   fork event. vfork is run as fork (the child must not touch the parent's
+ *   rings). posix_spawn needs nothing: the new image inherits LD_PRELOAD.
+ * - exec family: exec event, END reason exec, trace closed, then the real
+ *   exec; the new image traces itself if LD_PRELOAD survived. If exec fails
+ *   the recorder continues in a new file.
+ * - Fatal signals: for every signal whose default action terminates and
+ *   whose disposition is SIG_DFL at start, a handler flushes the trace (END
+ *   reason signal), restores SIG_DFL and lets the signal kill the process.
+ *   The program never sees it: sigaction/signal report SIG_DFL for it, and
+ *   the moment the program installs its own handler (or SIG_IGN) the
+ *   recorder's is gone for that signal.
+ * - The trace fd sits high; close/close_range/closefrom skip it and dup2/dup3
+ *   onto it move it away first.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rec_internal.h"
+#include "trace.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+extern char **environ;
+
+int rec_push_simple(int op, uint64_t a, uint64_t ret) {
+    rec_tls_t *t = &rec_t;
+    if (!atomic_load(&rec_on) || t->internal) return -1;
+    uint8_t const g = t->guard;
+    t->guard = 1;
+    rec_ring_t *r = t->ring ? t->ring : rec_ring_attach(t);
+    int rc = -1;
+    if (r) {
+        atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
+        uint64_t const seq = atomic_fetch_add(&rec_seq, 1) + 1;
+        rec_ev_t *e = rec_slot(r);
+        if (e) {
+            memset(e, 0, sizeof *e);
+            e->seq = seq;
+            e->t = rec_now();
+            e->a = a;
+            e->ret = ret;
+            e->op = (uint8_t)op;
+            rec_publish(r, seq);
+            rc = 0;
+        }
+        atomic_store_explicit(&r->busy, 0, memory_order_release);
+    }
+    t->guard = g;
+    return rc;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+typedef struct tramp_s {
+    void *(*fn)(void *);
+    void *arg;
+    uint32_t creator;
+    _Atomic int used;
+} tramp_t;
+
+#define NTRAMP 256
+static tramp_t tramps[NTRAMP];
+
+static tramp_t *tramp_get(void) {
+    for (int i = 0; i < NTRAMP; i++) {
+        int z = 0;
+        if (atomic_compare_exchange_strong(&tramps[i].used, &z, 1)) return &tramps[i];
+    }
+    tramp_t *t = rec_mem_alloc(NULL, sizeof *t);
+    if (t) atomic_store(&t->used, 2); /* 2: mmap'd */
+    return t;
+}
+
+static void *tramp_main(void *p) {
+    tramp_t *tp = p;
+    void *(*fn)(void *) = tp->fn;
+    void *arg = tp->arg;
+    uint32_t const creator = tp->creator;
+    if (atomic_load(&tp->used) == 2) rec_mem_free(NULL, tp);
+    else atomic_store(&tp->used, 0);
+    rec_push_simple(TR_OP_THREAD_START, creator, 0);
+    return fn(arg);
+}
+
+EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+    static int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    if (!real) real = rec_next("pthread_create");
+    if (!atomic_load(&rec_on) || rec_t.internal) return real(th, attr, fn, arg);
+    tramp_t *tp = tramp_get();
+    if (!tp) return real(th, attr, fn, arg);
+    tp->fn = fn;
+    tp->arg = arg;
+    tp->creator = rec_t.tid ? rec_t.tid : (rec_t.tid = rec_gettid());
+    int const rc = real(th, attr, tramp_main, tp);
+    if (rc != 0) {
+        if (atomic_load(&tp->used) == 2) rec_mem_free(NULL, tp);
+        else atomic_store(&tp->used, 0);
+    }
+    return rc;
+}
+
+/* ---- fork / vfork ------------------------------------------------------- */
+EXPORT pid_t fork(void) {
+    static pid_t (*real)(void);
+    if (!real) real = rec_next("fork");
+    rec_tls_t *t = &rec_t;
+    if (!atomic_load(&rec_on) || t->internal) return real();
+    uint8_t const g = t->guard;
+    t->guard = 1;
+    rec_registry_lock();
+    pid_t const pid = real();
+    int const e = errno;
+    if (pid == 0) {
+        rec_ring_after_fork(t);
+        rec_writer_after_fork();
+        if (rec_follow) {
+            rec_start_mono = rec_now();
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            rec_start_real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+            rec_writer_start(0);
+        } else {
+            atomic_store(&rec_on, 0);
+        }
+    } else {
+        rec_registry_unlock();
+        t->guard = g;
+        rec_push_simple(TR_OP_FORK, 0, (uint64_t)(int64_t)pid);
+    }
+    t->guard = g;
+    errno = e;
+    return pid;
+}
+
+/* vfork's child would share the parent's memory, rings and recorder state:
+ * it is run as a fork instead (documented in README.md). */
+EXPORT pid_t vfork(void) { return fork(); }
+
+/* ---- exec --------------------------------------------------------------- */
+static const char *self_path(void) {
+    static char p[4096];
+    if (!p[0]) {
+        Dl_info di;
+        if (dladdr((void *)&self_path, &di) && di.dli_fname) {
+            size_t n = strlen(di.dli_fname);
+            if (n >= sizeof p) n = sizeof p - 1;
+            memcpy(p, di.dli_fname, n);
+            p[n] = 0;
+        }
+    }
+    return p;
+}
+
+/* --no-follow: a copy of envp without this library in LD_PRELOAD. */
+static char *const *env_for_exec(char *const envp[]) {
+    if (rec_follow || !envp) return envp;
+    size_t n = 0;
+    int has = 0;
+    while (envp[n]) { if (strncmp(envp[n], "LD_PRELOAD=", 11) == 0) has = 1; n++; }
+    if (!has) return envp;
+    char **out = rec_mem_alloc(NULL, (n + 1) * sizeof(char *));
+    if (!out) return envp;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) != 0) { out[k++] = envp[i]; continue; }
+        size_t const len = strlen(envp[i]);
+        char *s = rec_mem_alloc(NULL, len + 1);
+        if (!s) continue;
+        char *o = s + 11;
+        memcpy(s, "LD_PRELOAD=", 11);
+        const char *p = envp[i] + 11;
+        while (*p) {
+            while (*p == ':' || *p == ' ') p++;
+            const char *e = p;
+            while (*e && *e != ':' && *e != ' ') e++;
+            if (e == p) break;
+            const char *base = p;
+            for (const char *q = p; q < e; q++) if (*q == '/') base = q + 1;
+            if (!((size_t)(e - base) >= 19 && memcmp(base, "libmalloc-record.so", 19) == 0)) {
+                if (o != s + 11) *o++ = ':';
+                memcpy(o, p, (size_t)(e - p));
+                o += e - p;
+            }
+            p = e;
+        }
+        *o = 0;
+        out[k++] = s;
+    }
+    out[k] = NULL;
+    (void)self_path;
+    return out;
+}
+
+static int pre_exec(const char *path) {
+    if (!atomic_load(&rec_on) || rec_t.internal) return 0;
+    size_t n = strlen(path);
+    if (n >= sizeof rec_exec_path) n = sizeof rec_exec_path - 1;
+    memcpy(rec_exec_path, path, n);
+    rec_exec_path[n] = 0;
+    rec_push_simple(TR_OP_EXEC, 0, 0);
+    rec_final(TR_END_EXEC, 0);
+    return 1;
+}
+
+static void post_exec_failed(int was) {
+    if (!was) return;
+    int const e = errno;
+    /* leftovers of other threads belong to the closed trace */
+    for (rec_ring_t *r = rec_ring_list(); r; r = r->next) {
+        uint64_t const h = atomic_load(&r->head);
+        atomic_store(&r->tail, h);
+        r->drained_seq = 0;
+    }
+    atomic_store(&rec_seq, 0);
+    rec_writer_start(1);
+    errno = e;
+}
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+
+EXPORT int execve(const char *p, char *const argv[], char *const envp[]) {
+    static execve_fn real;
+    if (!real) real = (execve_fn)rec_next("execve");
+    int const was = pre_exec(p);
+    int const rc = real(p, argv, env_for_exec(envp));
+    post_exec_failed(was);
+    return rc;
+}
+
+EXPORT int execv(const char *p, char *const argv[]) { return execve(p, argv, environ); }
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    static execve_fn real;
+    if (!real) real = (execve_fn)rec_next("execvpe");
+    int const was = pre_exec(file);
+    int const rc = real(file, argv, env_for_exec(envp));
+    post_exec_failed(was);
+    return rc;
+}
+
+EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+    static int (*real)(int, char *const[], char *const[]);
+    if (!real) real = rec_next("fexecve");
+    int const was = pre_exec("(fexecve)");
+    int const rc = real(fd, argv, env_for_exec(envp));
+    post_exec_failed(was);
+    return rc;
+}
+
+EXPORT int execveat(int dfd, const char *p, char *const argv[], char *const envp[], int flags) {
+    static int (*real)(int, const char *, char *const[], char *const[], int);
+    if (!real) real = rec_next("execveat");
+    int const was = pre_exec(p);
+    int const rc = real(dfd, p, argv, env_for_exec(envp), flags);
+    post_exec_failed(was);
+    return rc;
+}
+
+/* execl, execle, execlp: gather the arguments, then the v form. */
+#define GATHER(first, ap, argv, extra)                                        \
+    size_t n_ = 1;                                                            \
+    va_list c_;                                                               \
+    va_copy(c_, ap);                                                          \
+    while (va_arg(c_, char *)) n_++;                                          \
+    va_end(c_);                                                               \
+    char *argv[n_ + 1];                                                       \
+    argv[0] = (char *)(first);                                                \
+    for (size_t i_ = 1; i_ <= n_; i_++) argv[i_] = i_ < n_ ? va_arg(ap, char *) : NULL; \
+    if (n_ > 1) (void)va_arg(ap, char *);                                     \
+    extra
+
+EXPORT int execl(const char *p, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    GATHER(arg, ap, argv, ;);
+    va_end(ap);
+    return execve(p, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    GATHER(arg, ap, argv, ;);
+    va_end(ap);
+    return execvpe(file, argv, environ);
+}
+
+EXPORT int execle(const char *p, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    GATHER(arg, ap, argv, char *const *envp = va_arg(ap, char *const *););
+    va_end(ap);
+    return execve(p, argv, envp);
+}
+
+/* ---- ends --------------------------------------------------------------- */
+EXPORT void _exit(int status) {
+    static void (*real)(int);
+    if (!real) real = rec_next("_exit");
+    if (atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT_NOW, status);
+    if (real) real(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+EXPORT void _Exit(int status) { _exit(status); }
+
+EXPORT void quick_exit(int status) {
+    static void (*real)(int);
+    if (!real) real = rec_next("quick_exit");
+    if (atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT_NOW, status);
+    real(status);
+    __builtin_unreachable();
+}
+
+static void on_exit_status(int status, void *arg) {
+    (void)arg;
+    atomic_store(&rec_exit_status, status);
+}
+
+/* ---- fatal signals ------------------------------------------------------ */
+static const int fatal_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
+                                  SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT,
+                                  SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSYS };
+static _Atomic unsigned char ours[65]; /* 1: our handler is installed for the signal */
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static sigaction_fn real_sigaction;
+
+static void on_fatal(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
+    int const e = errno;
+    rec_final(TR_END_SIGNAL, sig);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    real_sigaction(sig, &dfl, NULL);
+    atomic_store(&ours[sig], 0);
+    int const sync = (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP) &&
+                     si && si->si_code > 0;
+    if (!sync) syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig); /* delivered on return */
+    errno = e;
+}
+
+static int is_fatal(int sig) {
+    for (size_t i = 0; i < sizeof fatal_sigs / sizeof *fatal_sigs; i++)
+        if (fatal_sigs[i] == sig) return 1;
+    return 0;
+}
+
+static int install(int sig) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (real_sigaction(sig, &sa, NULL) != 0) return -1;
+    atomic_store(&ours[sig], 1);
+    return 0;
+}
+
+void rec_signals_init(void) {
+    if (!real_sigaction) real_sigaction = (sigaction_fn)rec_next("sigaction");
+    if (!real_sigaction) return;
+    if (getenv("MALLOC_RECORD_NO_SIGNALS")) return;
+    for (size_t i = 0; i < sizeof fatal_sigs / sizeof *fatal_sigs; i++) {
+        int const sig = fatal_sigs[i];
+        struct sigaction cur;
+        if (real_sigaction(sig, NULL, &cur) != 0) continue;
+        if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) install(sig);
+    }
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (!real_sigaction) real_sigaction = (sigaction_fn)rec_next("sigaction");
+    if (sig <= 0 || sig > 64 || !atomic_load(&ours[sig])) {
+        if (act && sig > 0 && sig <= 64 && is_fatal(sig) && !(act->sa_flags & SA_SIGINFO) &&
+            act->sa_handler == SIG_DFL && atomic_load(&rec_on)) {
+            /* back to SIG_DFL: the recorder may watch it again */
+            struct sigaction prev;
+            if (real_sigaction(sig, NULL, &prev) != 0) return -1;
+            if (install(sig) != 0) return real_sigaction(sig, act, old);
+            if (old) *old = prev;
+            return 0;
+        }
+        return real_sigaction(sig, act, old);
+    }
+    /* ours is installed: the program sees SIG_DFL */
+    if (old) {
+        memset(old, 0, sizeof *old);
+        old->sa_handler = SIG_DFL;
+    }
+    if (!act) return 0;
+    if (!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL) return 0;
+    atomic_store(&ours[sig], 0);
+    return real_sigaction(sig, act, NULL);
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t h) {
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sig > 0 && sig < 65) sigaddset(&sa.sa_mask, sig);
+    if (sigaction(sig, &sa, &old) != 0) return SIG_ERR;
+    return old.sa_handler;
+}
+
+/* ---- the trace fd ------------------------------------------------------- */
+EXPORT int close(int fd) {
+    static int (*real)(int);
+    if (!real) real = rec_next("close");
+    if (REC_UNLIKELY(rec_trace_fd_is(fd)) && !rec_t.internal) return 0;
+    return real(fd);
+}
+
+EXPORT int dup2(int oldfd, int newfd) {
+    static int (*real)(int, int);
+    if (!real) real = rec_next("dup2");
+    if (REC_UNLIKELY(rec_trace_fd_is(newfd)) && !rec_t.internal && oldfd != newfd) rec_trace_fd_move();
+    return real(oldfd, newfd);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags) {
+    static int (*real)(int, int, int);
+    if (!real) real = rec_next("dup3");
+    if (REC_UNLIKELY(rec_trace_fd_is(newfd)) && !rec_t.internal && oldfd != newfd) rec_trace_fd_move();
+    return real(oldfd, newfd, flags);
+}
+
+static int trace_fd_in(unsigned lo, unsigned hi, unsigned *fd) {
+    int const f = rec_trace_fd();
+    if (f < 0 || (unsigned)f < lo || (unsigned)f > hi) return 0;
+    *fd = (unsigned)f;
+    return 1;
+}
+
+EXPORT int close_range(unsigned lo, unsigned hi, int flags) {
+    static int (*real)(unsigned, unsigned, int);
+    if (!real) real = rec_next("close_range");
+    unsigned f;
+    if (!real) { errno = ENOSYS; return -1; }
+    if (rec_t.internal || !trace_fd_in(lo, hi, &f)) return real(lo, hi, flags);
+    int rc = 0;
+    if (f > lo) rc |= real(lo, f - 1, flags);
+    if (f < hi) rc |= real(f + 1, hi, flags);
+    return rc ? -1 : 0;
+}
+
+EXPORT void closefrom(int lo) {
+    static void (*real)(int);
+    if (!real) real = rec_next("closefrom");
+    unsigned f;
+    if (lo < 0) lo = 0;
+    if (!rec_t.internal && trace_fd_in((unsigned)lo, ~0u, &f)) {
+        if (f > (unsigned)lo) close_range((unsigned)lo, f - 1, 0);
+        if (real) real((int)f + 1);
+        return;
+    }
+    if (real) real(lo);
+}
+
+/* ---- start and end ------------------------------------------------------ */
+__attribute__((constructor(101))) static void rec_ctor(void) {
+    rec_core_init();
+    if (!atomic_load(&rec_on)) return;
+    on_exit(on_exit_status, NULL);
+    rec_signals_init();
+    rec_writer_start(0);
+}
+
+__attribute__((destructor(101))) static void rec_dtor(void) {
+    if (atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT, atomic_load(&rec_exit_status));
+}

@@ -1,0 +1,199 @@
+/* rec_internal.h - internal interface of libmalloc-record.so, the preloaded
+ * recorder. Nothing here is public: the library's only interface is the set
+ * of libc functions it interposes and the MALLOC_RECORD_* environment
+ * variables (README.md).
+ *
+ * Data flow: every traced thread appends fixed-size raw events (rec_ev_t) to
+ * its own single-producer/single-consumer ring (ring.c); one background
+ * writer thread (drain.c) drains every ring at least every 100 ms and feeds
+ * the events to the traces library's tr_writer. Stacks are deduplicated in a
+ * process-wide lock-free table (stacks.c); the writer emits a STACK record
+ * the first time it meets an id. Process events (fork, exec, exit, fatal
+ * signals, thread creation) live in proc.c; the malloc family in shim.c.
+ */
+#ifndef REC_INTERNAL_H
+#define REC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define REC_HIDDEN __attribute__((visibility("hidden")))
+#define REC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define REC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define REC_TLS __attribute__((tls_model("initial-exec")))
+
+/* ---- raw events: one cache line each ------------------------------------ */
+typedef struct rec_ev_s {
+    uint64_t seq;
+    uint64_t t;      /* CLOCK_MONOTONIC, absolute ns */
+    uint64_t a, b, c;
+    uint64_t ret;
+    uint32_t stack;
+    uint32_t drel;   /* seq - release seq (realloc, reallocarray) */
+    uint8_t op;      /* tr_op_t */
+    uint8_t pad[7];
+} rec_ev_t;
+
+#define REC_RING_SLOTS 4096u /* per thread; 256 KiB */
+
+enum { RING_FREE = 0, RING_LIVE = 1, RING_EXITING = 2 };
+
+typedef struct rec_ring_s {
+    /* producer's line */
+    _Atomic uint64_t head;
+    uint64_t tail_cache;
+    _Atomic uint32_t busy; /* 1 between taking a seq and publishing it */
+    uint32_t tid;
+    uint64_t last_seq;     /* producer: seq of the last event pushed */
+    char pad0[64 - 32];
+    /* consumer's line */
+    _Atomic uint64_t tail;
+    uint64_t drained_seq;  /* writer: seq of the last event drained */
+    uint64_t snap_head;    /* writer: head seen at the pass's snapshot */
+    uint32_t snap_busy;    /* writer: busy seen at the snapshot */
+    uint32_t snap_live;
+    char pad1[64 - 32];
+    /* shared, rarely written */
+    _Atomic int state;
+    uint32_t creator;      /* tid of the pthread_create caller, 0 unknown */
+    _Atomic uint64_t dropped;
+    struct rec_ring_s *next; /* registry, never unlinked */
+    char pad2[64 - 32];
+    rec_ev_t ev[REC_RING_SLOTS];
+} rec_ring_t;
+
+/* ---- per-thread state --------------------------------------------------- */
+typedef struct rec_tls_s {
+    rec_ring_t *ring;
+    uint32_t tid;
+    uint8_t guard;    /* inside a hook or the recorder: calls pass through */
+    uint8_t internal; /* the writer thread: never recorded */
+} rec_tls_t;
+
+extern REC_HIDDEN __thread rec_tls_t rec_t REC_TLS;
+
+/* ---- process-wide state ------------------------------------------------- */
+extern REC_HIDDEN _Atomic int rec_on;          /* recording */
+/* last seq taken; alone on its cache line */
+struct rec_seq_line_s { _Alignas(64) _Atomic uint64_t v; char pad[56]; };
+extern REC_HIDDEN struct rec_seq_line_s rec_seq_line;
+#define rec_seq (rec_seq_line.v)
+extern REC_HIDDEN int rec_depth;               /* stack depth, 0 = off */
+extern REC_HIDDEN int rec_follow;              /* trace fork children and exec'd images */
+extern REC_HIDDEN uint64_t rec_start_mono;     /* header start_mono_ns */
+extern REC_HIDDEN uint64_t rec_start_real;
+extern REC_HIDDEN _Atomic uint32_t rec_kick;   /* futex: wakes the writer */
+extern REC_HIDDEN _Atomic int rec_writer_running;
+extern REC_HIDDEN _Atomic uint64_t rec_writer_progress; /* bumped by every drain pass */
+extern REC_HIDDEN _Atomic int rec_exit_status;
+extern REC_HIDDEN char rec_exec_path[4096];    /* path of the pending exec event */
+
+/* The real allocator, resolved by rec_resolve() with dlsym(RTLD_NEXT). */
+typedef struct rec_real_s {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    void (*free)(void *);
+    void *(*memalign)(size_t, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    int (*mallopt)(int, int);
+    int (*malloc_trim)(size_t);
+} rec_real_t;
+extern REC_HIDDEN rec_real_t rec_real;
+
+/* Looks up a libc function after ours; never NULL-safe callers: returns NULL
+ * if absent. */
+REC_HIDDEN void *rec_next(const char *name);
+REC_HIDDEN void rec_resolve(void);
+/* Reads the environment and turns recording on (idempotent, cheap). */
+REC_HIDDEN void rec_core_init(void);
+
+static inline uint64_t rec_now(void);
+
+/* ---- ring.c ------------------------------------------------------------- */
+/* The calling thread's ring, attaching one (mmap or recycled) on first use.
+ * NULL if none could be had. */
+REC_HIDDEN rec_ring_t *rec_ring_attach(rec_tls_t *t);
+/* Waits for room (the ring is full): 0 = room now, -1 = the event is dropped. */
+REC_HIDDEN int rec_ring_wait(rec_ring_t *r);
+/* Wakes the writer early (ring half full, or a final flush). */
+REC_HIDDEN void rec_kick_writer(void);
+REC_HIDDEN rec_ring_t *rec_ring_list(void);
+/* After fork in the child: every ring but the caller's is freed, all emptied. */
+REC_HIDDEN void rec_ring_after_fork(rec_tls_t *t);
+REC_HIDDEN uint32_t rec_gettid(void);
+REC_HIDDEN void rec_registry_lock(void);
+REC_HIDDEN void rec_registry_unlock(void);
+
+/* Pushes one event with its seq already taken. Returns the slot to fill or
+ * NULL if the event was dropped. Caller sets busy before taking the seq. */
+static inline rec_ev_t *rec_slot(rec_ring_t *r) {
+    uint64_t const h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (REC_UNLIKELY(h - r->tail_cache >= REC_RING_SLOTS)) {
+        r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (h - r->tail_cache >= REC_RING_SLOTS && rec_ring_wait(r) != 0) return NULL;
+    }
+    /* own the line of a later slot before it is written: the writer read
+     * it last lap, and a locked seq increment would wait for the transfer */
+    __builtin_prefetch(&r->ev[(h + 8) & (REC_RING_SLOTS - 1)], 1, 3);
+    return &r->ev[h & (REC_RING_SLOTS - 1)];
+}
+static inline void rec_publish(rec_ring_t *r, uint64_t seq) {
+    uint64_t const h = atomic_load_explicit(&r->head, memory_order_relaxed) + 1;
+    r->last_seq = seq;
+    atomic_store_explicit(&r->head, h, memory_order_release);
+    if (REC_UNLIKELY((h & 1023) == 0) && h - r->tail_cache >= REC_RING_SLOTS / 2) {
+        r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (h - r->tail_cache >= REC_RING_SLOTS / 2) rec_kick_writer();
+    }
+}
+
+/* ---- stacks.c ----------------------------------------------------------- */
+REC_HIDDEN void rec_stacks_init(void);
+/* Unwinds the caller and returns its stack id (0 = none or table full). */
+REC_HIDDEN uint32_t rec_stack_here(void);
+/* pcs of an id for the writer: returns the depth, 0 if unknown. */
+REC_HIDDEN uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs);
+REC_HIDDEN uint32_t rec_stack_max_id(void);
+
+/* ---- drain.c: the writer thread ----------------------------------------- */
+/* Opens the trace and starts the writer thread (constructor, fork child,
+ * failed exec). */
+REC_HIDDEN void rec_writer_start(int after_exec_failure);
+/* Final flush: drains every ring, writes END and closes the trace; waits for
+ * the writer (bounded). Safe from a signal handler. Only the first call
+ * counts. */
+REC_HIDDEN void rec_final(int reason, int status);
+/* In a fork child: forget the parent's writer. */
+REC_HIDDEN void rec_writer_after_fork(void);
+/* fd of the trace (protected from close/dup2 by proc.c), -1 if none. */
+REC_HIDDEN int rec_trace_fd_is(int fd);
+REC_HIDDEN int rec_trace_fd(void);
+REC_HIDDEN int rec_trace_fd_move(void); /* before the program dup2s over it */
+REC_HIDDEN void rec_modules_dirty(void);
+REC_HIDDEN void rec_diag(const char *msg); /* one line on stderr, no stdio */
+
+/* ---- proc.c ------------------------------------------------------------- */
+REC_HIDDEN void rec_signals_init(void);
+/* Records a non-allocation event of the calling thread (thread_start, fork,
+ * exec): takes a seq, pushes, returns 0 if recorded. */
+REC_HIDDEN int rec_push_simple(int op, uint64_t a, uint64_t ret);
+
+/* ---- internal memory (never the program's allocator) --------------------- */
+REC_HIDDEN void *rec_mem_alloc(void *opaque, size_t n);
+REC_HIDDEN void rec_mem_free(void *opaque, void *p);
+
+#include <time.h>
+static inline uint64_t rec_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#endif /* REC_INTERNAL_H */

@@ -1,0 +1,235 @@
+/* malloc-record - runs a program with libmalloc-record.so preloaded and
+ * reports where its trace (and its children's) went.
+ *
+ *   malloc-record [OPTIONS] [--] PROGRAM [ARGS...]
+ *
+ * The library is found next to this executable (../lib in the build tree and
+ * in the install tree), else in the configured install lib dir. Each traced
+ * process appends one summary line to a temporary log (MALLOC_RECORD_LOG) when
+ * its trace ends; this program prints them and exits with PROGRAM's status
+ * (128 + signal if it was killed, like a shell).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MS_VERSION
+#define MS_VERSION "0"
+#endif
+#ifndef MS_RECORD_LIBDIR
+#define MS_RECORD_LIBDIR "/usr/local/lib"
+#endif
+
+static const char *reason_name[] = { "exit", "_exit", "signal", "exec", "error", "closed" };
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: malloc-record [OPTIONS] [--] PROGRAM [ARGS...]\n"
+            "Runs PROGRAM with every malloc-family call recorded to a trace.\n"
+            "  -o FILE            trace file (default PROGRAM.%%p.trace.zst; %%p = pid)\n"
+            "  --stack-depth N    frames per stack, 0 = no stacks (default 32, max 256)\n"
+            "  --free-stacks      also unwind at free (default: allocating calls only)\n"
+            "  --no-follow        do not trace forked children or exec'd programs\n"
+            "  -q, --quiet        no summary\n"
+            "  -h, --help         this text\n"
+            "  --version          print the version\n");
+}
+
+static int find_lib(char *out, size_t cap) {
+    char exe[PATH_MAX - 64];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(out, cap, "%s/../lib/libmalloc-record.so", exe);
+            if (access(out, R_OK) == 0) {
+                char real[PATH_MAX];
+                if (realpath(out, real)) snprintf(out, cap, "%s", real);
+                return 0;
+            }
+        }
+    }
+    snprintf(out, cap, "%s/libmalloc-record.so", MS_RECORD_LIBDIR);
+    return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+static void expand(char *out, size_t cap, const char *pat, pid_t pid) {
+    size_t o = 0;
+    for (const char *s = pat; *s && o + 24 < cap; s++) {
+        if (s[0] == '%' && s[1] == 'p') { o += (size_t)snprintf(out + o, cap - o, "%d", (int)pid); s++; }
+        else if (s[0] == '%' && s[1] == '%') { out[o++] = '%'; s++; }
+        else out[o++] = *s;
+    }
+    out[o] = 0;
+}
+
+static void human(char *buf, size_t cap, double b) {
+    const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    int i = 0;
+    while (b >= 1024 && i < 4) { b /= 1024; i++; }
+    snprintf(buf, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+/* Prints the summary lines the traced processes left in the log. */
+static int report(const char *log, pid_t root, const char *root_path) {
+    FILE *f = fopen(log, "r");
+    int n = 0, root_seen = 0;
+    unsigned long long tev = 0, tbytes = 0;
+    char line[PATH_MAX + 256];
+    while (f && fgets(line, sizeof line, f)) {
+        int pid, reason, status;
+        unsigned long long ev, dropped, bytes;
+        char path[PATH_MAX];
+        if (sscanf(line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%4095[^\n]", &pid, &reason, &status, &ev, &dropped,
+                   &bytes, path) != 7)
+            continue;
+        n++;
+        if (pid == root) root_seen = 1;
+        tev += ev;
+        tbytes += bytes;
+        char hb[32];
+        human(hb, sizeof hb, (double)bytes);
+        const char *rn = reason >= 0 && reason <= 5 ? reason_name[reason] : "?";
+        fprintf(stderr, "malloc-record: pid %d (%s %d): trace written to %s\n", pid, rn, status, path);
+        fprintf(stderr, "malloc-record:   %llu events, %llu bytes (%s), %.2f bytes/event, %llu dropped\n", ev,
+                bytes, hb, ev ? (double)bytes / (double)ev : 0.0, dropped);
+    }
+    if (f) fclose(f);
+    if (!root_seen)
+        fprintf(stderr, "malloc-record: pid %d left no summary (killed?); its trace, if any, is %s (cut short)\n",
+                (int)root, root_path);
+    if (n > 1)
+        fprintf(stderr, "malloc-record: %d traces, %llu events, %llu bytes in all\n", n, tev, tbytes);
+    return n;
+}
+
+int main(int argc, char **argv) {
+    const char *out = NULL;
+    long depth = -1;
+    int follow = 1, quiet = 0, free_stacks = 0;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) { i++; break; }
+        if (a[0] != '-') break;
+        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            if (++i >= argc) { fprintf(stderr, "malloc-record: %s needs a FILE\n", a); return 2; }
+            out = argv[i];
+        } else if (strncmp(a, "-o", 2) == 0) {
+            out = a + 2;
+        } else if (strcmp(a, "--stack-depth") == 0 || strncmp(a, "--stack-depth=", 14) == 0) {
+            const char *v = a[13] == '=' ? a + 14 : (++i < argc ? argv[i] : NULL);
+            char *end;
+            if (!v || !*v || (depth = strtol(v, &end, 10), *end) || depth < 0 || depth > 256) {
+                fprintf(stderr, "malloc-record: --stack-depth: expected a number from 0 to 256, got '%s'\n",
+                        v ? v : "");
+                return 2;
+            }
+        } else if (strcmp(a, "--no-follow") == 0) {
+            follow = 0;
+        } else if (strcmp(a, "--free-stacks") == 0) {
+            free_stacks = 1;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("malloc-record %s\n", MS_VERSION);
+            return 0;
+        } else {
+            fprintf(stderr, "malloc-record: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        fprintf(stderr, "malloc-record: no PROGRAM given\n");
+        usage(stderr);
+        return 2;
+    }
+    char lib[PATH_MAX];
+    if (find_lib(lib, sizeof lib) != 0) {
+        fprintf(stderr, "malloc-record: cannot find libmalloc-record.so (looked beside the executable and in %s)\n",
+                MS_RECORD_LIBDIR);
+        return 2;
+    }
+    /* the output pattern, absolute so that a child that chdirs writes beside the rest */
+    char pat[PATH_MAX];
+    if (!out) {
+        const char *base = strrchr(argv[i], '/');
+        base = base ? base + 1 : argv[i];
+        snprintf(pat, sizeof pat, "%s.%%p.trace.zst", base);
+    } else {
+        snprintf(pat, sizeof pat, "%s", out);
+    }
+    if (!*pat) { fprintf(stderr, "malloc-record: -o: empty file name\n"); return 2; }
+    if (pat[0] != '/') {
+        char cwd[PATH_MAX], tmp[2 * PATH_MAX + 2];
+        if (getcwd(cwd, sizeof cwd)) {
+            snprintf(tmp, sizeof tmp, "%s/%s", cwd, pat);
+            if (strlen(tmp) >= sizeof pat) { fprintf(stderr, "malloc-record: -o: path too long\n"); return 2; }
+            memcpy(pat, tmp, strlen(tmp) + 1);
+        }
+    }
+    char log[PATH_MAX];
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(log, sizeof log, "%s/malloc-record.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int lfd = mkstemp(log);
+    if (lfd < 0) log[0] = 0;
+    else close(lfd);
+
+    const char *old = getenv("LD_PRELOAD");
+    char pre[2 * PATH_MAX];
+    if (old && *old) snprintf(pre, sizeof pre, "%s:%s", lib, old);
+    else snprintf(pre, sizeof pre, "%s", lib);
+    setenv("LD_PRELOAD", pre, 1);
+    setenv("MALLOC_RECORD_OUT", pat, 1);
+    if (depth >= 0) {
+        char d[16];
+        snprintf(d, sizeof d, "%ld", depth);
+        setenv("MALLOC_RECORD_STACK_DEPTH", d, 1);
+    }
+    setenv("MALLOC_RECORD_FOLLOW", follow ? "1" : "0", 1);
+    if (free_stacks) setenv("MALLOC_RECORD_FREE_STACKS", "1", 1);
+    if (log[0]) setenv("MALLOC_RECORD_LOG", log, 1);
+
+    fflush(NULL);
+    pid_t const pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "malloc-record: fork: %s\n", strerror(errno));
+        return 2;
+    }
+    if (pid == 0) {
+        char root[PATH_MAX];
+        expand(root, sizeof root, pat, getpid());
+        struct stat st;
+        if (stat(root, &st) == 0 && S_ISREG(st.st_mode)) unlink(root); /* -o FILE overwrites */
+        execvp(argv[i], argv + i);
+        int const e = errno;
+        fprintf(stderr, "malloc-record: %s: %s\n", argv[i], strerror(e));
+        _exit(e == ENOENT ? 127 : 126);
+    }
+    /* like a shell: the terminal's signals go to the program, not to us */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) { fprintf(stderr, "malloc-record: waitpid: %s\n", strerror(errno)); return 2; }
+    }
+    char root[PATH_MAX];
+    expand(root, sizeof root, pat, pid);
+    int const code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+    int const exec_failed = WIFEXITED(status) && (code == 127 || code == 126) && access(root, F_OK) != 0;
+    if (!quiet && log[0] && !exec_failed) report(log, pid, root);
+    if (log[0]) unlink(log);
+    return code;
+}

@@ -1,0 +1,143 @@
+/* ring.c - per-thread rings and their registry.
+ *
+ * A ring is attached to a thread on its first recorded call: a free ring of
+ * the registry is recycled, else a new one is mmap'd and pushed on the
+ * registry list (lock-free; rings are never unlinked). A pthread key marks the
+ * ring EXITING when the thread's key destructors run; the thread may still
+ * allocate after that (other TLS destructors), so the writer recycles the
+ * ring only once the kernel says the thread is gone (drain.c).
+ *
+ * Full ring: the producer kicks the writer and yields while the writer makes
+ * progress; if the writer makes none for 50 ms (or is not running) the event
+ * is dropped and counted (END.dropped), so a thread never blocks forever.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rec_internal.h"
+
+static _Atomic(rec_ring_t *) registry;
+static pthread_key_t ring_key;
+static _Atomic int key_state; /* 0 none, 1 creating, 2 ready */
+static _Atomic int registry_spin;
+
+_Atomic uint32_t rec_kick;
+_Atomic int rec_writer_running;
+_Atomic uint64_t rec_writer_progress;
+_Atomic int rec_writer_sleeping;
+
+uint32_t rec_gettid(void) { return (uint32_t)syscall(SYS_gettid); }
+
+rec_ring_t *rec_ring_list(void) { return atomic_load_explicit(&registry, memory_order_acquire); }
+
+void rec_registry_lock(void) {
+    while (atomic_exchange_explicit(&registry_spin, 1, memory_order_acquire)) sched_yield();
+}
+void rec_registry_unlock(void) { atomic_store_explicit(&registry_spin, 0, memory_order_release); }
+
+static void ring_key_dtor(void *p) {
+    rec_ring_t *r = p;
+    int live = RING_LIVE;
+    atomic_compare_exchange_strong(&r->state, &live, RING_EXITING);
+}
+
+static void key_init(void) {
+    int s = atomic_load(&key_state);
+    if (s == 2) return;
+    if (s == 0 && atomic_compare_exchange_strong(&key_state, &s, 1)) {
+        if (pthread_key_create(&ring_key, ring_key_dtor) == 0) atomic_store(&key_state, 2);
+        else atomic_store(&key_state, 3);
+    }
+}
+
+rec_ring_t *rec_ring_attach(rec_tls_t *t) {
+    if (t->internal) return NULL;
+    uint8_t const g = t->guard;
+    t->guard = 1;
+    if (!t->tid) t->tid = rec_gettid();
+    rec_ring_t *r = NULL;
+    rec_registry_lock();
+    for (rec_ring_t *q = rec_ring_list(); q; q = q->next) {
+        int f = RING_FREE;
+        if (atomic_load_explicit(&q->state, memory_order_relaxed) == RING_FREE &&
+            atomic_compare_exchange_strong(&q->state, &f, RING_LIVE)) { r = q; break; }
+    }
+    if (!r) {
+        void *m = mmap(NULL, sizeof(rec_ring_t), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m != MAP_FAILED) {
+            r = m;
+            atomic_store(&r->state, RING_LIVE);
+            r->next = atomic_load(&registry);
+            atomic_store_explicit(&registry, r, memory_order_release);
+        }
+    }
+    rec_registry_unlock();
+    if (r) {
+        /* a recycled ring is drained (head == tail) and keeps its counters */
+        r->tail_cache = atomic_load(&r->tail);
+        atomic_store(&r->head, r->tail_cache);
+        r->tid = t->tid;
+        r->last_seq = 0;
+        r->drained_seq = 0;
+        atomic_store(&r->busy, 0);
+        t->ring = r;
+        key_init();
+        if (atomic_load(&key_state) == 2) pthread_setspecific(ring_key, r);
+    }
+    t->guard = g;
+    return r;
+}
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts) {
+    return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+void rec_kick_writer(void) {
+    atomic_fetch_add(&rec_kick, 1);
+    if (atomic_load(&rec_writer_sleeping)) futex(&rec_kick, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+int rec_ring_wait(rec_ring_t *r) {
+    uint64_t const h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t seen = atomic_load(&rec_writer_progress);
+    uint64_t since = 0;
+    for (int i = 0;; i++) {
+        if (!atomic_load(&rec_writer_running)) break;
+        rec_kick_writer();
+        r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (h - r->tail_cache < REC_RING_SLOTS) return 0;
+        uint64_t const p = atomic_load(&rec_writer_progress);
+        uint64_t const now = rec_now();
+        if (p != seen || !since) { seen = p; since = now; }
+        else if (now - since > 50000000u) break; /* no progress for 50 ms */
+        if (i < 16) sched_yield();
+        else { struct timespec ts = { 0, 200000 }; nanosleep(&ts, NULL); }
+    }
+    atomic_fetch_add(&r->dropped, 1);
+    return -1;
+}
+
+void rec_ring_after_fork(rec_tls_t *t) {
+    atomic_store(&registry_spin, 0);
+    for (rec_ring_t *q = rec_ring_list(); q; q = q->next) {
+        uint64_t const h = atomic_load(&q->head);
+        atomic_store(&q->tail, h);
+        q->tail_cache = h;
+        atomic_store(&q->busy, 0);
+        atomic_store(&q->dropped, 0);
+        q->last_seq = q->drained_seq = 0;
+        atomic_store(&q->state, q == t->ring ? RING_LIVE : RING_FREE);
+    }
+    t->tid = rec_gettid();
+    if (t->ring) { t->ring->tid = t->tid; t->ring->creator = 0; }
+    atomic_store(&rec_writer_running, 0);
+    atomic_store(&rec_writer_sleeping, 0);
+}
