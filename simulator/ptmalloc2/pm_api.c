@@ -449,6 +449,8 @@ static pm_chunk_t *lookup(const pm_heap_t *h, uint64_t p)
     return p ? pm_ix_get(h, p - 2 * PM_SIZE_SZ) : NULL;
 }
 
+pm_chunk_t *pm_chunk_of(const pm_heap_t *h, uint64_t p) { return lookup(h, p); }
+
 uint64_t pm_malloc(pm_heap_t *h, size_t n) { return publish(h, pm_malloc_c(h, n)); }
 uint64_t pm_calloc(pm_heap_t *h, size_t a, size_t b) { return publish(h, pm_calloc_c(h, a, b)); }
 uint64_t pm_memalign(pm_heap_t *h, size_t al, size_t n) { return publish(h, pm_memalign_c(h, al, n)); }

@@ -81,6 +81,8 @@ typedef struct pm_chunk_info_s {
     int mmapped;
 } pm_chunk_info_t;
 void pm_chunk_info(const pm_chunk_t *c, pm_chunk_info_t *ci);
+/* The handle of a chunk the address API returned (NULL if none). */
+pm_chunk_t *pm_chunk_of(const pm_heap_t *h, uint64_t p);
 /* The model's initial program break (the main arena's first chunk). */
 uint64_t pm_brk_base(const pm_heap_t *h);
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define MAX_OPS 2000000
-#define MAX_SLOTS 65536
+#define MAX_SLOTS PMT_MAX_SLOTS
 #define MAX_CP 100000
 #define MAX_TID 64
 

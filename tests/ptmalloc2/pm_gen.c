@@ -20,7 +20,21 @@ static uint64_t rnd(void)
 }
 static uint64_t rr(uint64_t lo, uint64_t hi) { return lo + rnd() % (hi - lo + 1); }
 
+static int mode_churn, mode_heaps;
+static uint64_t churn_set[4];
+static uint64_t min_thr = 128 * 1024; /* lowest mmap threshold so far */
+
+static uint64_t rsize_any(void);
 static uint64_t rsize(void)
+{
+    if (mode_churn && rnd() % 8)
+        return churn_set[rnd() % 4];
+    if (mode_heaps && rnd() % 4 == 0)
+        return rr(1u << 20, 6u << 20); /* below a raised mmap threshold: heap growth */
+    return rsize_any();
+}
+
+static uint64_t rsize_any(void)
 {
     unsigned c = (unsigned)(rnd() % 1000);
     if (c < 300) return rr(0, 120);           /* tcache / fastbin */
@@ -43,19 +57,45 @@ int main(int argc, char **argv)
     }
     rs = strtoull(argv[1], NULL, 0) * 0x9E3779B97F4A7C15ull + 12345;
     long n = atol(argv[2]);
-    int threads = argc > 3 && strcmp(argv[3], "threads") == 0;
+    const char *mode = argc > 3 ? argv[3] : "";
+    int threads = strstr(mode, "threads") != NULL;
+    mode_churn = strstr(mode, "churn") != NULL;
+    mode_heaps = strstr(mode, "heaps") != NULL;
+    if (strstr(mode, "unsorted")) {
+        /* > 10000 separated free chunks in the unsorted bin, then a large
+         * request: the walk stops after MAX_ITERS (10000) chunks */
+        unsigned m = (unsigned)rr(10100, 12000);
+        printf("# unsorted walk: %u chunks\n", 2 * m);
+        for (unsigned i = 0; i < 2 * m; i++)
+            printf("m %u %llu\n", i, (unsigned long long)rr(130, 900));
+        for (unsigned i = 0; i < 2 * m; i += 2)
+            printf("f %u\n", i);
+        printf("m %u 5000\nm %u 300\nm %u 5000\n", 2 * m, 2 * m + 1, 2 * m + 2);
+        for (unsigned i = 1; i < 2 * m; i += 2)
+            if (rnd() % 3)
+                printf("f %u\n", i);
+        printf("m %u 100000\nt 0\n", 2 * m + 3);
+        return 0;
+    }
+    if (mode_heaps)
+        printf("o -3 %u\n", 32u << 20);
     static int live[MAXS];
+    for (int i = 0; i < 4; i++)
+        churn_set[i] = rr(0, 1100);
     /* bigalign[s]: memaligned above the page size. If glibc mmapped it, the
      * chunk's offset in the mapping depends on the mapping's address (ASLR),
      * and a later realloc (mremap) would differ by a page: not predictable,
      * so such slots are freed, never realloc'ed. */
     static int bigalign[MAXS];
-    unsigned nslots = (unsigned)rr(16, MAXS);
+    unsigned nslots = (unsigned)rr(16, mode_heaps ? 160 : MAXS);
     unsigned burst = 0;
     int tid = 0, maxtid = 0;
     int exited[8] = {0};
     printf("# seed %s ops %ld slots %u\n", argv[1], n, nslots);
     for (long i = 0; i < n; i++) {
+        if (mode_churn && i % 500 == 499)
+            for (int j = 0; j < 4; j++)
+                churn_set[j] = rnd() % 4 ? rr(0, 160) : rr(0, 1100);
         if (threads && rnd() % 200 == 0) {
             int t = (int)rr(0, 4);
             if (t > maxtid)
@@ -63,6 +103,7 @@ int main(int argc, char **argv)
             if (t != tid) {
                 printf("T %d\n", t);
                 tid = t;
+                exited[t] = 0; /* an exited tid comes back as a new thread */
                 continue;
             }
         }
@@ -70,14 +111,9 @@ int main(int argc, char **argv)
             int t = (int)rr(1, (uint64_t)maxtid);
             if (!exited[t]) {
                 printf("X %d\n", t);
-                exited[t] = 1; /* a tid is used once: the driver starts fresh */
+                exited[t] = 1;
                 continue;
             }
-        }
-        if (threads && tid > 0 && exited[tid]) {
-            printf("T 0\n");
-            tid = 0;
-            continue;
         }
         unsigned s = (unsigned)(rnd() % nslots);
         if (burst) {
@@ -123,8 +159,14 @@ int main(int argc, char **argv)
         } else if (c < 960) {
             static const uint64_t al[] = {8, 16, 24, 32, 48, 64, 100, 128, 256, 512, 1024, 2048, 4096, 8192, 65536};
             uint64_t a = al[rnd() % 15];
+            /* An mmapped chunk aligned above the page size starts at an
+             * offset in its mapping that depends on the mapping's (random)
+             * address; its size then feeds the dynamic mmap threshold when
+             * freed. Keep such requests far below any mmap threshold. */
+            if (a > 4096 && 2000 + a + 64 >= min_thr)
+                a = 4096;
             bigalign[s] = a > 4096;
-            printf("a %u %llu %llu\n", s, (unsigned long long)a, (unsigned long long)(rnd() % 3 ? rr(0, 2000) : rsize()));
+            printf("a %u %llu %llu\n", s, (unsigned long long)a, (unsigned long long)(rnd() % 3 || a > 4096 ? rr(0, 2000) : rsize()));
         } else if (c < 970) {
             static const uint64_t al[] = {8, 16, 32, 64, 24, 4096};
             printf("p %u %llu %llu\n", s, (unsigned long long)al[rnd() % 6], (unsigned long long)rsize());
@@ -136,11 +178,19 @@ int main(int argc, char **argv)
             printf("t %llu\n", (unsigned long long)(rnd() % 2 ? 0 : rr(0, 300000)));
             continue;
         } else if (c < 988) {
-            switch (rnd() % 6) {
+            switch (rnd() % 8) {
             case 0: printf("o 1 %llu\n", (unsigned long long)rr(0, 176)); break;
             case 1: printf("o -1 %llu\n", (unsigned long long)rr(0, 1 << 20)); break;
-            case 2: printf("o -2 %llu\n", (unsigned long long)rr(0, 1 << 19)); break;
-            case 3: printf("o -3 %llu\n", (unsigned long long)(rnd() % 8 ? rr(0, 1 << 20) : rr(1u << 25, 1u << 26))); break;
+            case 2: printf("o -2 %llu\n", (unsigned long long)(rnd() % 2 ? rr(0, 8192) : rr(0, 1 << 19))); break;
+            case 6: printf("o -7 %llu\n", (unsigned long long)rr(1, 3)); break;
+            case 7: printf("o -2 0\n"); break;
+            case 3: {
+                uint64_t v = rnd() % 8 ? rr(0, 1 << 20) : rr(1u << 25, 1u << 26);
+                if (v < min_thr)
+                    min_thr = v;
+                printf("o -3 %llu\n", (unsigned long long)v);
+                break;
+            }
             case 4: printf("o -4 %llu\n", (unsigned long long)rr(0, 64)); break;
             default: printf("o -8 %llu\n", (unsigned long long)rr(1, 4)); break;
             }

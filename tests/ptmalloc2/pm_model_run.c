@@ -6,10 +6,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define MAX_SLOTS 65536
+#define MAX_SLOTS PMT_MAX_SLOTS
 
 static pm_chunk_t *slots[MAX_SLOTS];
+static uint64_t aslots[MAX_SLOTS]; /* --addr: the address API */
 
 static void print_res(FILE *o, uint64_t brk, pm_chunk_t *c, uint64_t arena_of_addr_mask)
 {
@@ -36,10 +38,43 @@ static void print_cp(FILE *o, pm_heap_t *h)
             m.hblkhd, m.fsmblks, m.uordblks, m.fordblks, m.keepcost);
 }
 
+/* The address API (pm_malloc etc.): results printed from the chunk info of
+ * the handle the index holds. Returns 0 for ops it leaves to the handle path. */
+static int run_addr(pm_heap_t *h, FILE *o, uint64_t brk, const pmt_op_t *op, uint64_t *slot)
+{
+    uint64_t p = 0;
+    switch (op->kind) {
+    case 'm': p = *slot = pm_malloc(h, (size_t)op->a); break;
+    case 'c': p = *slot = pm_calloc(h, (size_t)op->a, (size_t)op->b); break;
+    case 'r':
+        p = pm_realloc(h, *slot, (size_t)op->a);
+        if (p || op->a == 0)
+            *slot = p;
+        break;
+    case 'a': p = *slot = pm_memalign(h, (size_t)op->a, (size_t)op->b); break;
+    case 'p':
+        if (pm_posix_memalign(h, &p, (size_t)op->a, (size_t)op->b) != 0)
+            p = 0;
+        *slot = p;
+        break;
+    case 'v': p = *slot = pm_valloc(h, (size_t)op->a); break;
+    case 'V': p = *slot = pm_pvalloc(h, (size_t)op->a); break;
+    case 'f': pm_free(h, *slot); *slot = 0; fputs("0\n", o); return 1;
+    default: return 0;
+    }
+    print_res(o, brk, p ? pm_chunk_of(h, p) : NULL, 0);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
+    int addr_api = argc > 1 && strcmp(argv[1], "--addr") == 0;
+    if (addr_api) {
+        argv++;
+        argc--;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: pm_model_run SCRIPT K [BRK_BASE]\n");
+        fprintf(stderr, "usage: pm_model_run [--addr] SCRIPT K [BRK_BASE]\n");
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -71,10 +106,18 @@ int main(int argc, char **argv)
     pm_heap_t *h = pm_create(&cfg);
     uint64_t brk = cfg.brk_base ? cfg.brk_base : pm_brk_base(h);
     FILE *o = stdout;
+    static int started[64];
+    int stack_cache = 0;
+    pm_set_thread(h, 0); /* tid 0 is the main thread */
     fprintf(o, "S %llu\n", (unsigned long long)brk);
     for (long i = 0; i < n; i++) {
         pmt_op_t *op = &ops[i];
         pm_chunk_t *c = NULL;
+        if (addr_api && run_addr(h, o, brk, op, &aslots[op->slot])) {
+            if ((k > 0 && (i + 1) % k == 0) || i == n - 1)
+                print_cp(o, h);
+            continue;
+        }
         switch (op->kind) {
         case 'm': c = slots[op->slot] = pm_malloc_c(h, (size_t)op->a); print_res(o, brk, c, 0); break;
         case 'c': c = slots[op->slot] = pm_calloc_c(h, (size_t)op->a, (size_t)op->b); print_res(o, brk, c, 0); break;
@@ -97,8 +140,30 @@ int main(int argc, char **argv)
         case 'f': pm_free_c(h, slots[op->slot]); slots[op->slot] = NULL; fputs("0\n", o); break;
         case 'o': fprintf(o, "R %d\n", pm_mallopt(h, (int)op->a, (int)op->b)); break;
         case 't': fprintf(o, "R %d\n", pm_malloc_trim(h, (size_t)op->a)); break;
-        case 'T': pm_set_thread(h, (uint32_t)op->a); fputs("0\n", o); break;
-        case 'X': pm_thread_exit(h, (uint32_t)op->a); fputs("0\n", o); break;
+        case 'T':
+            /* The driver's pthread_create (in the main thread) callocs the new
+             * thread's DTV, 17 x 16 bytes, unless a joined thread's stack is
+             * in glibc's stack cache (the DTV comes with it). */
+            if (op->a > 0 && op->a < 64 && !started[op->a]) {
+                started[op->a] = 1;
+                if (stack_cache > 0) {
+                    stack_cache--;
+                } else {
+                    pm_set_thread(h, 0);
+                    pm_calloc_c(h, 17, 16);
+                }
+            }
+            pm_set_thread(h, (uint32_t)op->a);
+            fputs("0\n", o);
+            break;
+        case 'X':
+            if (op->a > 0 && op->a < 64 && started[op->a]) {
+                pm_thread_exit(h, (uint32_t)op->a);
+                started[op->a] = 0;
+                stack_cache++;
+            }
+            fputs("0\n", o);
+            break;
         }
         if ((k > 0 && (i + 1) % k == 0) || i == n - 1)
             print_cp(o, h);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#define PMT_MAX_SLOTS 65536
+
 typedef struct pmt_op_s {
     char kind;
     uint32_t slot;
@@ -77,6 +79,8 @@ static inline long pmt_parse(const char *s, const char *e, pmt_op_t *ops, long m
         default:
             return -1;
         }
+        if (op->slot >= PMT_MAX_SLOTS)
+            return -1;
     }
     return n;
 }
