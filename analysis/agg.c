@@ -1,0 +1,218 @@
+/* agg.c - one streaming pass over a trace: totals, per-site aggregates,
+ * histograms and a timeline of fixed size.
+ *
+ * Memory is bounded by the live objects (one 32-byte slot each), the stack
+ * ids (one rp_site_t each) and the threads; everything else is fixed.
+ *
+ * Peak attribution: a site's bytes "at the peak" are its live bytes at the
+ * moment the whole heap's live bytes were highest. Instead of copying every
+ * site at every new peak, a site saves its live bytes into at_peak just before
+ * its first change after the current peak (last_mod <= peak_idx); a site not
+ * changed since the peak still holds its value at the peak in live. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptrmap.h"
+#include "report.h"
+
+static int hist_bucket(uint64_t v) {
+    return v ? 64 - __builtin_clzll(v) : 0; /* 1 -> 1, 2..3 -> 2, 4..7 -> 3 */
+}
+
+uint64_t rp_requested(const tr_event_t *ev) {
+    uint64_t n;
+    switch (ev->op) {
+    case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC: return ev->a;
+    case TR_OP_CALLOC: return __builtin_mul_overflow(ev->a, ev->b, &n) ? UINT64_MAX : n;
+    case TR_OP_REALLOC: return ev->b;
+    case TR_OP_REALLOCARRAY: return __builtin_mul_overflow(ev->b, ev->c, &n) ? UINT64_MAX : n;
+    default: return ev->b; /* memalign family: align, size */
+    }
+}
+
+int rp_agg_init(rp_agg_t *g) {
+    memset(g, 0, sizeof *g);
+    g->tl_width = 1024; /* ns; doubles until the trace fits */
+    g->nsites = 1;
+    g->sites = calloc(1, sizeof *g->sites);
+    return g->sites ? 0 : -1;
+}
+
+void rp_agg_free(rp_agg_t *g) {
+    free(g->sites);
+    free(g->threads);
+    rp_ptrmap_free(&g->objs);
+    memset(g, 0, sizeof *g);
+}
+
+static rp_site_t *site(rp_agg_t *g, uint32_t stack) {
+    if (stack >= g->nsites) {
+        size_t ncap = g->nsites;
+        while (ncap <= stack) ncap *= 2;
+        rp_site_t *ns = realloc(g->sites, ncap * sizeof *ns);
+        if (!ns) return NULL;
+        memset(ns + g->nsites, 0, (ncap - g->nsites) * sizeof *ns);
+        g->sites = ns;
+        g->nsites = ncap;
+    }
+    return &g->sites[stack];
+}
+
+static rp_thread_t *thread(rp_agg_t *g, uint32_t tid, size_t *index) {
+    /* Few threads in most traces, and events of one thread come in runs:
+     * look at the last one found first, then scan. */
+    static __thread size_t last;
+    if (last < g->nthreads && g->threads[last].tid == tid) { *index = last; return &g->threads[last]; }
+    for (size_t i = 0; i < g->nthreads; i++)
+        if (g->threads[i].tid == tid) { last = *index = i; return &g->threads[i]; }
+    if (g->nthreads == g->cap_threads) {
+        size_t const ncap = g->cap_threads ? g->cap_threads * 2 : 8;
+        rp_thread_t *nt = realloc(g->threads, ncap * sizeof *nt);
+        if (!nt) return NULL;
+        g->threads = nt;
+        g->cap_threads = ncap;
+    }
+    rp_thread_t *t = &g->threads[g->nthreads];
+    memset(t, 0, sizeof *t);
+    t->tid = tid;
+    last = *index = g->nthreads++;
+    return t;
+}
+
+/* Halves the timeline's resolution: bucket i takes buckets 2i and 2i+1. */
+static void tl_coarsen(rp_agg_t *g) {
+    for (size_t i = 0; i < RP_TL_BUCKETS / 2; i++) {
+        rp_bucket_t const a = g->tl[2 * i], b = g->tl[2 * i + 1];
+        rp_bucket_t *m = &g->tl[i];
+        *m = a;
+        if (b.used) {
+            m->live_max = a.used && a.live_max > b.live_max ? a.live_max : b.live_max;
+            m->live_end = b.live_end;
+            m->used = 1;
+        }
+        m->allocs += b.allocs;
+        m->frees += b.frees;
+        m->alloc_bytes += b.alloc_bytes;
+        for (int k = 0; k <= RP_MAX_THREADS; k++) m->tallocs[k] += b.tallocs[k];
+    }
+    memset(&g->tl[RP_TL_BUCKETS / 2], 0, sizeof g->tl / 2);
+    g->tl_width *= 2;
+}
+
+static rp_bucket_t *bucket(rp_agg_t *g, uint64_t t) {
+    uint64_t const rel = t > g->first_t ? t - g->first_t : 0;
+    while (rel / g->tl_width >= RP_TL_BUCKETS) tl_coarsen(g);
+    rp_bucket_t *b = &g->tl[rel / g->tl_width];
+    if (!b->used) { b->used = 1; b->live_max = g->live; }
+    return b;
+}
+
+static void touch(rp_agg_t *g, rp_site_t *s) {
+    if (s->last_mod <= g->peak_idx) s->at_peak = s->live;
+    s->last_mod = g->events;
+}
+
+uint64_t rp_site_at_peak(const rp_agg_t *g, size_t stack) {
+    if (stack >= g->nsites) return 0;
+    const rp_site_t *s = &g->sites[stack];
+    return s->last_mod <= g->peak_idx ? s->live : s->at_peak;
+}
+
+/* Gives up the block at ptr (free, or the old block of a realloc). */
+static void release(rp_agg_t *g, rp_thread_t *t, uint64_t ptr, uint64_t now, rp_bucket_t *b) {
+    int const temporary = t->last_alloc == ptr;
+    t->last_alloc = 0;
+    rp_obj_t *o = rp_ptrmap_find(&g->objs, ptr);
+    g->frees++;
+    b->frees++;
+    if (!o) { g->unknown_frees++; return; }
+    rp_site_t *s = &g->sites[o->stack]; /* exists: created when the block was */
+    touch(g, s);
+    s->live -= o->size;
+    s->live_n--;
+    s->frees++;
+    g->live -= o->size;
+    g->live_n--;
+    uint64_t const life = now > o->t_alloc ? now - o->t_alloc : 0;
+    g->life_n[hist_bucket(life)]++;
+    if (temporary) {
+        g->temporary++;
+        g->temp_life_ns += life;
+        s->temporary++;
+    }
+    rp_ptrmap_remove(&g->objs, o);
+}
+
+static int allocate(rp_agg_t *g, rp_thread_t *t, size_t ti, const tr_event_t *ev, rp_bucket_t *b) {
+    uint64_t const size = rp_requested(ev);
+    rp_site_t *s = site(g, ev->stack);
+    if (!s) return -1;
+    g->alloc_calls++;
+    b->allocs++;
+    b->tallocs[ti < RP_MAX_THREADS ? ti : RP_MAX_THREADS]++;
+    t->allocs++;
+    s->calls++;
+    if (!ev->ret) { g->failed_allocs++; return 0; }
+    g->alloc_bytes += size;
+    b->alloc_bytes += size;
+    s->bytes += size;
+    g->size_n[hist_bucket(size)]++;
+    g->size_b[hist_bucket(size)] += size;
+    int existed;
+    rp_obj_t *o = rp_ptrmap_insert(&g->objs, ev->ret, &existed);
+    if (!o) return -1;
+    if (existed) { /* address reused without a free we saw: the old block is gone */
+        rp_site_t *os = &g->sites[o->stack];
+        touch(g, os);
+        os->live -= o->size;
+        os->live_n--;
+        g->live -= o->size;
+        g->live_n--;
+    }
+    o->size = size;
+    o->t_alloc = ev->t_ns;
+    o->stack = ev->stack;
+    o->tid = ev->tid;
+    touch(g, s);
+    s->live += size;
+    s->live_n++;
+    if (s->live > s->max_live) s->max_live = s->live;
+    g->live += size;
+    g->live_n++;
+    t->last_alloc = ev->ret;
+    if (g->live > g->peak) {
+        g->peak = g->live;
+        g->peak_n = g->live_n;
+        g->peak_seq = ev->seq;
+        g->peak_t = ev->t_ns;
+        g->peak_idx = g->events;
+    }
+    return 0;
+}
+
+int rp_agg_event(rp_agg_t *g, const tr_event_t *ev) {
+    if (g->events++ == 0) g->first_t = ev->t_ns;
+    if (ev->t_ns > g->last_t) g->last_t = ev->t_ns;
+    g->ops[ev->op]++;
+    size_t ti;
+    rp_thread_t *t = thread(g, ev->tid, &ti);
+    if (!t) return -1;
+    t->events++;
+    rp_bucket_t *b = bucket(g, ev->t_ns);
+    if (ev->op == TR_OP_FREE) {
+        if (ev->a) release(g, t, ev->a, ev->t_ns, b);
+        else g->free_null++;
+    } else if (ev->op == TR_OP_REALLOC || ev->op == TR_OP_REALLOCARRAY) {
+        /* glibc: realloc(p, 0) frees p and returns NULL; a failed realloc keeps p. */
+        int const failed = ev->ret == 0 && rp_requested(ev) != 0;
+        if (ev->a && !failed) release(g, t, ev->a, ev->t_ns, b);
+        if (ev->ret || failed) {
+            if (allocate(g, t, ti, ev, b) < 0) return -1;
+        }
+    } else if (tr_op_allocates(ev->op)) {
+        if (allocate(g, t, ti, ev, b) < 0) return -1;
+    }
+    if (g->live > b->live_max) b->live_max = g->live;
+    b->live_end = g->live;
+    return 0;
+}

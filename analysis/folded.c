@@ -1,0 +1,62 @@
+/* folded.c - folded stacks for flame graph tools (Brendan Gregg's
+ * flamegraph.pl, inferno, speedscope): one line per distinct stack,
+ * "root;caller;...;allocating_function WEIGHT", weight = bytes or calls.
+ * Allocator and recorder frames are left out; stacks that symbolize to the
+ * same names are merged. */
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "report.h"
+
+typedef struct line_s { char *key; uint64_t w; UT_hash_handle hh; } line_t;
+
+static int by_key(const line_t *a, const line_t *b) { return strcmp(a->key, b->key); }
+
+int rp_folded(const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s, int by_calls, FILE *out) {
+    line_t *lines = NULL;
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    int rc = 0;
+    if (!buf) return -1;
+    for (size_t id = 0; id < g->nsites; id++) {
+        uint64_t const w = by_calls ? g->sites[id].calls : g->sites[id].bytes;
+        if (!w) continue;
+        const uint64_t *pcs = NULL;
+        uint32_t const depth = id ? tr_reader_stack(r, (uint32_t)id, &pcs) : 0;
+        uint32_t inner = 0;
+        while (inner + 1 < depth && rp_frame_is_alloc(rp_sym_pc(s, pcs[inner]))) inner++;
+        size_t o = 0;
+        buf[0] = 0;
+        if (!depth) o = (size_t)snprintf(buf, cap, "[no stack]");
+        for (uint32_t k = depth; k > inner; k--) { /* root first */
+            char f[1024];
+            rp_frame_str(rp_sym_pc(s, pcs[k - 1]), f, sizeof f, 0);
+            for (char *c = f; *c; c++)
+                if (*c == ';') *c = ':';
+            size_t const fl = strlen(f);
+            if (o + fl + 2 >= cap) break; /* absurdly deep: keep the root part */
+            if (o) buf[o++] = ';';
+            memcpy(buf + o, f, fl + 1);
+            o += fl;
+        }
+        line_t *l;
+        HASH_FIND_STR(lines, buf, l);
+        if (!l) {
+            l = calloc(1, sizeof *l);
+            if (!l || !(l->key = strdup(buf))) { free(l); rc = -1; break; }
+            HASH_ADD_KEYPTR(hh, lines, l->key, strlen(l->key), l);
+        }
+        l->w += w;
+    }
+    HASH_SORT(lines, by_key);
+    line_t *l, *tmp;
+    HASH_ITER(hh, lines, l, tmp) {
+        if (rc == 0) fprintf(out, "%s %llu\n", l->key, (unsigned long long)l->w);
+        HASH_DEL(lines, l);
+        free(l->key);
+        free(l);
+    }
+    free(buf);
+    return rc;
+}

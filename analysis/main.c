@@ -1,0 +1,242 @@
+/* main.c - malloc-report: a trace -> a static HTML report with gnuplot charts
+ * and the same summary as text; --folded for flame graphs; --diff A B. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report.h"
+
+static const char *const prog = "malloc-report";
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: malloc-report TRACE [-o DIR] [--alloc LIST] [--no-replay] [--no-sim] [--no-progress]\n"
+            "         writes DIR/index.html (default TRACE-report/) with charts, and the summary as text\n"
+            "         --alloc LIST  allocators for malloc-replay (default glibc,tcmalloc,jemalloc,mimalloc)\n"
+            "         --no-replay   do not run malloc-replay;  --no-sim  do not run malloc-sim\n"
+            "       malloc-report --folded TRACE [--weight bytes|calls] [-o FILE]\n"
+            "         folded stacks (root first) for flame graph tools\n"
+            "       malloc-report --diff A B\n"
+            "         what changed between two traces of the same program\n");
+}
+
+static int mkdirs(const char *dir) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    struct stat sb;
+    if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
+typedef struct loaded_s {
+    rp_agg_t g;
+    tr_reader_t *r;
+    rp_sym_t *s;
+} loaded_t;
+
+/* Reads and symbolizes a trace; prints the error and returns -1 on failure. */
+static int load(const char *path, loaded_t *l, int progress) {
+    char err[600];
+    int truncated;
+    if (rp_agg_init(&l->g) < 0) { fprintf(stderr, "%s: out of memory\n", prog); return -1; }
+    if (rp_agg_file(path, &l->g, &l->r, progress, &truncated, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rp_agg_free(&l->g);
+        return -1;
+    }
+    if (truncated) fprintf(stderr, "%s: %s: warning: %s\n", prog, path, strchr(err, ' ') ? strchr(err, ' ') + 1 : err);
+    l->s = rp_sym_open(l->r);
+    if (!l->s) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        tr_reader_close(l->r);
+        rp_agg_free(&l->g);
+        return -1;
+    }
+    return 0;
+}
+
+static void unload(loaded_t *l) {
+    rp_sym_close(l->s);
+    tr_reader_close(l->r);
+    rp_agg_free(&l->g);
+}
+
+/* The last non-empty line of a log file, for a one-line reason. */
+static void last_line(const char *log, char *out, size_t cap) {
+    out[0] = 0;
+    FILE *f = fopen(log, "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (line[0]) snprintf(out, cap, "%s", line);
+    }
+    fclose(f);
+}
+
+static void progress_msg(int on, const char *what) {
+    if (on) fprintf(stderr, "%s: %s\n", prog, what);
+}
+
+static void run_replay(const rp_opts_t *o, const char *dir, rp_extern_t *x) {
+    char tool[4096], json[4096], log[4096], err[512], why[512];
+    if (rp_find_tool("malloc-replay", tool, sizeof tool) < 0) {
+        snprintf(x->replay_note, sizeof x->replay_note,
+                 "malloc-replay not found (next to malloc-report or on PATH): no measured comparison");
+        return;
+    }
+    snprintf(json, sizeof json, "%s/replay.json", dir);
+    snprintf(log, sizeof log, "%s/replay.log", dir);
+    char *argv[] = { tool, (char *)o->trace, "--alloc", (char *)o->alloc_list, "--json", json, NULL };
+    progress_msg(o->progress, "running malloc-replay (measured allocator comparison)...");
+    int const st = rp_run(argv, log, err, sizeof err);
+    if (st != 0) {
+        last_line(log, why, sizeof why);
+        if (st < 0) snprintf(x->replay_note, sizeof x->replay_note, "malloc-replay could not run: %s", err);
+        else snprintf(x->replay_note, sizeof x->replay_note, "malloc-replay failed (exit status %d): %s (log: %s)",
+                      st, why[0] ? why : "no message", log);
+        return;
+    }
+    x->replay = rj_parse_file(json, err, sizeof err);
+    if (!x->replay) snprintf(x->replay_note, sizeof x->replay_note, "malloc-replay's output unreadable: %s", err);
+}
+
+static void run_sim(const rp_opts_t *o, const char *dir, rp_extern_t *x) {
+    char tool[4096], json[4096], log[4096], err[512], why[512];
+    if (rp_find_tool("malloc-sim", tool, sizeof tool) < 0) {
+        snprintf(x->sim_note, sizeof x->sim_note,
+                 "malloc-sim not found (next to malloc-report or on PATH): no simulated footprints");
+        return;
+    }
+    snprintf(json, sizeof json, "%s/sim.json", dir);
+    snprintf(x->timeline, sizeof x->timeline, "%s/sim-timeline.csv", dir);
+    snprintf(log, sizeof log, "%s/sim.log", dir);
+    char *argv[] = { tool, (char *)o->trace, "--json", json, "--timeline", x->timeline, NULL };
+    progress_msg(o->progress, "running malloc-sim (simulated allocator designs)...");
+    int const st = rp_run(argv, log, err, sizeof err);
+    if (st != 0) {
+        x->timeline[0] = 0;
+        last_line(log, why, sizeof why);
+        if (st < 0) snprintf(x->sim_note, sizeof x->sim_note, "malloc-sim could not run: %s", err);
+        else snprintf(x->sim_note, sizeof x->sim_note, "malloc-sim failed (exit status %d): %s (log: %s)", st,
+                      why[0] ? why : "no message", log);
+        return;
+    }
+    x->sim = rj_parse_file(json, err, sizeof err);
+    if (!x->sim) snprintf(x->sim_note, sizeof x->sim_note, "malloc-sim's output unreadable: %s", err);
+}
+
+static int cmd_report(rp_opts_t *o) {
+    char dir[4096];
+    if (o->outdir) snprintf(dir, sizeof dir, "%s", o->outdir);
+    else snprintf(dir, sizeof dir, "%s-report", o->trace);
+    loaded_t l;
+    if (load(o->trace, &l, o->progress) < 0) return 1;
+    if (mkdirs(dir) < 0) {
+        fprintf(stderr, "%s: %s: cannot create the report folder: %s\n", prog, dir, strerror(errno));
+        unload(&l);
+        return 1;
+    }
+    rp_extern_t x;
+    memset(&x, 0, sizeof x);
+    if (o->no_replay) snprintf(x.replay_note, sizeof x.replay_note, "replay skipped (--no-replay)");
+    else run_replay(o, dir, &x);
+    if (o->no_sim) snprintf(x.sim_note, sizeof x.sim_note, "simulation skipped (--no-sim)");
+    else run_sim(o, dir, &x);
+    rp_plot_t p;
+    if (rp_plot_init(&p) == 0) {
+        progress_msg(o->progress, "drawing charts with gnuplot...");
+        rp_charts(&p, dir, &l.g, &x);
+    }
+    if (!p.gnuplot[0] || p.failed) fprintf(stderr, "%s: warning: %s\n", prog, p.why);
+    char err[600];
+    int rc = rp_write_report(o, &l.g, l.r, l.s, &x, &p, stdout, dir, err, sizeof err);
+    if (rc < 0) fprintf(stderr, "%s: %s\n", prog, err);
+    if (fflush(stdout) != 0) { fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno)); rc = -1; }
+    if (rc == 0) fprintf(stderr, "%s: report written to %s/index.html\n", prog, dir);
+    rj_free(x.replay);
+    rj_free(x.sim);
+    unload(&l);
+    return rc < 0 ? 1 : 0;
+}
+
+static int cmd_folded(const char *trace, int by_calls, const char *out, int progress) {
+    loaded_t l;
+    if (load(trace, &l, progress) < 0) return 1;
+    FILE *f = out ? fopen(out, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "%s: %s: %s\n", prog, out, strerror(errno));
+        unload(&l);
+        return 1;
+    }
+    int rc = rp_folded(&l.g, l.r, l.s, by_calls, f);
+    if (rc < 0) fprintf(stderr, "%s: out of memory\n", prog);
+    if ((out ? fclose(f) : fflush(f)) != 0) {
+        fprintf(stderr, "%s: %s: write error\n", prog, out ? out : "standard output");
+        rc = -1;
+    }
+    unload(&l);
+    return rc < 0 ? 1 : 0;
+}
+
+static int cmd_diff(const char *a, const char *b, int progress) {
+    loaded_t la, lb;
+    if (load(a, &la, progress) < 0) return 1;
+    if (load(b, &lb, progress) < 0) { unload(&la); return 1; }
+    int rc = rp_diff(a, &la.g, la.r, la.s, b, &lb.g, lb.r, lb.s, stdout);
+    if (rc < 0) fprintf(stderr, "%s: out of memory\n", prog);
+    if (fflush(stdout) != 0) rc = -1;
+    unload(&la);
+    unload(&lb);
+    return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    rp_opts_t o = { .alloc_list = "glibc,tcmalloc,jemalloc,mimalloc", .progress = 1 };
+    const char *pos[2] = { NULL, NULL }, *weight = "bytes";
+    int npos = 0, folded = 0, diff = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int const has_arg = i + 1 < argc;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
+        else if (strcmp(a, "--version") == 0) { printf("malloc-report %s\n", MS_VERSION); return 0; }
+        else if (strcmp(a, "-o") == 0 && has_arg) o.outdir = argv[++i];
+        else if (strcmp(a, "--alloc") == 0 && has_arg) o.alloc_list = argv[++i];
+        else if (strcmp(a, "--weight") == 0 && has_arg) weight = argv[++i];
+        else if (strcmp(a, "--no-replay") == 0) o.no_replay = 1;
+        else if (strcmp(a, "--no-sim") == 0) o.no_sim = 1;
+        else if (strcmp(a, "--no-progress") == 0) o.progress = 0;
+        else if (strcmp(a, "--folded") == 0) folded = 1;
+        else if (strcmp(a, "--diff") == 0) diff = 1;
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "%s: unknown option or missing argument: %s\n", prog, a);
+            usage(stderr);
+            return 2;
+        } else if (npos < 2) pos[npos++] = a;
+        else { fprintf(stderr, "%s: too many arguments: %s\n", prog, a); usage(stderr); return 2; }
+    }
+    o.progress = o.progress && isatty(2);
+    if (folded + diff > 1) { fprintf(stderr, "%s: --folded and --diff exclude each other\n", prog); return 2; }
+    if (strcmp(weight, "bytes") != 0 && strcmp(weight, "calls") != 0) {
+        fprintf(stderr, "%s: --weight takes bytes or calls, not '%s'\n", prog, weight);
+        return 2;
+    }
+    if (diff) {
+        if (npos != 2) { fprintf(stderr, "%s: --diff takes two traces\n", prog); usage(stderr); return 2; }
+        return cmd_diff(pos[0], pos[1], o.progress);
+    }
+    if (npos != 1) { fprintf(stderr, "%s: %s\n", prog, npos ? "one trace at a time" : "no trace given"); usage(stderr); return 2; }
+    if (folded) return cmd_folded(pos[0], strcmp(weight, "calls") == 0, o.outdir, o.progress);
+    o.trace = pos[0];
+    return cmd_report(&o);
+}

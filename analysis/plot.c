@@ -1,0 +1,123 @@
+/* plot.c - drives gnuplot: one self-contained script per chart (data inline
+ * as datablocks), kept beside the images so they can be re-plotted, run once
+ * for a PNG (pngcairo, else libgd png) and once for an SVG. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "report.h"
+
+extern char **environ;
+
+static int on_path(const char *prog, char *out, size_t cap) {
+    const char *env = getenv("PATH");
+    while (env && *env) {
+        size_t const len = strcspn(env, ":");
+        snprintf(out, cap, "%.*s/%s", (int)(len ? len : 1), len ? env : ".", prog);
+        if (access(out, X_OK) == 0) return 0;
+        env += len + (env[len] == ':');
+    }
+    out[0] = 0;
+    return -1;
+}
+
+/* Runs gnuplot on script (in dir when dir != NULL), output discarded unless log. */
+static int run_gnuplot(const char *gp, const char *dir, const char *script, const char *log) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (dir) posix_spawn_file_actions_addchdir_np(&fa, dir);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    char *argv[] = { (char *)gp, NULL, NULL, NULL };
+    if (script[0] == '-') { argv[1] = "-e"; argv[2] = (char *)script + 1; }
+    else argv[1] = (char *)script;
+    pid_t pid;
+    int const e = posix_spawn(&pid, gp, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (e) return -1;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int rp_plot_init(rp_plot_t *p) {
+    memset(p, 0, sizeof *p);
+    if (on_path("gnuplot", p->gnuplot, sizeof p->gnuplot) < 0) {
+        snprintf(p->why, sizeof p->why, "gnuplot not found on PATH: no charts (install gnuplot-nox)");
+        return -1;
+    }
+    if (run_gnuplot(p->gnuplot, NULL, "-set terminal pngcairo", NULL) == 0) p->png_term = "pngcairo";
+    else if (run_gnuplot(p->gnuplot, NULL, "-set terminal png", NULL) == 0) p->png_term = "png";
+    else {
+        snprintf(p->why, sizeof p->why, "%s has neither the pngcairo nor the png terminal: no charts",
+                 p->gnuplot);
+        p->gnuplot[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static const char style[] =
+    "set encoding utf8\n"
+    "set border 3 lw 1 lc rgb '#606060'\n"
+    "set tics nomirror out scale 0.6 textcolor rgb '#303030'\n"
+    "set grid ytics lt 1 lw 1 lc rgb '#e4e4e4'\n"
+    "set key top left opaque noautotitle samplen 2 spacing 1.1 box lc rgb '#cccccc'\n"
+    "set title font ',13' textcolor rgb '#202020'\n"
+    "set xlabel textcolor rgb '#303030'\n"
+    "set ylabel textcolor rgb '#303030'\n"
+    "set style line 1 lc rgb '#1f77b4' lw 2\n"
+    "set style line 2 lc rgb '#ff7f0e' lw 2\n"
+    "set style line 3 lc rgb '#2ca02c' lw 2\n"
+    "set style line 4 lc rgb '#d62728' lw 2\n"
+    "set style line 5 lc rgb '#9467bd' lw 2\n"
+    "set style line 6 lc rgb '#8c564b' lw 2\n"
+    "set style line 7 lc rgb '#e377c2' lw 2\n"
+    "set style line 8 lc rgb '#7f7f7f' lw 2\n"
+    "set style line 9 lc rgb '#bcbd22' lw 2\n"
+    "set style increment user\n"
+    "set format y '%.4g'\n";
+
+int rp_plot(rp_plot_t *p, const char *dir, const char *name, int width, int height,
+            const char *body) {
+    if (!p->gnuplot[0]) return -1;
+    char path[4096], log[4096];
+    snprintf(path, sizeof path, "%s/%s.gp", dir, name);
+    snprintf(log, sizeof log, "%s/%s.gnuplot.log", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(p->why, sizeof p->why, "%s: %s", path, strerror(errno));
+        p->failed++;
+        return -1;
+    }
+    int const cairo = strcmp(p->png_term, "pngcairo") == 0;
+    fprintf(f, "# %s.gp - written by malloc-report; `gnuplot %s.gp` redraws %s.png and %s.svg\n",
+            name, name, name, name);
+    fprintf(f, "set terminal %s size %d,%d %s font '%s,10' background rgb 'white'\n",
+            p->png_term, width, height, cairo ? "enhanced" : "", cairo ? "DejaVu Sans" : "");
+    fprintf(f, "set output '%s.png'\n%s%s\n", name, style, body);
+    fprintf(f, "set terminal svg size %d,%d dynamic enhanced font 'DejaVu Sans,10' background rgb 'white'\n"
+               "set output '%s.svg'\nreplot\nunset output\n", width, height, name);
+    if (fclose(f) != 0) {
+        snprintf(p->why, sizeof p->why, "%s: write error", path);
+        p->failed++;
+        return -1;
+    }
+    char script[512];
+    snprintf(script, sizeof script, "%s.gp", name);
+    if (run_gnuplot(p->gnuplot, dir, script, log) < 0) {
+        snprintf(p->why, sizeof p->why, "gnuplot failed on %s (see %s)", path, log);
+        p->failed++;
+        return -1;
+    }
+    unlink(log);
+    p->charts++;
+    return 0;
+}
