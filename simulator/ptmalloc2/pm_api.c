@@ -254,6 +254,12 @@ void pm_free_c(pm_heap_t *h, pm_chunk_t *c)
     }
     pm_thread_t *t = cur_thread(h);
     maybe_init_tcache(h, t);
+    pm_tcache_t *tc = t->tcache;
+    uint64_t ti = pm_csize2tidx(c->size);
+    if (tc && ti < h->tcache_bins && tc->counts[ti] < h->tcache_count) {
+        pm_tcache_put(h, tc, c, ti); /* _int_free's first step, inlined */
+        return;
+    }
     int_free_any(h, c);
 }
 

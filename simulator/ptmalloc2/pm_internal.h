@@ -182,8 +182,27 @@ void pm_unsorted_push(pm_arena_t *av, pm_chunk_t *p);
 void pm_consolidate(pm_heap_t *h, pm_arena_t *av);
 pm_chunk_t *pm_int_malloc(pm_heap_t *h, pm_arena_t *av, size_t bytes);
 void pm_int_free(pm_heap_t *h, pm_arena_t *av, pm_chunk_t *p);
-void pm_tcache_put(pm_heap_t *h, pm_tcache_t *tc, pm_chunk_t *p, uint64_t idx);
-pm_chunk_t *pm_tcache_get(pm_heap_t *h, pm_tcache_t *tc, uint64_t idx);
+
+static inline void pm_tcache_put(pm_heap_t *h, pm_tcache_t *tc, pm_chunk_t *p, uint64_t idx)
+{
+    p->state = PM_TCACHE;
+    p->fd = tc->entries[idx];
+    tc->entries[idx] = p;
+    tc->counts[idx]++;
+    h->tcache_chunks++;
+    h->tcache_bytes += p->size;
+}
+
+static inline pm_chunk_t *pm_tcache_get(pm_heap_t *h, pm_tcache_t *tc, uint64_t idx)
+{
+    pm_chunk_t *p = tc->entries[idx];
+    tc->entries[idx] = p->fd;
+    tc->counts[idx]--;
+    h->tcache_chunks--;
+    h->tcache_bytes -= p->size;
+    p->state = PM_INUSE;
+    return p;
+}
 
 /* system (pm_sys.c) */
 pm_chunk_t *pm_sysmalloc(pm_heap_t *h, pm_arena_t *av, uint64_t nb);

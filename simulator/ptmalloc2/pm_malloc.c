@@ -109,29 +109,6 @@ static void place_in_bin(pm_arena_t *av, pm_chunk_t *victim)
     stat_add(av, victim, vi);
 }
 
-/* ---- tcache -------------------------------------------------------------- */
-
-void pm_tcache_put(pm_heap_t *h, pm_tcache_t *tc, pm_chunk_t *p, uint64_t idx)
-{
-    p->state = PM_TCACHE;
-    p->fd = tc->entries[idx];
-    tc->entries[idx] = p;
-    tc->counts[idx]++;
-    h->tcache_chunks++;
-    h->tcache_bytes += p->size;
-}
-
-pm_chunk_t *pm_tcache_get(pm_heap_t *h, pm_tcache_t *tc, uint64_t idx)
-{
-    pm_chunk_t *p = tc->entries[idx];
-    tc->entries[idx] = p->fd;
-    tc->counts[idx]--;
-    h->tcache_chunks--;
-    h->tcache_bytes -= p->size;
-    p->state = PM_INUSE;
-    return p;
-}
-
 static inline pm_tcache_t *cur_tcache(pm_heap_t *h) { return h->cur ? h->cur->tcache : NULL; }
 
 /* ---- coalescing ---------------------------------------------------------- */
