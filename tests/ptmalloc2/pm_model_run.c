@@ -66,10 +66,43 @@ static int run_addr(pm_heap_t *h, FILE *o, uint64_t brk, const pmt_op_t *op, uin
     return 1;
 }
 
+/* --cp-only: the address API, no per-op output (programs recorded by pm_shim) */
+static void run_quiet(pm_heap_t *h, const pmt_op_t *op, uint64_t *slot)
+{
+    uint64_t p = 0;
+    switch (op->kind) {
+    case 'm': *slot = pm_malloc(h, (size_t)op->a); break;
+    case 'c': *slot = pm_calloc(h, (size_t)op->a, (size_t)op->b); break;
+    case 'r':
+        p = pm_realloc(h, *slot, (size_t)op->a);
+        if (p || op->a == 0)
+            *slot = p;
+        break;
+    case 'a': *slot = pm_memalign(h, (size_t)op->a, (size_t)op->b); break;
+    case 'p':
+        if (pm_posix_memalign(h, &p, (size_t)op->a, (size_t)op->b) != 0)
+            p = 0;
+        *slot = p;
+        break;
+    case 'v': *slot = pm_valloc(h, (size_t)op->a); break;
+    case 'V': *slot = pm_pvalloc(h, (size_t)op->a); break;
+    case 'f': pm_free(h, *slot); *slot = 0; break;
+    case 'o': pm_mallopt(h, (int)op->a, (int)op->b); break;
+    case 't': pm_malloc_trim(h, (size_t)op->a); break;
+    case 'U': pm_set_thread(h, (uint32_t)op->a); break;
+    case 'X': pm_thread_exit(h, (uint32_t)op->a); break;
+    default: break;
+    }
+}
+
 int main(int argc, char **argv)
 {
-    int addr_api = argc > 1 && strcmp(argv[1], "--addr") == 0;
-    if (addr_api) {
+    int addr_api = 0, cp_only = 0;
+    while (argc > 1 && argv[1][0] == '-' && argv[1][1] == '-') {
+        if (strcmp(argv[1], "--addr") == 0)
+            addr_api = 1;
+        else if (strcmp(argv[1], "--cp-only") == 0)
+            cp_only = 1; /* only S and C lines; a final C line always */
         argv++;
         argc--;
     }
@@ -113,6 +146,12 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; i++) {
         pmt_op_t *op = &ops[i];
         pm_chunk_t *c = NULL;
+        if (cp_only) {
+            run_quiet(h, op, &aslots[op->slot]);
+            if (k > 0 && (i + 1) % k == 0)
+                print_cp(o, h);
+            continue;
+        }
         if (addr_api && run_addr(h, o, brk, op, &aslots[op->slot])) {
             if ((k > 0 && (i + 1) % k == 0) || i == n - 1)
                 print_cp(o, h);
@@ -156,6 +195,7 @@ int main(int argc, char **argv)
             pm_set_thread(h, (uint32_t)op->a);
             fputs("0\n", o);
             break;
+        case 'U': pm_set_thread(h, (uint32_t)op->a); fputs("0\n", o); break;
         case 'X':
             if (op->a > 0 && op->a < 64 && started[op->a]) {
                 pm_thread_exit(h, (uint32_t)op->a);
@@ -168,7 +208,7 @@ int main(int argc, char **argv)
         if ((k > 0 && (i + 1) % k == 0) || i == n - 1)
             print_cp(o, h);
     }
-    if (n == 0)
+    if (n == 0 || cp_only)
         print_cp(o, h);
     pm_destroy(h);
     free(ops);

@@ -5,7 +5,8 @@
  * One op per line:  m SLOT SIZE | c SLOT N SIZE | r SLOT SIZE | a SLOT ALIGN SIZE
  * | p SLOT ALIGN SIZE (posix_memalign) | v SLOT SIZE (valloc) | V SLOT SIZE (pvalloc)
  * | f SLOT | o PARAM VALUE (mallopt) | t PAD (malloc_trim) | T TID (switch
- * thread) | X TID (thread exits). '#' lines are comments.
+ * thread) | X TID (thread exits) | U TID (switch thread, as recorded by
+ * pm_shim: no DTV emulation). '#' lines are comments.
  *
  * Output, one line per op: what the op returned, as "B off" (main-arena chunk,
  * offset from the initial break), "H off" (non-main heap chunk, offset in its
@@ -20,7 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define PMT_MAX_SLOTS 65536
+#define PMT_MAX_SLOTS (1 << 20)
 
 typedef struct pmt_op_s {
     char kind;
@@ -74,7 +75,7 @@ static inline long pmt_parse(const char *s, const char *e, pmt_op_t *ops, long m
             op->slot = (uint32_t)v[0]; op->a = v[1]; op->b = v[2]; break;
         case 'f':
             op->slot = (uint32_t)v[0]; break;
-        case 'o': case 't': case 'T': case 'X':
+        case 'o': case 't': case 'T': case 'X': case 'U':
             op->a = v[0]; op->b = v[1]; break;
         default:
             return -1;
