@@ -353,7 +353,7 @@ static void chart_sim(rp_plot_t *p, const char *dir, const rj_t *sim) {
 
 int rp_charts(rp_plot_t *p, const char *dir, const rp_agg_t *g, const rp_extern_t *x) {
     if (!p->gnuplot[0]) return -1;
-    chart_memory(p, dir, g, x);
+    if (g->events) chart_memory(p, dir, g, x);
     chart_hist(p, dir, "sizes", "Allocation sizes", "requested size (bytes)", g->size_n, g->size_b, 0);
     chart_rate(p, dir, g);
     chart_hist(p, dir, "lifetimes", "Lifetimes of freed blocks", "lifetime", g->life_n, NULL, 1);

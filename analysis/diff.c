@@ -51,15 +51,6 @@ static int by_change(const void *pa, const void *pb) {
     return strcmp(a->key, b->key);
 }
 
-static void row_bytes(FILE *o, const char *what, double a, double b) {
-    char x[32], y[32], z[32];
-    rp_fmt_bytes(x, sizeof x, a);
-    rp_fmt_bytes(y, sizeof y, b);
-    rp_fmt_bytes(z, sizeof z, b - a);
-    fprintf(o, "%-26s %14s %14s %s%14s", what, x, y, b > a ? "+" : " ", z);
-    if (a > 0) fprintf(o, " (%+.1f%%)", (b - a) * 100.0 / a);
-    fprintf(o, "\n");
-}
 
 static void row_count(FILE *o, const char *what, uint64_t a, uint64_t b) {
     fprintf(o, "%-26s %14" PRIu64 " %14" PRIu64 " %+15" PRId64, what, a, b, (int64_t)(b - a));
@@ -73,13 +64,13 @@ int rp_diff(const char *pa, const rp_agg_t *a, tr_reader_t *ra, rp_sym_t *sa,
     fprintf(o, "%-26s %14s %14s %15s\n", "", "A", "B", "B - A");
     row_count(o, "events", a->events, b->events);
     row_count(o, "allocation calls", a->alloc_calls, b->alloc_calls);
-    row_count(o, "frees", a->frees, b->frees);
+    row_count(o, "blocks freed (and realloc)", a->frees, b->frees);
     row_count(o, "temporary allocations", a->temporary, b->temporary);
     row_count(o, "threads", a->nthreads, b->nthreads);
-    row_bytes(o, "bytes requested", (double)a->alloc_bytes, (double)b->alloc_bytes);
-    row_bytes(o, "peak live bytes", (double)a->peak, (double)b->peak);
+    row_count(o, "bytes requested", a->alloc_bytes, b->alloc_bytes);
+    row_count(o, "peak live bytes", a->peak, b->peak);
     row_count(o, "live blocks at the peak", a->peak_n, b->peak_n);
-    row_bytes(o, "leaked bytes (live at end)", (double)a->live, (double)b->live);
+    row_count(o, "leaked bytes (live at end)", a->live, b->live);
     row_count(o, "leaked blocks", a->live_n, b->live_n);
     char x[32], y[32];
     fprintf(o, "%-26s %14s %14s\n", "duration", rp_fmt_ns(x, sizeof x, (double)(a->last_t - a->first_t)),
@@ -96,21 +87,17 @@ int rp_diff(const char *pa, const rp_agg_t *a, tr_reader_t *ra, rp_sym_t *sa,
     qsort(v, n, sizeof *v, by_change);
     for (k = 0; k < n; k++)
         if (absd(v[k], M_PEAK) || absd(v[k], M_BYTES) || absd(v[k], M_LEAK) || absd(v[k], M_CALLS)) changed++;
-    fprintf(o, "\nallocation sites: %zu in A or B, %zu changed; largest changes first (peak, then bytes):\n",
+    fprintf(o, "\nallocation sites: %zu in A or B, %zu changed; largest changes first (peak, then bytes), in bytes:\n",
             n, changed);
     fprintf(o, "%12s %12s %12s %12s %12s  %s\n", "peak A", "peak B", "bytes B-A", "calls B-A", "leak B-A", "site");
     size_t shown = 0;
     for (k = 0; k < n && shown < 25; k++) {
         d = v[k];
         if (!(absd(d, M_PEAK) || absd(d, M_BYTES) || absd(d, M_LEAK) || absd(d, M_CALLS))) continue;
-        char p0[32], p1[32], db[32], dl[32];
-        rp_fmt_bytes(p0, sizeof p0, (double)d->v[0][M_PEAK]);
-        rp_fmt_bytes(p1, sizeof p1, (double)d->v[1][M_PEAK]);
-        rp_fmt_bytes(db, sizeof db, (double)(d->v[1][M_BYTES] - d->v[0][M_BYTES]));
-        rp_fmt_bytes(dl, sizeof dl, (double)(d->v[1][M_LEAK] - d->v[0][M_LEAK]));
         const char *tag = !d->v[0][M_CALLS] ? " [new]" : !d->v[1][M_CALLS] ? " [gone]" : "";
-        fprintf(o, "%12s %12s %12s %+12" PRId64 " %12s  %s%s\n", p0, p1, db,
-                d->v[1][M_CALLS] - d->v[0][M_CALLS], dl, d->key, tag);
+        fprintf(o, "%12" PRId64 " %12" PRId64 " %+12" PRId64 " %+12" PRId64 " %+12" PRId64 "  %s%s\n",
+                d->v[0][M_PEAK], d->v[1][M_PEAK], d->v[1][M_BYTES] - d->v[0][M_BYTES],
+                d->v[1][M_CALLS] - d->v[0][M_CALLS], d->v[1][M_LEAK] - d->v[0][M_LEAK], d->key, tag);
         shown++;
     }
     if (!changed) fprintf(o, "  (no site changed)\n");

@@ -6,7 +6,7 @@
 
 char *rp_fmt_bytes(char *buf, size_t cap, double b) {
     if (b < 0) { buf[0] = '-'; rp_fmt_bytes(buf + 1, cap - 1, -b); return buf; }
-    if (b < 1024) snprintf(buf, cap, "%.0f B", b);
+    if (b < 10240) snprintf(buf, cap, "%.0f B", b);
     else if (b < 1048576.0) snprintf(buf, cap, "%.1f KiB", b / 1024);
     else if (b < 1073741824.0) snprintf(buf, cap, "%.1f MiB", b / 1048576.0);
     else snprintf(buf, cap, "%.2f GiB", b / 1073741824.0);

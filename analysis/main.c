@@ -136,6 +136,25 @@ static void run_sim(const rp_opts_t *o, const char *dir, rp_extern_t *x) {
     if (!x->sim) snprintf(x->sim_note, sizeof x->sim_note, "malloc-sim's output unreadable: %s", err);
 }
 
+/* Removes what an earlier report in dir wrote, so that nothing stale is shown. */
+static void clean(const char *dir) {
+    static const char *const names[] = { "memory", "sim_timeline", "sizes", "rate", "lifetimes", "replay_time",
+                                         "replay_rss", "replay_latency", "sim_models", NULL };
+    static const char *const exts[] = { ".png", ".svg", ".gp", ".gnuplot.log", NULL };
+    static const char *const files[] = { "replay.json", "replay.log", "sim.json", "sim.log", "sim-timeline.csv",
+                                         "index.html", NULL };
+    char path[4096];
+    for (int i = 0; names[i]; i++)
+        for (int k = 0; exts[k]; k++) {
+            snprintf(path, sizeof path, "%s/%s%s", dir, names[i], exts[k]);
+            unlink(path);
+        }
+    for (int i = 0; files[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+}
+
 static int cmd_report(rp_opts_t *o) {
     char dir[4096];
     if (o->outdir) snprintf(dir, sizeof dir, "%s", o->outdir);
@@ -147,6 +166,7 @@ static int cmd_report(rp_opts_t *o) {
         unload(&l);
         return 1;
     }
+    clean(dir);
     rp_extern_t x;
     memset(&x, 0, sizeof x);
     if (o->no_replay) snprintf(x.replay_note, sizeof x.replay_note, "replay skipped (--no-replay)");

@@ -17,7 +17,7 @@ typedef struct out_s { FILE *t, *h; const rp_plot_t *plot; const char *dir; } ou
 /* "1.5 MiB (1572864 B)" or "600 B" */
 static char *bytes_exact(char *buf, size_t cap, uint64_t b) {
     char x[32];
-    if (b < 1024) snprintf(buf, cap, "%" PRIu64 " B", b);
+    if (b < 10240) snprintf(buf, cap, "%" PRIu64 " B", b);
     else snprintf(buf, cap, "%s (%" PRIu64 " B)", rp_fmt_bytes(x, sizeof x, (double)b), b);
     return buf;
 }
@@ -134,8 +134,8 @@ static void overview(out_t *o, const rp_agg_t *g, const tr_reader_t *r, const ch
     kv(o, "allocation calls:", "%" PRIu64 " (%s)%s", g->alloc_calls, n ? ops : "none",
        g->failed_allocs ? ", some returned NULL" : "");
     if (g->failed_allocs) kv(o, "failed allocations:", "%" PRIu64, g->failed_allocs);
-    kv(o, "frees:", "%" PRIu64 " (and %" PRIu64 " free(NULL)); %" PRIu64 " of pointers the trace never allocated",
-       g->frees, g->free_null, g->unknown_frees);
+    kv(o, "free calls:", "%" PRIu64 " (%" PRIu64 " of NULL, %" PRIu64 " of a pointer the trace never allocated)",
+       g->ops[TR_OP_FREE], g->free_null, g->unknown_frees);
     kv(o, "bytes requested:", "%s", bytes_exact(a, sizeof a, g->alloc_bytes));
     kv(o, "peak live:", "%s in %" PRIu64 " blocks at %s (seq %" PRIu64 ")", bytes_exact(a, sizeof a, g->peak),
        g->peak_n, rp_fmt_ns(b, sizeof b, (double)(g->peak_t - g->first_t)), g->peak_seq);

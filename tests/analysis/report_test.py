@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""malloc-report's tests: one function per CTest case.
+
+usage: report_test.py CASE BINDIR SRCDIR WORKDIR [EXTRA...]
+BINDIR holds malloc-report, malloc-trace, handtrace and selftrace.
+Expected numbers come from the hand-made traces in data/, worked out in the
+comments below, or from the test program's own source (SITE_* markers)."""
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zlib
+
+CASE, BIN, SRC, WORK = sys.argv[1:5]
+EXTRA = sys.argv[5:]
+REPORT = os.path.join(BIN, "malloc-report")
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(args, env=None, ok=(0,)):
+    p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    if p.returncode not in ok:
+        print("command:", " ".join(args), "\nstdout:", p.stdout, "\nstderr:", p.stderr)
+        failures.append("exit status %d from %s" % (p.returncode, " ".join(args)))
+    return p
+
+
+def fresh(name):
+    d = os.path.join(WORK, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def hand_trace(name, d):
+    out = os.path.join(d, name + ".zst")
+    run([os.path.join(BIN, "handtrace"), os.path.join(BIN, "malloc-trace"),
+         os.path.join(SRC, "data", name + ".txt"), out])
+    return out
+
+
+def line_value(text, key):
+    """The value of the first 'key   value' line of the text report."""
+    for line in text.splitlines():
+        if line.startswith(key):
+            return line[len(key):].strip()
+    return None
+
+
+def valid_png(path):
+    """PNG signature, then chunks with good CRCs up to IEND."""
+    data = open(path, "rb").read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return False
+    pos, seen_iend = 8, False
+    while pos + 12 <= len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        crc, = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])
+        if zlib.crc32(kind + body) != crc:
+            return False
+        pos += 12 + n
+        if kind == b"IEND":
+            seen_iend = True
+            break
+    return seen_iend
+
+
+def valid_svg(path):
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as e:
+        print("SVG parse error:", path, e)
+        return False
+    return root.tag.endswith("svg")
+
+
+def check_report_files(d, charts):
+    check(os.path.exists(os.path.join(d, "index.html")), "index.html written")
+    html = open(os.path.join(d, "index.html")).read()
+    for c in charts:
+        png, svg = os.path.join(d, c + ".png"), os.path.join(d, c + ".svg")
+        check(os.path.exists(png) and valid_png(png), c + ".png is a complete PNG")
+        check(os.path.exists(svg) and valid_svg(svg), c + ".svg parses as SVG")
+        check(('src="%s.svg"' % c) in html, "index.html shows " + c)
+    return html
+
+
+# ---- hand-made trace A (data/hand_a.txt), worked out by hand -------------------
+# live after each event: 100, 300, 100, -, 400, 450, 150, (realloc: 100 then) 600,
+# -, -, 1600 (peak: 0x1000 100 + 0x5000 500 + 0x6000 1000, seq 11, t 10000 = 9 us
+# after the first event), 1500, 1564 (final: 500 + 1000 + 64 in 3 blocks).
+# calls: malloc x5, calloc x1 (10*30), realloc x1 = 7; bytes 100+200+300+50+500+1000+64 = 2214.
+# free calls 5: one of NULL (seq 9), one of 0x9999 never allocated (seq 10).
+# temporary (freed with nothing allocated or freed in between by that thread):
+# 0x2000 (seq 3), 0x3000 in thread 101 (seq 7), 0x4000 released by the realloc (seq 8)
+# = 3 of 7 = 42.9%, lifetimes 1000, 2000, 2000 -> mean 1.7 us; 0x1000 lived 10000 ns.
+# sizes: 50 in [32,64); 100, 64 in [64,128); 200 in [128,256); 300, 500 in [256,512); 1000 in [512,1K).
+# sites: stack 3 (app+0x403f <- app+0x302f) 1000 B at the peak, 2 calls, 1300 B, 1000 leaked;
+# stack 2: 500 at peak, 2 calls, 700 B, 500 leaked; stack 1: 100 at peak, 3 calls, 214 B, 64 leaked.
+def case_hand_numbers():
+    d = fresh("hand")
+    t = hand_trace("hand_a", d)
+    p = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"])
+    out = p.stdout
+    expect = {
+        "events:": "13 over 11.0 us, 2 threads",
+        "allocation calls:": "7 (malloc 5, calloc 1, realloc 1)",
+        "free calls:": "5 (1 of NULL, 1 of a pointer the trace never allocated)",
+        "bytes requested:": "2214 B",
+        "peak live:": "1600 B in 3 blocks at 9.0 us (seq 11)",
+        "leaked (live at end):": "1564 B in 3 blocks",
+        "never freed:": "3 blocks",
+    }
+    for k, v in expect.items():
+        check(line_value(out, k) == v, "%s %r (got %r)" % (k, v, line_value(out, k)))
+    check(line_value(out, "temporary:").startswith("3 allocations (42.9% of calls)"), "temporary 3 (42.9%)")
+    check("3 of 7 allocation calls (42.9%), mean lifetime 1.7 us" in out, "temporary lifetime line")
+    sizes = re.findall(r"^(\S+)\s+(\d+)\s+([\d.]+%)\s+(\d+ B)$", out, re.M)
+    check(sizes == [("32-64", "1", "14.3%", "50 B"), ("64-128", "2", "28.6%", "164 B"),
+                    ("128-256", "1", "14.3%", "200 B"), ("256-512", "2", "28.6%", "800 B"),
+                    ("512-1K", "1", "14.3%", "1000 B")], "size histogram %r" % (sizes,))
+    lifes = re.findall(r"^(\S+)\s+(\d+)\s+([\d.]+%)$", out, re.M)
+    life_nonzero = [x for x in lifes if x[1] != "0"]
+    check(life_nonzero == [("512ns-1.02us", "1", "25.0%"), ("1.02us-2.05us", "2", "50.0%"),
+                           ("8.19us-16.4us", "1", "25.0%")], "lifetime histogram %r" % (life_nonzero,))
+    threads = re.findall(r"^(10[01])\s+(\d+)\s+(\d+)\s+([\d.]+%)$", out, re.M)
+    check(threads == [("100", "8", "5", "71.4%"), ("101", "5", "2", "28.6%")], "threads %r" % (threads,))
+
+    def sites(title):
+        part = out.split(title, 1)[1].split("\n== ", 1)[0]
+        return re.findall(r"^\s+\d+\s+(\d+ B)\s+(\d+)\s+(\d+ B)\s+(\d+ B)\s+(\d+)\s+(\S+)", part, re.M)
+    check(sites("by bytes live at the peak") == [
+        ("1000 B", "2", "1300 B", "1000 B", "1", "app+0x403f"),
+        ("500 B", "2", "700 B", "500 B", "1", "app+0x100f"),
+        ("100 B", "3", "214 B", "64 B", "1", "app+0x100f")], "sites by peak %r" % (sites("by bytes live at the peak"),))
+    check([s[1] for s in sites("by number of calls")] == ["3", "2", "2"], "sites by calls")
+    check([s[3] for s in sites("by leaked bytes")] == ["1000 B", "500 B", "64 B"], "sites by leaked bytes")
+    html = check_report_files(os.path.join(d, "rep"), ["memory", "sizes", "rate", "lifetimes"])
+    check("1600 B in 3 blocks" in html, "HTML carries the same numbers")
+    check("replay skipped (--no-replay)" in out and "simulation skipped (--no-sim)" in out, "skips are said")
+    # default output folder: TRACE-report
+    run([REPORT, t, "--no-replay", "--no-sim"])
+    check(os.path.exists(t + "-report/index.html"), "default folder TRACE-report/")
+
+
+def case_folded():
+    d = fresh("folded")
+    t = hand_trace("hand_a", d)
+    for w in ("bytes", "calls"):
+        args = [REPORT, "--folded", t] + (["--weight", w] if w == "calls" else [])
+        got = run(args).stdout
+        want = open(os.path.join(SRC, "data", "hand_a.folded_" + w)).read()
+        check(got == want, "folded by %s:\n%s\nwanted:\n%s" % (w, got, want))
+    out = os.path.join(d, "f.txt")
+    run([REPORT, "--folded", t, "-o", out, "--weight", "calls"])
+    check(open(out).read() == open(os.path.join(SRC, "data", "hand_a.folded_calls")).read(), "folded -o FILE")
+    p = run([REPORT, "--folded", t, "--weight", "pages"], ok=(2,))
+    check("--weight takes bytes or calls" in p.stderr, "bad --weight refused")
+
+
+# B = A but site 3 allocates 3000 instead of 1000 at seq 11 (+2000 at the peak, in
+# bytes and leaked), and seq 13's 64 bytes come from site 2 instead of site 1.
+def case_diff():
+    d = fresh("diff")
+    a, b = hand_trace("hand_a", d), hand_trace("hand_b", d)
+    out = run([REPORT, "--diff", a, b]).stdout
+    rows = {m[0].strip(): m[1:] for m in re.findall(r"^(\D+?)\s+(\d+)\s+(\d+)\s+([+-]\d+)", out, re.M)}
+    check(rows.get("peak live bytes") == ("1600", "3600", "+2000"), "peak delta %r" % (rows.get("peak live bytes"),))
+    check(rows.get("bytes requested") == ("2214", "4214", "+2000"), "bytes delta")
+    check(rows.get("leaked bytes (live at end)") == ("1564", "3564", "+2000"), "leak delta")
+    check(rows.get("allocation calls") == ("7", "7", "+0"), "calls unchanged")
+    sites = re.findall(r"^\s+(-?\d+)\s+(-?\d+)\s+([+-]\d+)\s+([+-]\d+)\s+([+-]\d+)\s+(.+)$", out, re.M)
+    check(sites == [("1000", "3000", "+2000", "+0", "+2000", "app+0x403f <- app+0x302f"),
+                    ("100", "100", "-64", "-1", "-64", "app+0x100f <- app+0x201f <- app+0x302f"),
+                    ("500", "500", "+64", "+1", "+64", "app+0x100f <- app+0x221f <- app+0x302f")],
+          "per-site deltas %r" % (sites,))
+    same = run([REPORT, "--diff", a, a]).stdout
+    check("(no site changed)" in same, "a trace against itself: nothing changed")
+
+
+def source_line(marker):
+    for i, line in enumerate(open(os.path.join(SRC, "selftrace.c")), 1):
+        if marker in line:
+            return i
+    raise SystemExit("marker %s not in selftrace.c" % marker)
+
+
+def case_symbolize():
+    d = fresh("sym")
+    t = os.path.join(d, "self.zst")
+    run([os.path.join(BIN, "selftrace"), t])
+    out = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"]).stdout
+    leak, temp = source_line("SITE_LEAK"), source_line("SITE_TEMP")
+    grow_m, grow_r = source_line("SITE_GROW_MALLOC"), source_line("SITE_GROW_REALLOC")
+    leaked = out.split("by leaked bytes", 1)[1]
+    first = re.search(r"^\s+1\s+.*?  (\S+ \(\S+\))$", leaked, re.M)
+    check(first is not None and first.group(1) == "make_leak (selftrace.c:%d)" % leak,
+          "leak site symbolized to make_leak (selftrace.c:%d): %r" % (leak, first and first.group(1)))
+    check("main (selftrace.c:" in leaked.split("\n== ")[0], "callers symbolized too (main)")
+    for fn, ln in (("make_temp", temp), ("grow", grow_m), ("grow", grow_r)):
+        check("%s (selftrace.c:%d)" % (fn, ln) in out, "%s (selftrace.c:%d) in the report" % (fn, ln))
+    check("t_malloc" not in out, "the wrapper frames are not in the stacks")
+    folded = run([REPORT, "--folded", t]).stdout
+    check(re.search(r"^\S*;main;make_leak 1000$", folded, re.M) is not None, "folded: ...;main;make_leak 1000")
+    # 8 reallocs 32..4096 at the SITE_GROW_REALLOC line: 8160 bytes
+    check(re.search(r"^\S*;main;grow 8176$", folded, re.M) is not None, "folded: grow's two sites merged, 16 + 8160")
+    html = open(os.path.join(d, "rep", "index.html")).read()
+    check("make_leak (selftrace.c:%d)" % leak in html, "HTML shows the symbolized stack")
+
+
+def case_no_gnuplot():
+    d = fresh("nognuplot")
+    t = hand_trace("hand_a", d)
+    env = dict(os.environ)
+    # a PATH with everything but gnuplot
+    shim = os.path.join(d, "bin")
+    os.makedirs(shim)
+    for tool in ("sh", "true"):
+        w = shutil.which(tool)
+        if w:
+            os.symlink(w, os.path.join(shim, tool))
+    env["PATH"] = shim
+    p = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"], env=env)
+    check("gnuplot not found on PATH" in p.stderr, "missing gnuplot reported on stderr: %r" % p.stderr)
+    check("gnuplot not found on PATH" in p.stdout, "missing gnuplot reported in the report")
+    check(line_value(p.stdout, "peak live:") == "1600 B in 3 blocks at 9.0 us (seq 11)", "text report still produced")
+    check(os.path.exists(os.path.join(d, "rep", "index.html")), "HTML still written")
+    check(not os.path.exists(os.path.join(d, "rep", "memory.png")), "no chart without gnuplot")
+
+
+def case_errors():
+    d = fresh("errors")
+    bad = os.path.join(d, "notatrace.zst")
+    open(bad, "w").write("hello, world\n")
+    for path, what in ((os.path.join(d, "missing.zst"), "No such file"), (bad, None)):
+        p = run([REPORT, path, "--no-replay", "--no-sim"], ok=(1,))
+        lines = p.stderr.strip().splitlines()
+        check(len(lines) == 1 and lines[0].startswith("malloc-report: " + path + ": "),
+              "one-line error naming the file: %r" % p.stderr)
+        if what:
+            check(what in p.stderr, "error says %r" % what)
+    # a trace cut short: every complete event is used and the report says so
+    t = hand_trace("hand_a", d)
+    data = open(t, "rb").read()
+    cut = os.path.join(d, "cut.zst")
+    open(cut, "wb").write(data[:len(data) - 9])
+    p = run([REPORT, cut, "-o", os.path.join(d, "cutrep"), "--no-replay", "--no-sim"])
+    warn = [l for l in p.stderr.splitlines() if "warning" in l]
+    check(len(warn) == 1 and warn[0].startswith("malloc-report: " + cut + ": warning: ") and "cut short" in warn[0],
+          "cut trace: one warning line naming the file: %r" % p.stderr)
+    check("no END record: the trace was cut short" in p.stdout, "the report says the trace was cut")
+    for args in (["--bogus"], [], ["--diff", t]):
+        p = run([REPORT] + args, ok=(2,))
+        check(p.stderr.startswith("malloc-report: "), "usage error for %r" % (args,))
+
+
+def fake_tool(path, body):
+    open(path, "w").write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+
+
+def case_extern():
+    """malloc-report runs the replayer and the simulator found next to its own
+    executable and draws their results (the JSON contract of json.md); a tool
+    that fails is reported and the report carried on. The tools here are
+    stand-ins that write contract-shaped output, so the test does not depend on
+    the other components; case 'tools' runs the real ones when built."""
+    d = fresh("extern")
+    t = hand_trace("hand_a", d)
+    bindir = os.path.join(d, "bin")
+    os.makedirs(bindir)
+    shutil.copy(REPORT, bindir)
+    fake_tool(os.path.join(bindir, "malloc-replay"), r'''
+while [ $# -gt 0 ]; do case "$1" in --json) out=$2; shift;; --alloc) list=$2; shift;; esac; shift; done
+[ "$list" = "glibc,jemalloc" ] || { echo "unexpected --alloc $list" >&2; exit 3; }
+cat > "$out" <<'J'
+{"trace": "t", "events": 13, "runs": [
+ {"allocator": "glibc", "library": null, "mode": "serial", "env": [], "ops": 13, "wall_ns": 1300, "cpu_ns": 1200,
+  "ns_per_op": 100.5, "peak_rss_bytes": 2097152, "final_rss_bytes": 1048576, "ideal_peak_bytes": 1600,
+  "peak_rss_over_ideal": 1310.7, "latency_ns": {"malloc": {"count": 7, "p50": 40, "p99": 90, "p999": 95, "max": 99},
+  "free": {"count": 5, "p50": 20, "p99": 30, "p999": 31, "max": 32}},
+  "heap": {"arena": 135168, "hblkhd": 0, "uordblks": 2000, "fordblks": 133168, "keepcost": 133000}},
+ {"allocator": "jemalloc", "library": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "mode": "serial", "env": [],
+  "ops": 13, "wall_ns": 1000, "cpu_ns": 900, "ns_per_op": 76.9, "peak_rss_bytes": 1572864, "final_rss_bytes": 1048576,
+  "ideal_peak_bytes": 1600, "peak_rss_over_ideal": 983.0,
+  "latency_ns": {"malloc": {"count": 7, "p50": 30, "p99": 60, "p999": 61, "max": 70},
+                 "free": {"count": 5, "p50": 15, "p99": 25, "p999": 26, "max": 27}}}]}
+J
+''')
+    fake_tool(os.path.join(bindir, "malloc-sim"), r'''
+while [ $# -gt 0 ]; do case "$1" in --json) out=$2; shift;; --timeline) tl=$2; shift;; esac; shift; done
+cat > "$out" <<'J'
+{"trace": "t", "events": 13, "peak_live_bytes": 1600, "models": [
+ {"model": "ptmalloc2", "peak": {"footprint_bytes": 135168, "live_bytes": 1600, "op": 11},
+  "final": {"footprint_bytes": 135168, "live_bytes": 1564, "free_bytes": 1, "largest_free_bytes": 1,
+            "arena": 135168, "hblkhd": 0, "uordblks": 1, "fordblks": 1, "keepcost": 1},
+  "internal_frag_bytes": 120, "external_frag_bytes": 300, "jw_footprint_over_live_at_peak_live": 84.5,
+  "jw_peak_footprint_over_peak_live": 84.5, "saving_vs_ptmalloc2_bytes": 0},
+ {"model": "buddy", "peak": {"footprint_bytes": 69632, "live_bytes": 1600, "op": 11},
+  "final": {"footprint_bytes": 69632, "live_bytes": 1564, "free_bytes": 1, "largest_free_bytes": 1},
+  "internal_frag_bytes": 900, "external_frag_bytes": 50, "jw_footprint_over_live_at_peak_live": 43.5,
+  "jw_peak_footprint_over_peak_live": 43.5, "saving_vs_ptmalloc2_bytes": 65536,
+  "orders": [{"order": 5, "block_bytes": 32, "allocated": 1, "free": 0}, {"order": 10, "block_bytes": 1024, "allocated": 2, "free": 1}]}]}
+J
+printf 'op,t_ns,live_bytes,ptmalloc2_footprint,buddy_footprint\n1,1000,100,135168,69632\n11,10000,1600,135168,69632\n13,12000,1564,135168,69632\n' > "$tl"
+''')
+    rep = os.path.join(d, "rep")
+    p = run([os.path.join(bindir, "malloc-report"), t, "-o", rep, "--alloc", "glibc,jemalloc"])
+    out = p.stdout
+    check(re.search(r"^jemalloc\s+76\.9\s+1\.5 MiB\s+saves 512\.0 KiB\s+-23%", out, re.M) is not None,
+          "jemalloc row: ns/op, peak RSS, saving vs glibc")
+    check(re.search(r"^buddy\s+68\.0 KiB\s+1600 B\s+900 B\s+50 B\s+43\.50\s+saves 64\.0 KiB \(48%\)", out, re.M)
+          is not None, "buddy row with its saving vs glibc")
+    check(re.search(r"^order\s+block_bytes\s+allocated\s+free", out, re.M) is not None, "buddy per-order table")
+    check(line_value(out, "glibc RSS (replay):") == "peak 2.0 MiB (2097152 B), final 1.0 MiB", "RSS line")
+    check_report_files(rep, ["memory", "sim_timeline", "replay_time", "replay_rss", "replay_latency", "sim_models"])
+    # failing tools: said in the report, and the rest still written
+    fake_tool(os.path.join(bindir, "malloc-replay"), 'echo "malloc-replay: t: cannot replay" >&2; exit 1\n')
+    fake_tool(os.path.join(bindir, "malloc-sim"), 'echo "{broken" > /dev/null; exit 0\n')
+    p = run([os.path.join(bindir, "malloc-report"), t, "-o", rep])
+    check("malloc-replay failed (exit status 1): malloc-replay: t: cannot replay" in p.stdout, "replay failure said")
+    check("malloc-sim's output unreadable" in p.stdout, "unreadable sim output said")
+    check(line_value(p.stdout, "peak live:") == "1600 B in 3 blocks at 9.0 us (seq 11)", "report carried on")
+
+
+def case_tools():
+    """The real replayer and simulator, when built, on a hand-made trace."""
+    d = fresh("tools")
+    t = hand_trace("hand_a", d)
+    p = run([REPORT, t, "-o", os.path.join(d, "rep"), "--alloc", "glibc"])
+    out = p.stdout
+    check("malloc-replay failed" not in out and "malloc-replay not found" not in out, "malloc-replay ran")
+    check("malloc-sim failed" not in out and "malloc-sim not found" not in out, "malloc-sim ran")
+    check(re.search(r"^glibc\s+[\d.]+\s+", out, re.M) is not None, "glibc replay row")
+    check(re.search(r"^ptmalloc2\s+", out, re.M) is not None, "ptmalloc2 model row")
+
+
+def case_record():
+    """A program built with -g, recorded by malloc-record: its sites symbolized."""
+    d = fresh("record")
+    rec, prog = EXTRA[0], EXTRA[1]
+    t = os.path.join(d, "rec.zst")
+    run([rec, "-o", t, prog, os.path.join(d, "ignored.zst")])
+    out = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"]).stdout
+    check(re.search(r"make_leak \(selftrace\.c:\d+\)", out) is not None, "recorded stack symbolized: make_leak")
+
+
+globals()["case_" + CASE]()
+if failures:
+    print("%d check(s) failed" % len(failures))
+    sys.exit(1)
+print("ok")
