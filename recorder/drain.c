@@ -432,7 +432,7 @@ static void pass(int final) {
         drain_ring(r);
         if (r->snap_busy && r->drained_seq + 1 < wm) wm = r->drained_seq + 1;
         /* a thread that ran its key destructors and is gone: thread_exit, recycle */
-        if (!final && atomic_load(&r->state) == RING_EXITING &&
+        if (final != TR_END_SIGNAL + 1 && atomic_load(&r->state) == RING_EXITING &&
             atomic_load(&r->head) == atomic_load(&r->tail) &&
             syscall(SYS_tgkill, pid, r->tid, 0) != 0 && errno == ESRCH) {
             tr_event_t ev;

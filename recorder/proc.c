@@ -1,9 +1,10 @@
 /* proc.c - the process around the hooks: start and end, threads, fork,
  * vfork, exec, fatal signals, and the trace's file descriptor.
  *
- * - Start: a constructor turns recording on and starts the writer; an
- *   on_exit handler keeps the exit status; a destructor makes the final flush
- *   (END reason exit). _exit/_Exit/quick_exit flush first (END reason _exit).
+ * - Start: a constructor turns recording on and starts the writer and
+ *   registers an on_exit handler that makes the final flush (END reason exit
+ *   with the status); registered before the loader's destructor pass, it runs
+ *   after every destructor. _exit/_Exit/quick_exit flush first (END _exit).
  * - Threads: pthread_create runs the start routine through a trampoline that
  *   records thread_start with the creator's tid; thread_exit is written by the
  *   writer once the kernel reports the thread gone (drain.c).
@@ -333,9 +334,14 @@ EXPORT void quick_exit(int status) {
     __builtin_unreachable();
 }
 
-static void on_exit_status(int status, void *arg) {
+/* Registered by the constructor, before __libc_start_main registers the
+ * loader's destructor pass: so it runs after every destructor, the last
+ * thing exit() does. */
+static int on_exit_ok;
+static void on_exit_final(int status, void *arg) {
     (void)arg;
     atomic_store(&rec_exit_status, status);
+    if (atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT, status);
 }
 
 /* ---- fatal signals ------------------------------------------------------ */
@@ -485,11 +491,12 @@ EXPORT void closefrom(int lo) {
 __attribute__((constructor(101))) static void rec_ctor(void) {
     rec_core_init();
     if (!atomic_load(&rec_on)) return;
-    on_exit(on_exit_status, NULL);
+    on_exit_ok = on_exit(on_exit_final, NULL) == 0;
     rec_signals_init();
     rec_writer_start(0);
 }
 
+/* Only if on_exit could not be registered (the status is then unknown). */
 __attribute__((destructor(101))) static void rec_dtor(void) {
-    if (atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT, atomic_load(&rec_exit_status));
+    if (!on_exit_ok && atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT, 0);
 }

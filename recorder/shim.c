@@ -5,11 +5,13 @@
  * stdio; errno is what the real call left. Ordering (FORMAT.md section 5):
  * allocating calls take their seq after the real call returned, free before
  * the real free, realloc both. The real functions are the next definitions
- * after this library (dlsym RTLD_NEXT), so a program linked with jemalloc or
- * tcmalloc is recorded using that allocator; dlsym's own calloc during the
- * lookup is served from a small static arena.
+ * after this library in the global search order (rec_next), so a program
+ * linked with jemalloc or tcmalloc is recorded using that allocator; dlsym's
+ * own calloc during the lookup is served from a small static arena.
  */
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +47,87 @@ static inline int is_boot(const void *p) {
 
 static _Atomic int resolving;
 
-void *rec_next(const char *name) {
+void *rec_next(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+/* ---- the next malloc -----------------------------------------------------
+ * The allocator the program would call without us is the next definition
+ * of malloc after this library in the global search order: a program linked
+ * with jemalloc or tcmalloc, or a second preload such as libc_malloc_debug.so,
+ * gets its own. dlsym(RTLD_NEXT) is not that: glibc searches only this
+ * library's own dependencies from there, i.e. goes straight to libc. So the
+ * loaded objects after this one are searched here, in load order, through
+ * their ELF dynamic symbol tables (no allocation, no loader lock). Any
+ * version is taken: libc_malloc_debug.so defines them as non-default
+ * versions (malloc@GLIBC_2.2.5), which is what programs bind to. */
+static const void *dyn_ptr(const struct link_map *l, ElfW(Addr) v) {
+    return (const void *)(v < l->l_addr ? v + l->l_addr : v); /* ld.so relocates most in place */
+}
+
+static void *elf_lookup(const struct link_map *l, const char *name) {
+    const ElfW(Sym) *symtab = NULL;
+    const char *strtab = NULL;
+    const uint32_t *gnu = NULL, *sysv = NULL;
+    for (const ElfW(Dyn) *d = l->l_ld; d && d->d_tag != DT_NULL; d++) {
+        switch (d->d_tag) {
+        case DT_SYMTAB: symtab = dyn_ptr(l, d->d_un.d_ptr); break;
+        case DT_STRTAB: strtab = dyn_ptr(l, d->d_un.d_ptr); break;
+        case DT_GNU_HASH: gnu = dyn_ptr(l, d->d_un.d_ptr); break;
+        case DT_HASH: sysv = dyn_ptr(l, d->d_un.d_ptr); break;
+        default: break;
+        }
+    }
+    if (!symtab || !strtab || (!gnu && !sysv)) return NULL;
+    const ElfW(Sym) *hit = NULL;
+    if (gnu) {
+        uint32_t h = 5381;
+        for (const unsigned char *c = (const unsigned char *)name; *c; c++) h = h * 33 + *c;
+        uint32_t const nbuckets = gnu[0], symoff = gnu[1], bloom_size = gnu[2];
+        const ElfW(Addr) *bloom = (const ElfW(Addr) *)(gnu + 4);
+        const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
+        const uint32_t *chain = buckets + nbuckets;
+        if (!nbuckets) return NULL;
+        for (uint32_t i = buckets[h % nbuckets]; i >= symoff && i; i++) {
+            uint32_t const ch = chain[i - symoff];
+            if ((ch | 1) == (h | 1) && strcmp(strtab + symtab[i].st_name, name) == 0 &&
+                symtab[i].st_shndx != SHN_UNDEF) { hit = &symtab[i]; break; }
+            if (ch & 1) break;
+        }
+    } else {
+        uint32_t const nb = sysv[0];
+        const uint32_t *bucket = sysv + 2, *chain = bucket + nb;
+        unsigned long h = 0;
+        for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+            h = (h << 4) + *c;
+            unsigned long g = h & 0xf0000000;
+            if (g) h ^= g >> 24;
+            h &= ~g;
+        }
+        for (uint32_t i = bucket[h % nb]; i; i = chain[i])
+            if (strcmp(strtab + symtab[i].st_name, name) == 0 && symtab[i].st_shndx != SHN_UNDEF) {
+                hit = &symtab[i];
+                break;
+            }
+    }
+    if (!hit) return NULL;
+    int const type = ELF64_ST_TYPE(hit->st_info), bind = ELF64_ST_BIND(hit->st_info);
+    if ((type != STT_FUNC && type != STT_GNU_IFUNC) || (bind != STB_GLOBAL && bind != STB_WEAK)) return NULL;
+    void *addr = (void *)(l->l_addr + hit->st_value);
+    if (type == STT_GNU_IFUNC) addr = ((void *(*)(void))addr)();
+    return addr;
+}
+
+static void *next_alloc_fn(const char *name) {
+    Dl_info di;
+    struct link_map *self = NULL;
+    if (dladdr1((void *)&next_alloc_fn, &di, (void **)&self, RTLD_DL_LINKMAP) && self) {
+        int after = 0;
+        for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
+            if (l == self) { after = 1; continue; }
+            if (!after || !l->l_name || !l->l_name[0] || strstr(l->l_name, "linux-vdso")) continue;
+            void *s = elf_lookup(l, name);
+            if (s) return s;
+        }
+    }
     return dlsym(RTLD_NEXT, name);
 }
 
@@ -54,18 +136,18 @@ void rec_resolve(void) {
     uint8_t const g = rec_t.guard;
     rec_t.guard = 1;
     rec_real_t r;
-    r.malloc = rec_next("malloc");
-    r.calloc = rec_next("calloc");
-    r.realloc = rec_next("realloc");
-    r.reallocarray = rec_next("reallocarray");
-    r.memalign = rec_next("memalign");
-    r.posix_memalign = rec_next("posix_memalign");
-    r.aligned_alloc = rec_next("aligned_alloc");
-    r.valloc = rec_next("valloc");
-    r.pvalloc = rec_next("pvalloc");
-    r.mallopt = rec_next("mallopt");
-    r.malloc_trim = rec_next("malloc_trim");
-    r.free = rec_next("free");
+    r.malloc = next_alloc_fn("malloc");
+    r.calloc = next_alloc_fn("calloc");
+    r.realloc = next_alloc_fn("realloc");
+    r.reallocarray = next_alloc_fn("reallocarray");
+    r.memalign = next_alloc_fn("memalign");
+    r.posix_memalign = next_alloc_fn("posix_memalign");
+    r.aligned_alloc = next_alloc_fn("aligned_alloc");
+    r.valloc = next_alloc_fn("valloc");
+    r.pvalloc = next_alloc_fn("pvalloc");
+    r.mallopt = next_alloc_fn("mallopt");
+    r.malloc_trim = next_alloc_fn("malloc_trim");
+    r.free = next_alloc_fn("free");
     /* publish free last: it is the "resolved" flag */
     void (*f)(void *) = r.free;
     r.free = NULL;

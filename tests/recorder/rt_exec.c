@@ -1,0 +1,22 @@
+/* rt_exec - exec of itself: the first image's trace ends with END exec, the
+ * new image (same pid) writes its own trace. argv[2] = generation. */
+#include "tlog.h"
+
+int main(int argc, char **argv) {
+    int const gen = argc > 2 ? atoi(argv[2]) : 0;
+    tlog_open(argv[1], gen);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%d.%d.expect", argv[1], (int)getpid(), gen);
+    for (int i = 0; i < 100; i++) T_free(T_malloc(3600 + i + gen));
+    void *live = T_malloc(3700 + gen);
+    (void)live;
+    if (gen < 2) {
+        FILE *f = fopen(p, "w"); fputs("end 3 0\n", f); fclose(f);
+        char g[8];
+        snprintf(g, sizeof g, "%d", gen + 1);
+        execl(argv[0], argv[0], argv[1], g, (char *)NULL);
+        return 1;
+    }
+    FILE *f = fopen(p, "w"); fputs("end 0 0\n", f); fclose(f);
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* rt_fork - fork and vfork: the parent allocates, forks; the child frees
+ * some of the parent's blocks, allocates its own and exits (fork: exit(),
+ * vfork: _exit after nothing, or exec of /bin/true); each process has its
+ * own trace. Mode in argv[2]: fork | vfork. */
+#include <sys/wait.h>
+#include "tlog.h"
+
+static void expect(const char *dir, const char *what) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%d.0.expect", dir, (int)getpid());
+    FILE *f = fopen(p, "w");
+    fputs(what, f);
+    fclose(f);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    tlog_open(argv[1], 0);
+    void *keep[10];
+    for (int i = 0; i < 10; i++) keep[i] = T_malloc(3100 + i);
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = strcmp(argv[2], "vfork") == 0 ? vfork() : fork();
+        if (pid == 0) {
+            if (strcmp(argv[2], "vfork") == 0) {
+                if (round == 0) _exit(0);
+                execl("/bin/true", "true", (char *)NULL);
+                _exit(127);
+            }
+            tlog_open(argv[1], 0);
+            for (int i = 0; i < 10; i++) T_free(keep[i]);
+            for (int i = 0; i < 100; i++) T_free(T_malloc(3200 + i));
+            expect(argv[1], "end 0 0\n");
+            exit(0);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
+        T_free(T_malloc(3300 + round));
+    }
+    for (int i = 0; i < 10; i++) T_free(keep[i]);
+    expect(argv[1], "end 0 0\n");
+    return 0;
+}
