@@ -1,7 +1,7 @@
 /* rt_ends - every way a process ends leaves a complete trace. argv[2]:
  * ret | exit | _exit | abort | segv | kill | thread-exit (exit() called from
  * a thread while the main thread keeps allocating) | sigint-handled (the
- * program's own SIGINT handler must run, not the recorder's). */
+ * program's own SIGINT handler must run, not the recorder's) | sigkill. */
 #include <pthread.h>
 #include <signal.h>
 #include "tlog.h"
@@ -39,6 +39,11 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "abort")) { expect("end 2 6\n"); abort(); }
     if (!strcmp(m, "segv")) { expect("end 2 11\n"); *(volatile int *)(uintptr_t)8 = 1; }
     if (!strcmp(m, "kill")) { expect("end 2 15\n"); kill(getpid(), SIGTERM); pause(); }
+    if (!strcmp(m, "sigkill")) { /* no END, but everything older than ~100 ms is in */
+        expect("noend\n");
+        usleep(400000);
+        kill(getpid(), SIGKILL);
+    }
     if (!strcmp(m, "thread-exit")) {
         expect("end 0 9\nthreads 1\n");
         pthread_t t;

@@ -1,0 +1,65 @@
+#!/bin/sh
+# scenarios.sh CASE MALLOC_RECORD REC_CHECK LOOP WORKDIR
+# Cases without a logging test program:
+#   real      perl, python3, sqlite3 and gcc recorded: same exit status as
+#             untraced, every trace complete and heap-consistent
+#   diskfull  the file size limit hit mid-run: the program keeps running,
+#             the reason is printed once, the trace ends with END reason error
+#   nofollow  --no-follow: one trace for a shell that forks and execs
+set -u
+case_=$1 rec=$2 check=$3 loop=$4 dir=$5
+rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+checkall() { # every trace in the folder: complete, consistent
+  n=0
+  for t in "$dir"/*.zst; do
+    [ -e "$t" ] || fail "no trace written"
+    "$check" "$t" /dev/null || fail "$t"
+    n=$((n+1))
+  done
+  echo "checked $n traces"
+}
+case $case_ in
+real)
+  cat > prog.c <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+struct node { struct node *next; int v; };
+int main(void) { struct node *h = NULL; for (int i = 0; i < 100; i++) { struct node *n = malloc(sizeof *n); n->v = i; n->next = h; h = n; } printf("%d\n", h->v); return 0; }
+C
+  run() { # name, then the command
+    name=$1; shift
+    mkdir -p "$dir/$name"
+    timeout 120 "$@" > "$dir/$name.base.out" 2>&1; want=$?
+    timeout 120 "$rec" -o "$dir/$name/t.%p.zst" -- "$@" > "$dir/$name.out" 2>"$dir/$name.err"; got=$?
+    [ "$got" = "$want" ] || { cat "$dir/$name.err"; fail "$name: exit status $got, untraced $want"; }
+    grep -q "trace written to" "$dir/$name.err" || fail "$name: no summary"
+    for t in "$dir/$name"/*.zst; do "$check" "$t" /dev/null || fail "$name: $t"; done
+    echo "$name: $(ls "$dir/$name" | wc -l) traces ok"
+  }
+  run perl perl -e 'my %h; $h{$_} = "x" x ($_ % 50) for 1..50000; my @k = sort keys %h; print scalar(@k), "\n"'
+  run python3 /usr/bin/python3 -c 'import json, re; d = {str(i): [i] * (i % 7) for i in range(30000)}; s = json.dumps(d); print(len(json.loads(s)), len(re.findall("[0-9]+", s)))'
+  run sqlite3 sqlite3 :memory: 'create table t(a, b); with recursive c(x) as (select 1 union all select x + 1 from c where x < 20000) insert into t select x, printf("%08d", x) from c; create index i on t(b); select count(*), sum(a) from t;'
+  run gcc gcc -O2 -o "$dir/prog" "$dir/prog.c"
+  ;;
+diskfull)
+  # dash's ulimit -f counts 512-byte blocks: 128 KiB, far below the trace
+  sh -c "trap '' XFSZ; ulimit -f 256; exec \"$rec\" -o \"$dir/t.zst\" -- \"$loop\" 2000000" 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 0 ] || fail "program exit status $rc"
+  [ "$(grep -c 'recording stopped' err.txt)" = 1 ] || fail "the reason is not printed exactly once"
+  printf 'end 4 27\ndropped-ok\n' > expect
+  "$check" "$dir/t.zst" /dev/null expect || fail "trace does not end cleanly"
+  ;;
+nofollow)
+  "$rec" --no-follow -o "$dir/t.%p.zst" -- sh -c 'ls / > /dev/null; sh -c true; exit 3' 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 3 ] || fail "exit status $rc"
+  [ "$(ls "$dir"/*.zst | wc -l)" = 1 ] || fail "expected one trace: $(ls "$dir")"
+  checkall
+  "$rec" -o "$dir/f.%p.zst" -- sh -c 'ls / > /dev/null; sh -c true; exit 3' 2> err.txt
+  [ "$(ls "$dir"/f.*.zst | wc -l)" -ge 3 ] || fail "following: expected >= 3 traces: $(ls "$dir")"
+  ;;
+*) fail "unknown case $case_" ;;
+esac
+echo ok
