@@ -3,6 +3,7 @@
 #include "pm_internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,42 @@ void pm_config_default(pm_config_t *cfg)
     cfg->arena_max = cfg->tcache_count = cfg->mmap_max = -1;
     cfg->ncpu = 0;
     cfg->brk_base = 0;
+    cfg->tcache_max = -1;
+}
+
+int pm_config_set(pm_config_t *cfg, const char *name, const char *value)
+{
+    if (strncmp(name, "glibc.malloc.", 13) == 0)
+        name += 13;
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 0);
+    if (errno || end == value || v < 0)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end)
+        return -1;
+    static const struct { const char *n; size_t off; } keys[] = {
+        {"mmap_threshold", offsetof(pm_config_t, mmap_threshold)},
+        {"trim_threshold", offsetof(pm_config_t, trim_threshold)},
+        {"top_pad", offsetof(pm_config_t, top_pad)},
+        {"mxfast", offsetof(pm_config_t, mxfast)},
+        {"arena_max", offsetof(pm_config_t, arena_max)},
+        {"tcache_count", offsetof(pm_config_t, tcache_count)},
+        {"mmap_max", offsetof(pm_config_t, mmap_max)},
+        {"tcache_max", offsetof(pm_config_t, tcache_max)},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(name, keys[i].n) == 0) {
+            *(int64_t *)((char *)cfg + keys[i].off) = v;
+            return 0;
+        }
+    return -1;
 }
 
 static uint64_t set_max_fast(uint64_t s)
@@ -73,6 +110,8 @@ pm_heap_t *pm_create(const pm_config_t *cfg)
         h->arena_max = (uint64_t)cfg->arena_max;
     if (cfg->tcache_count >= 0 && cfg->tcache_count <= 65535)
         h->tcache_count = (uint64_t)cfg->tcache_count;
+    if (cfg->tcache_max >= 0 && cfg->tcache_max <= 1032)
+        h->tcache_bins = pm_csize2tidx(pm_req2size((size_t)cfg->tcache_max)) + 1;
     h->brk_base = h->brk_cur = cfg->brk_base ? cfg->brk_base : DEFAULT_BRK_BASE;
     h->mmap_next = MMAP_TOP;
     h->heap_next = HEAPS_TOP;

@@ -1,13 +1,17 @@
 /* pm_bench.c - speed of the ptmalloc2 model (not a test: prints figures).
  * Usage: pm_bench [EVENTS]   (default 10,000,000)
+ *        pm_bench SCRIPT     (a pm_ops.h script, e.g. one pm_shim recorded,
+ *                             replayed 10 times through the handle API)
  * A synthetic trace kept in memory: 55% malloc / 45% free over a live set of
  * up to 64Ki objects, sizes mostly small (program-like), some large and a
  * few mmapped; realloc and calloc now and then. Runs it through the handle
  * API (no hashing) and the address API, and prints events per second. */
+#include "pm_ops.h"
 #include "ptmalloc2.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct { uint8_t kind; uint32_t slot; uint32_t size; } ev_t;
@@ -39,8 +43,70 @@ static double now(void)
 
 #define SLOTS 65536
 
+static int bench_script(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "pm_bench: %s: cannot open\n", path);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)len);
+    pmt_op_t *ops = malloc(((size_t)len / 2 + 1) * sizeof *ops);
+    if (!text || !ops || fread(text, 1, (size_t)len, f) != (size_t)len)
+        return 1;
+    fclose(f);
+    long n = pmt_parse(text, text + len, ops, len / 2 + 1);
+    if (n < 0) {
+        fprintf(stderr, "pm_bench: %s: bad script\n", path);
+        return 1;
+    }
+    pm_chunk_t **slots = calloc(PMT_MAX_SLOTS, sizeof *slots);
+    double best = 1e9;
+    for (int rep = 0; rep < 10; rep++) {
+        pm_heap_t *h = pm_create(NULL);
+        memset(slots, 0, PMT_MAX_SLOTS * sizeof *slots);
+        double t0 = now();
+        for (long i = 0; i < n; i++) {
+            pmt_op_t *op = &ops[i];
+            pm_chunk_t **s = &slots[op->slot];
+            switch (op->kind) {
+            case 'm': *s = pm_malloc_c(h, (size_t)op->a); break;
+            case 'c': *s = pm_calloc_c(h, (size_t)op->a, (size_t)op->b); break;
+            case 'r': {
+                pm_chunk_t *c = pm_realloc_c(h, *s, (size_t)op->a);
+                if (c || op->a == 0)
+                    *s = c;
+                break;
+            }
+            case 'a': case 'p': *s = pm_memalign_c(h, (size_t)op->a, (size_t)op->b); break;
+            case 'v': *s = pm_valloc_c(h, (size_t)op->a); break;
+            case 'V': *s = pm_pvalloc_c(h, (size_t)op->a); break;
+            case 'f': pm_free_c(h, *s); *s = NULL; break;
+            case 'o': pm_mallopt(h, (int)op->a, (int)op->b); break;
+            case 't': pm_malloc_trim(h, (size_t)op->a); break;
+            case 'U': case 'T': pm_set_thread(h, (uint32_t)op->a); break;
+            case 'X': pm_thread_exit(h, (uint32_t)op->a); break;
+            }
+        }
+        double dt = now() - t0;
+        if (dt < best)
+            best = dt;
+        pm_destroy(h);
+    }
+    printf("%s: %ld events, best of 10: %.4f s = %.1f M events/s\n", path, n, best, n / best / 1e6);
+    free(slots);
+    free(ops);
+    free(text);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9'))
+        return bench_script(argv[1]);
     long n = argc > 1 ? atol(argv[1]) : 10000000;
     ev_t *ev = malloc((size_t)n * sizeof *ev);
     static uint8_t live[SLOTS];

@@ -98,16 +98,32 @@ static void run_quiet(pm_heap_t *h, const pmt_op_t *op, uint64_t *slot)
 int main(int argc, char **argv)
 {
     int addr_api = 0, cp_only = 0;
+    pm_config_t cfg;
+    pm_config_default(&cfg);
     while (argc > 1 && argv[1][0] == '-' && argv[1][1] == '-') {
         if (strcmp(argv[1], "--addr") == 0)
             addr_api = 1;
         else if (strcmp(argv[1], "--cp-only") == 0)
             cp_only = 1; /* only S and C lines; a final C line always */
+        else if (strcmp(argv[1], "--tune") == 0 && argc > 2) {
+            /* NAME=VALUE[:NAME=VALUE...], GLIBC_TUNABLES style */
+            char buf[1024];
+            snprintf(buf, sizeof buf, "%s", argv[2]);
+            for (char *t = strtok(buf, ":"); t; t = strtok(NULL, ":")) {
+                char *eq = strchr(t, '=');
+                if (!eq || (*eq = 0, pm_config_set(&cfg, t, eq + 1) != 0)) {
+                    fprintf(stderr, "pm_model_run: --tune: bad setting '%s'\n", t);
+                    return 2;
+                }
+            }
+            argv++;
+            argc--;
+        }
         argv++;
         argc--;
     }
     if (argc < 3) {
-        fprintf(stderr, "usage: pm_model_run [--addr] SCRIPT K [BRK_BASE]\n");
+        fprintf(stderr, "usage: pm_model_run [--addr] [--cp-only] [--tune N=V:...] SCRIPT K [BRK_BASE]\n");
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -132,8 +148,6 @@ int main(int argc, char **argv)
         return 2;
     }
     long k = atol(argv[2]);
-    pm_config_t cfg;
-    pm_config_default(&cfg);
     if (argc > 3)
         cfg.brk_base = strtoull(argv[3], NULL, 0);
     pm_heap_t *h = pm_create(&cfg);
