@@ -22,16 +22,14 @@ int rp_folded(const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s, int by_calls, FILE
     for (size_t id = 0; id < g->nsites; id++) {
         uint64_t const w = by_calls ? g->sites[id].calls : g->sites[id].bytes;
         if (!w) continue;
-        const uint64_t *pcs = NULL;
-        uint32_t const depth = id ? tr_reader_stack(r, (uint32_t)id, &pcs) : 0;
-        uint32_t inner = 0;
-        while (inner + 1 < depth && rp_frame_is_alloc(rp_sym_pc(s, pcs[inner]))) inner++;
+        const rp_frame_t *fr[256];
+        size_t const depth = rp_stack_frames(s, r, id, fr, 256);
         size_t o = 0;
         buf[0] = 0;
         if (!depth) o = (size_t)snprintf(buf, cap, "[no stack]");
-        for (uint32_t k = depth; k > inner; k--) { /* root first */
+        for (size_t k = depth; k > 0; k--) { /* root first */
             char f[1024];
-            rp_frame_str(rp_sym_pc(s, pcs[k - 1]), f, sizeof f, 0);
+            rp_frame_str(fr[k - 1], f, sizeof f, 0);
             for (char *c = f; *c; c++)
                 if (*c == ';') *c = ':';
             size_t const fl = strlen(f);

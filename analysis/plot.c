@@ -30,10 +30,10 @@ static int on_path(const char *prog, char *out, size_t cap) {
 static int run_gnuplot(const char *gp, const char *dir, const char *script, const char *log) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    if (dir) posix_spawn_file_actions_addchdir_np(&fa, dir);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (dir) posix_spawn_file_actions_addchdir_np(&fa, dir); /* after the log opens: its path is ours */
     char *argv[] = { (char *)gp, NULL, NULL, NULL };
     if (script[0] == '-') { argv[1] = "-e"; argv[2] = (char *)script + 1; }
     else argv[1] = (char *)script;

@@ -104,6 +104,8 @@ typedef struct rp_frame_s {
     int line;           /* 0 if unknown */
     const char *module; /* basename of the module, or NULL when no module maps the pc */
     uint64_t offset;    /* pc - bias (file address) */
+    const struct rp_frame_s *caller; /* when func was inlined: the function it was
+                                        inlined into, at the call's line; else NULL */
 } rp_frame_t;
 
 typedef struct rp_sym_s rp_sym_t;
@@ -111,7 +113,9 @@ typedef struct rp_sym_s rp_sym_t;
  * missing or whose build id differs are left unsymbolized (counted in
  * *skipped notes, see rp_sym_notes). Never NULL unless out of memory. */
 rp_sym_t *rp_sym_open(const tr_reader_t *r);
-/* Symbolizes a return address (pc - 1 is looked up). Strings live as long as s. */
+/* Symbolizes a return address (pc - 1 is looked up). Strings live as long as s.
+ * Inlined calls are expanded: follow ->caller for the functions the code was
+ * inlined into, innermost first. */
 const rp_frame_t *rp_sym_pc(rp_sym_t *s, uint64_t pc);
 /* One line per module that could not be used ("path: build id differs"). */
 const char *rp_sym_notes(const rp_sym_t *s);
@@ -200,6 +204,9 @@ typedef struct rp_row_s {
 /* Fills rows with the top n stack ids by key (0 peak, 1 calls, 2 leaked);
  * returns how many (zero-valued sites left out). */
 size_t rp_top_sites(const rp_agg_t *g, int key, rp_row_t *rows, size_t n);
+/* A stack's frames with inlined calls expanded, innermost first, the
+ * allocator's and recorder's frames at the top left out; at most cap. */
+size_t rp_stack_frames(rp_sym_t *s, const tr_reader_t *r, size_t stack, const rp_frame_t **out, size_t cap);
 /* Writes a site's program frames (allocator frames skipped), innermost
  * first, at most maxf of them, "; "-joined or one per line (sep). */
 void rp_site_frames(rp_sym_t *s, const tr_reader_t *r, size_t stack, char *buf, size_t cap,

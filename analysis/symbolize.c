@@ -87,42 +87,81 @@ rp_sym_t *rp_sym_open(const tr_reader_t *r) {
 
 const char *rp_sym_notes(const rp_sym_t *s) { return s->notes; }
 
+static void frame_free(rp_frame_t *f);
+
 void rp_sym_close(rp_sym_t *s) {
     if (!s) return;
     if (s->dwfl) dwfl_end(s->dwfl);
     for (size_t i = 0; i < s->nmods; i++) free((char *)s->mods[i].base);
     for (size_t i = 0; i < s->cap && s->cache; i++) {
-        rp_frame_t *f = s->cache[i].f;
-        if (!f) continue;
-        free((char *)f->func);
-        free((char *)f->file);
-        free(f);
+        frame_free(s->cache[i].f);
     }
     free(s->cache);
     free(s->mods);
     free(s);
 }
 
-/* The name of the innermost function (inlined or not) whose code is at addr:
- * it matches the source line that dwfl reports there. */
-static char *inline_name(Dwfl_Module *dm, Dwarf_Addr addr) {
+static char *die_name(Dwarf_Die *die) {
+    Dwarf_Attribute at;
+    const char *nm = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &at));
+    if (!nm) nm = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &at));
+    return nm ? strdup(nm) : NULL;
+}
+
+static void frame_free(rp_frame_t *f) {
+    while (f) {
+        rp_frame_t *c = (rp_frame_t *)f->caller;
+        free((char *)f->func);
+        free((char *)f->file);
+        free(f);
+        f = c;
+    }
+}
+
+/* Names the innermost function at addr (inlined or not, so that it matches the
+ * line dwfl reports) and adds a caller frame for each function it was inlined
+ * into, with the line of the inlined call (DW_AT_call_file/DW_AT_call_line). */
+static void inline_chain(Dwfl_Module *dm, Dwarf_Addr addr, rp_frame_t *f) {
     Dwarf_Addr bias;
     Dwarf_Die *cu = dwfl_module_addrdie(dm, addr, &bias);
-    if (!cu) return NULL;
-    Dwarf_Die *scopes = NULL;
+    if (!cu) return;
+    Dwarf_Die *scopes = NULL, *chain = NULL;
     int const n = dwarf_getscopes(cu, addr - bias, &scopes);
-    char *name = NULL;
-    for (int i = 0; i < n && !name; i++) {
-        int const tag = dwarf_tag(&scopes[i]);
+    int i0 = 0;
+    while (i0 < n && dwarf_tag(&scopes[i0]) != DW_TAG_inlined_subroutine &&
+           dwarf_tag(&scopes[i0]) != DW_TAG_subprogram)
+        i0++;
+    if (i0 >= n) { free(scopes); return; }
+    f->func = die_name(&scopes[i0]);
+    /* dwarf_getscopes follows an inlined function to its abstract origin; the
+     * functions it was inlined into are the parents of the concrete DIE. */
+    int const m = dwarf_getscopes_die(&scopes[i0], &chain);
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+    if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = NULL;
+    rp_frame_t *cur = f;
+    int inl = dwarf_tag(&scopes[i0]) == DW_TAG_inlined_subroutine ? 0 : -1; /* index in chain */
+    for (int j = 1; inl >= 0 && j < m; j++) {
+        int const tag = dwarf_tag(&chain[j]);
         if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+        rp_frame_t *c = calloc(1, sizeof *c);
+        if (!c) break;
+        c->func = die_name(&chain[j]);
+        c->module = f->module;
+        c->offset = f->offset;
         Dwarf_Attribute at;
-        const char *nm = dwarf_formstring(dwarf_attr_integrate(&scopes[i], DW_AT_linkage_name, &at));
-        if (!nm) nm = dwarf_formstring(dwarf_attr_integrate(&scopes[i], DW_AT_name, &at));
-        if (nm) name = strdup(nm);
-        break;
+        Dwarf_Word file = 0, line = 0;
+        if (dwarf_formudata(dwarf_attr(&chain[inl], DW_AT_call_line, &at), &line) == 0) c->line = (int)line;
+        if (files && dwarf_formudata(dwarf_attr(&chain[inl], DW_AT_call_file, &at), &file) == 0 && file < nfiles) {
+            const char *fn = dwarf_filesrc(files, file, NULL, NULL);
+            if (fn) c->file = strdup(fn);
+        }
+        cur->caller = c;
+        cur = c;
+        inl = tag == DW_TAG_inlined_subroutine ? j : -1;
     }
+    free(chain);
     free(scopes);
-    return name;
 }
 
 static rp_frame_t *lookup(rp_sym_t *s, uint64_t pc) {
@@ -135,7 +174,7 @@ static rp_frame_t *lookup(rp_sym_t *s, uint64_t pc) {
         f->module = m->base;
         f->offset = addr - m->bias;
         if (!m->dm) break;
-        f->func = inline_name(m->dm, addr);
+        inline_chain(m->dm, addr, f);
         if (!f->func) {
             const char *nm = dwfl_module_addrname(m->dm, addr);
             if (nm) f->func = strdup(nm);

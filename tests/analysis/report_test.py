@@ -210,8 +210,14 @@ def case_symbolize():
     for fn, ln in (("make_temp", temp), ("grow", grow_m), ("grow", grow_r)):
         check("%s (selftrace.c:%d)" % (fn, ln) in out, "%s (selftrace.c:%d) in the report" % (fn, ln))
     check("t_malloc" not in out, "the wrapper frames are not in the stacks")
+    # an inlined function, then the function it was inlined into at the call's line
+    inl, call = source_line("SITE_INLINE */"), source_line("SITE_INLINE_CALL")
+    m = re.search(r"inl_alloc \(selftrace\.c:(\d+)\)\n\s+make_inl \(selftrace\.c:(\d+)\)", out)
+    check(m is not None and m.groups() == (str(inl), str(call)),
+          "inlined frames: inl_alloc (selftrace.c:%d) then make_inl (selftrace.c:%d): %r" % (inl, call, m and m.groups()))
     folded = run([REPORT, "--folded", t]).stdout
     check(re.search(r"^\S*;main;make_leak 1000$", folded, re.M) is not None, "folded: ...;main;make_leak 1000")
+    check(re.search(r"^\S*;main;make_inl;inl_alloc 48$", folded, re.M) is not None, "folded: ...;make_inl;inl_alloc 48")
     # 8 reallocs 32..4096 at the SITE_GROW_REALLOC line: 8160 bytes
     check(re.search(r"^\S*;main;grow 8176$", folded, re.M) is not None, "folded: grow's two sites merged, 16 + 8160")
     html = open(os.path.join(d, "rep", "index.html")).read()
@@ -352,7 +358,10 @@ def case_record():
     t = os.path.join(d, "rec.zst")
     run([rec, "-o", t, prog, os.path.join(d, "ignored.zst")])
     out = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"]).stdout
-    check(re.search(r"make_leak \(selftrace\.c:\d+\)", out) is not None, "recorded stack symbolized: make_leak")
+    # the real malloc is called in t_malloc, called by make_leak: both lines known
+    want = r"t_malloc \(selftrace\.c:%d\)\n\s+make_leak \(selftrace\.c:%d\)" % (
+        source_line("REAL_MALLOC"), source_line("SITE_LEAK"))
+    check(re.search(want, out) is not None, "recorded stack symbolized: t_malloc then make_leak, lines from the source")
 
 
 globals()["case_" + CASE]()

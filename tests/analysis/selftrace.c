@@ -66,7 +66,7 @@ static void emit(int op, uint64_t a, uint64_t b, uint64_t ret, uint32_t stack) {
 /* Wrappers: backtrace()'s frame 0 is in stack_id, 1 in the wrapper, 2 in its caller. */
 __attribute__((noinline)) static void *t_malloc(size_t n) {
     pthread_mutex_lock(&lock);
-    void *p = malloc(n);
+    void *p = malloc(n); /* REAL_MALLOC */
     emit(TR_OP_MALLOC, n, 0, (uintptr_t)p, stack_id(2));
     pthread_mutex_unlock(&lock);
     return p;
@@ -141,6 +141,15 @@ __attribute__((noinline)) static void *grow(void) {
     return p;
 }
 
+/* Inlined even at -O0: symbolization must show both functions. */
+static inline __attribute__((always_inline)) void *inl_alloc(size_t n) {
+    return t_malloc(n); /* SITE_INLINE */
+}
+
+__attribute__((noinline)) static void *make_inl(void) {
+    return inl_alloc(48); /* SITE_INLINE_CALL */
+}
+
 static void *worker(void *arg) {
     long const rounds = (long)(intptr_t)arg;
     void *keep[64] = { 0 };
@@ -173,6 +182,7 @@ int main(int argc, char **argv) {
     if (!w) { fprintf(stderr, "selftrace: %s: %s\n", argv[1], err.msg); return 1; }
     dl_iterate_phdr(add_module, NULL);
     void *leak = make_leak();
+    void *inl = make_inl();
     make_temp();
     void *g = grow();
     t_free(g);
@@ -185,5 +195,6 @@ int main(int argc, char **argv) {
     tr_end_t end = { .reason = TR_END_EXIT, .events = seq };
     if (tr_writer_close(w, &end, &err) < 0) { fprintf(stderr, "selftrace: %s\n", err.msg); return 1; }
     (void)leak;
+    (void)inl;
     return 0;
 }
