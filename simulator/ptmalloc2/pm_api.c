@@ -140,9 +140,12 @@ void pm_destroy(pm_heap_t *h)
         free(a);
     }
     free(h->arenas);
-    for (size_t i = 0; i < h->n_threads; i++)
-        free(h->threads[i].tcache);
-    free(h->threads);
+    for (size_t i = 0; i < h->th_cap; i++)
+        if (h->thash[i]) {
+            free(h->thash[i]->tcache);
+            free(h->thash[i]);
+        }
+    free(h->thash);
     free(h->ix);
     pm_recs_release(h);
     free(h);
@@ -150,47 +153,99 @@ void pm_destroy(pm_heap_t *h)
 
 /* ---- threads ------------------------------------------------------------- */
 
-static pm_thread_t *thread_add(pm_heap_t *h, uint32_t tid)
+static inline size_t th_slot(const pm_heap_t *h, uint32_t tid)
 {
-    if (h->n_threads == h->cap_threads) {
-        size_t n = h->cap_threads ? h->cap_threads * 2 : 16;
-        pm_thread_t *t = realloc(h->threads, n * sizeof *t);
-        if (!t)
-            return NULL;
-        h->threads = t;
-        h->cap_threads = n;
+    return (size_t)((tid * 0x9E3779B97F4A7C15ull) >> 32) & (h->th_cap - 1);
+}
+
+static bool th_insert(pm_heap_t *h, pm_thread_t *t)
+{
+    if ((h->th_n + 1) * 2 > h->th_cap) {
+        size_t oc = h->th_cap, nc = oc ? oc * 2 : 16;
+        pm_thread_t **old = h->thash, **nt = calloc(nc, sizeof *nt);
+        if (!nt)
+            return false;
+        h->thash = nt;
+        h->th_cap = nc;
+        for (size_t i = 0; i < oc; i++)
+            if (old[i]) {
+                size_t s = th_slot(h, old[i]->tid);
+                while (nt[s])
+                    s = (s + 1) & (nc - 1);
+                nt[s] = old[i];
+            }
+        free(old);
     }
-    pm_thread_t *t = &h->threads[h->n_threads++];
-    memset(t, 0, sizeof *t);
-    t->tid = tid;
-    t->used = true;
-    if (h->n_threads == 1) {
-        t->arena = h->main; /* the first thread is the main thread */
-    }
-    return t;
+    size_t s = th_slot(h, t->tid);
+    while (h->thash[s])
+        s = (s + 1) & (h->th_cap - 1);
+    h->thash[s] = t;
+    h->th_n++;
+    return true;
 }
 
 static pm_thread_t *thread_find(pm_heap_t *h, uint32_t tid)
 {
-    for (size_t i = 0; i < h->n_threads; i++)
-        if (h->threads[i].tid == tid && !h->threads[i].exited)
-            return &h->threads[i];
+    if (!h->th_cap)
+        return NULL;
+    size_t s = th_slot(h, tid);
+    pm_thread_t *t;
+    while ((t = h->thash[s])) {
+        if (t->tid == tid)
+            return t;
+        s = (s + 1) & (h->th_cap - 1);
+    }
     return NULL;
+}
+
+static void thread_remove(pm_heap_t *h, pm_thread_t *t)
+{
+    size_t mask = h->th_cap - 1, i = th_slot(h, t->tid), j;
+    while (h->thash[i] != t)
+        i = (i + 1) & mask;
+    j = i;
+    for (;;) {
+        h->thash[i] = NULL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!h->thash[j]) {
+                h->th_n--;
+                return;
+            }
+            size_t k = th_slot(h, h->thash[j]->tid);
+            if (i <= j ? (k <= i || k > j) : (k <= i && k > j))
+                break;
+        }
+        h->thash[i] = h->thash[j];
+        i = j;
+    }
+}
+
+static pm_thread_t *thread_add(pm_heap_t *h, uint32_t tid)
+{
+    pm_thread_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->tid = tid;
+    t->used = true;
+    if (!th_insert(h, t)) {
+        free(t);
+        return NULL;
+    }
+    if (h->th_ever++ == 0)
+        t->arena = h->main; /* the first thread is the main thread */
+    return t;
 }
 
 void pm_set_thread(pm_heap_t *h, uint32_t tid)
 {
-    if (h->cur && h->cur->tid == tid && !h->cur->exited)
+    if (h->cur && h->cur->tid == tid)
         return;
     pm_thread_t *t = thread_find(h, tid);
     if (!t) {
-        size_t idx_cur = h->cur ? (size_t)(h->cur - h->threads) : 0;
-        bool had = h->cur != NULL;
         t = thread_add(h, tid);
         if (!t)
-            return;
-        (void)idx_cur;
-        (void)had;
+            return; /* host out of memory: stay on the current thread */
     }
     h->cur = t;
 }
@@ -249,7 +304,8 @@ void pm_thread_exit(pm_heap_t *h, uint32_t tid)
         t->tcache_chunk = NULL;
     }
     pm_arena_detach(h, t);
-    t->exited = true;
+    thread_remove(h, t);
+    free(t);
     h->cur = NULL;
     if (saved && saved != t)
         pm_set_thread(h, saved_tid);
@@ -277,8 +333,8 @@ pm_chunk_t *pm_malloc_c(pm_heap_t *h, size_t n)
 
 void pm_free_c(pm_heap_t *h, pm_chunk_t *c)
 {
-    if (!c)
-        return;
+    if (!c || (c->state != PM_INUSE && c->state != PM_MMAPPED))
+        return; /* NULL, or a double free (glibc would abort): ignored */
     if (c->hashed)
         pm_ix_del(h, c);
     if (c->state == PM_MMAPPED) {
@@ -359,7 +415,7 @@ pm_chunk_t *pm_realloc_c(pm_heap_t *h, pm_chunk_t *c, size_t n)
     }
     if (!c)
         return pm_malloc_c(h, n);
-    if (n > REQ_MAX)
+    if (n > REQ_MAX || (c->state != PM_INUSE && c->state != PM_MMAPPED))
         return NULL;
     uint64_t nb = pm_req2size(n);
     if (c->state == PM_MMAPPED) {

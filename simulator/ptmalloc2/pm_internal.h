@@ -121,9 +121,9 @@ struct pm_heap_s {
     uint64_t mmap_next;      /* mmapped chunks grow down from here */
     uint64_t heap_next;      /* non-main heaps (64 MiB aligned) grow down */
 
-    /* threads */
-    pm_thread_t *threads;
-    size_t n_threads, cap_threads;
+    /* live threads by tid (open addressing) */
+    pm_thread_t **thash;
+    size_t th_cap, th_n, th_ever;
     pm_thread_t *cur;
 
     /* chunk records */
