@@ -7,8 +7,8 @@
 #include "ptrmap.h"
 
 static size_t slot_of(const rp_ptrmap_t *m, uint64_t ptr) {
-    /* Fibonacci hashing; allocator addresses differ mostly in middle bits. */
-    return (size_t)((ptr * 0x9E3779B97F4A7C15ull) >> 17) & (m->cap - 1);
+    /* Fibonacci hashing: the product's top bits mix every bit of the address. */
+    return (size_t)((ptr * 0x9E3779B97F4A7C15ull) >> (64 - __builtin_ctzll(m->cap)));
 }
 
 static int grow(rp_ptrmap_t *m) {
