@@ -15,8 +15,12 @@
 #define MAX_FAST_SIZE 160u
 #define TCACHE_STRUCT_BYTES 640u
 #define DEFAULT_BRK_BASE 0x555555559000ull
-#define MMAP_TOP 0x7ffff7ff0000ull
-#define HEAPS_TOP 0x7fff00000000ull
+/* Model addresses of mmapped chunks and non-main heaps: never reused, each
+ * kind in its own range far above the break, so that a long trace cannot
+ * make two live chunks share an address. (Real addresses of these do not
+ * matter to glibc's decisions, except as noted for big memalign.) */
+#define MMAP_BASE 0x4000000000000000ull
+#define HEAPS_BASE 0x2000000000000000ull
 
 void pm_config_default(pm_config_t *cfg)
 {
@@ -113,8 +117,8 @@ pm_heap_t *pm_create(const pm_config_t *cfg)
     if (cfg->tcache_max >= 0 && cfg->tcache_max <= 1032)
         h->tcache_bins = pm_csize2tidx(pm_req2size((size_t)cfg->tcache_max)) + 1;
     h->brk_base = h->brk_cur = cfg->brk_base ? cfg->brk_base : DEFAULT_BRK_BASE;
-    h->mmap_next = MMAP_TOP;
-    h->heap_next = HEAPS_TOP;
+    h->mmap_next = MMAP_BASE;
+    h->heap_next = HEAPS_BASE;
     if (!pm_arena_new_main(h)) {
         pm_destroy(h);
         return NULL;

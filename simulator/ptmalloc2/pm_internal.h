@@ -118,8 +118,8 @@ struct pm_heap_s {
 
     /* simulated address space */
     uint64_t brk_base, brk_cur;
-    uint64_t mmap_next;      /* mmapped chunks grow down from here */
-    uint64_t heap_next;      /* non-main heaps (64 MiB aligned) grow down */
+    uint64_t mmap_next;      /* next mmapped chunk (grows up, never reused) */
+    uint64_t heap_next;      /* next non-main heap, 64 MiB aligned (grows up) */
 
     /* live threads by tid (open addressing) */
     pm_thread_t **thash;

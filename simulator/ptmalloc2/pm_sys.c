@@ -15,8 +15,8 @@ pm_chunk_t *pm_mmap_chunk(pm_heap_t *h, uint64_t nb)
     pm_chunk_t *p = pm_rec_new(h);
     if (!p)
         return NULL;
-    h->mmap_next -= size;
     p->addr = h->mmap_next;
+    h->mmap_next += size;
     p->size = size;
     p->mmap_off = 0;
     p->state = PM_MMAPPED;
@@ -61,8 +61,8 @@ static pm_hinfo_t *new_heap(pm_heap_t *h, uint64_t size, uint64_t top_pad)
     pm_hinfo_t *hi = calloc(1, sizeof *hi);
     if (!hi)
         return NULL;
-    h->heap_next -= PM_HEAP_MAX;
     hi->addr = h->heap_next;
+    h->heap_next += PM_HEAP_MAX;
     hi->size = hi->mprotect_size = size;
     return hi;
 }
