@@ -121,6 +121,14 @@ static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const
     }
     fprintf(f, "set title 'Memory over time'\nset xlabel 'time since the first event (%s)'\n"
                "set ylabel '%s'\nset yrange [0:*]\nset xrange [0:*]\nset key top left\nset offsets 0,0,graph 0.15,0\nset autoscale xfix\n", tu, bu);
+    char pk[32];
+    rp_fmt_bytes(pk, sizeof pk, (double)g->peak);
+    int const right = (double)(g->peak_t - g->first_t) > 0.7 * tmax;
+    fprintf(f, "set label 1 'peak %s' at %.6g,%.6g %s textcolor rgb '#1f77b4' font ',9'\n"
+               "set object 1 circle at %.6g,%.6g size char 0.35 fc rgb '#1f77b4' fs solid front\n", pk,
+            (double)(g->peak_t - g->first_t) / td, (double)g->peak / bd,
+            right ? "right offset -1,0.6" : "left offset 1,0.6", (double)(g->peak_t - g->first_t) / td,
+            (double)g->peak / bd);
     fprintf(f, "plot $live using 1:2 with filledcurves x1 fs solid 0.25 lc rgb '#1f77b4' notitle, \\\n"
                "     $live using 1:2 with steps ls 1 title 'live bytes requested (trace)'");
     if (cf >= 0 && ct >= 0)

@@ -34,8 +34,8 @@ char *rp_fmt_count(char *buf, size_t cap, uint64_t n) {
 }
 
 void rp_byte_unit(double max, double *div, const char **name) {
-    if (max >= 10.0 * 1073741824.0) { *div = 1073741824.0; *name = "GiB"; }
-    else if (max >= 10.0 * 1048576.0) { *div = 1048576.0; *name = "MiB"; }
+    if (max >= 1073741824.0) { *div = 1073741824.0; *name = "GiB"; }
+    else if (max >= 1048576.0) { *div = 1048576.0; *name = "MiB"; }
     else if (max >= 10.0 * 1024) { *div = 1024; *name = "KiB"; }
     else { *div = 1; *name = "bytes"; }
 }

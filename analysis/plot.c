@@ -69,7 +69,7 @@ static const char style[] =
     "set border 3 lw 1 lc rgb '#606060'\n"
     "set tics nomirror out scale 0.6 textcolor rgb '#303030'\n"
     "set grid ytics lt 1 lw 1 lc rgb '#e4e4e4'\n"
-    "set key top left opaque noautotitle samplen 2 spacing 1.1 box lc rgb '#cccccc'\n"
+    "set key top left reverse Left opaque noautotitle samplen 2 spacing 1.1 box lc rgb '#cccccc'\n"
     "set title font ',13' textcolor rgb '#202020'\n"
     "set xlabel textcolor rgb '#303030'\n"
     "set ylabel textcolor rgb '#303030'\n"

@@ -237,10 +237,11 @@ static void lifetimes(out_t *o, const rp_agg_t *g) {
 static void sites(out_t *o, const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s) {
     static const char *const titles[] = { "Top allocation sites by bytes live at the peak",
                                           "Top allocation sites by number of calls",
-                                          "Top allocation sites by leaked bytes (live at the end)" };
-    static const char *const ids[] = { "sites-peak", "sites-calls", "sites-leaked" };
+                                          "Top allocation sites by leaked bytes (live at the end)",
+                                          "Top allocation sites by temporary allocations" };
+    static const char *const ids[] = { "sites-peak", "sites-calls", "sites-leaked", "sites-temporary" };
     rp_row_t rows[TOP_SITES];
-    for (int key = 0; key < 3; key++) {
+    for (int key = 0; key < 4; key++) {
         section(o, ids[key], titles[key]);
         size_t const n = rp_top_sites(g, key, rows, TOP_SITES);
         if (!n) { note(o, "none"); continue; }

@@ -201,7 +201,7 @@ typedef struct rp_row_s {
     uint64_t value;
 } rp_row_t;
 
-/* Fills rows with the top n stack ids by key (0 peak, 1 calls, 2 leaked);
+/* Fills rows with the top n stack ids by key (0 peak, 1 calls, 2 leaked, 3 temporary);
  * returns how many (zero-valued sites left out). */
 size_t rp_top_sites(const rp_agg_t *g, int key, rp_row_t *rows, size_t n);
 /* A stack's frames with inlined calls expanded, innermost first, the

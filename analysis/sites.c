@@ -8,6 +8,7 @@ static uint64_t key_of(const rp_agg_t *g, size_t i, int key) {
     switch (key) {
     case 0: return rp_site_at_peak(g, i);
     case 1: return g->sites[i].calls;
+    case 3: return g->sites[i].temporary;
     default: return g->sites[i].live;
     }
 }

@@ -342,7 +342,8 @@ printf 'op,t_ns,live_bytes,ptmalloc2_footprint,buddy_footprint\n1,1000,100,13516
 def case_tools():
     """The real replayer and simulator, when built, on a hand-made trace."""
     d = fresh("tools")
-    t = hand_trace("hand_a", d)
+    t = os.path.join(d, "self.zst")
+    run([os.path.join(BIN, "selftrace"), t, "300"])
     p = run([REPORT, t, "-o", os.path.join(d, "rep"), "--alloc", "glibc"])
     out = p.stdout
     check("malloc-replay failed" not in out and "malloc-replay not found" not in out, "malloc-replay ran")
