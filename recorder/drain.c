@@ -83,6 +83,8 @@ static int final_reason, final_status;
 static uint64_t dropped_recycled;
 static uint8_t *stack_seen;    /* bitmap of ids written */
 static int failed;
+static uint64_t time_res = 1000; /* ns: times are rounded down to it */
+static int zlevel = 1;
 
 /* tr_writer's write(2) goes here (-Wl,--wrap=write on this library). */
 ssize_t __real_write(int fd, const void *buf, size_t n);
@@ -397,6 +399,7 @@ static void drain_ring(rec_ring_t *r) {
         ev.seq = e->seq;
         ev.release_seq = e->seq - e->drel;
         ev.t_ns = e->t >= rec_start_mono ? e->t - rec_start_mono : 0;
+        ev.t_ns -= ev.t_ns % time_res;
         ev.a = e->a; ev.b = e->b; ev.c = e->c;
         ev.ret = e->ret;
         ev.stack = e->stack;
@@ -624,7 +627,12 @@ void rec_writer_start(int after_exec_failure) {
     tr_header_t h;
     char *mem = NULL;
     size_t cap = 0;
-    tr_writer_opts_t o = { 3, (size_t)1 << 40, rec_mem_alloc, rec_mem_free, NULL };
+    const char *tr = getenv("MALLOC_RECORD_TIME_RES");
+    /* 1 us by default: a third of the size of ns, far finer than any tool's */
+    time_res = tr && atol(tr) > 0 ? (uint64_t)atol(tr) : 1000;
+    const char *zl = getenv("MALLOC_RECORD_LEVEL");
+    zlevel = zl && atoi(zl) >= 1 && atoi(zl) <= 19 ? atoi(zl) : 1; /* the writer's CPU competes with the program's */
+    tr_writer_opts_t o = { zlevel, (size_t)1 << 40, rec_mem_alloc, rec_mem_free, NULL };
     tr_error_t err;
     w = NULL;
     if (build_header(&h, &mem, &cap) == 0) w = tr_writer_open_fd(fd, 0, &h, &o, &err);

@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "  --stack-depth N    frames per stack, 0 = no stacks (default 32, max 256)\n"
             "  --free-stacks      also unwind at free (default: allocating calls only)\n"
             "  --no-follow        do not trace forked children or exec'd programs\n"
+            "  --time-res NS      timestamp resolution in ns (default 1000; 1 = full)\n"
+            "  --level N          zstd level 1..19 of the trace (default 1)\n"
             "  -q, --quiet        no summary\n"
             "  -h, --help         this text\n"
             "  --version          print the version\n");
@@ -133,6 +135,17 @@ int main(int argc, char **argv) {
                         v ? v : "");
                 return 2;
             }
+        } else if (strcmp(a, "--time-res") == 0 || strcmp(a, "--level") == 0) {
+            const char *v = ++i < argc ? argv[i] : "";
+            char *end;
+            long const n = strtol(v, &end, 10);
+            int const lvl = a[2] == 'l';
+            if (!*v || *end || n < 1 || (lvl && n > 19) || n > 1000000000) {
+                fprintf(stderr, "malloc-record: %s: expected %s, got '%s'\n", a,
+                        lvl ? "a level from 1 to 19" : "nanoseconds from 1 to 1000000000", v);
+                return 2;
+            }
+            setenv(lvl ? "MALLOC_RECORD_LEVEL" : "MALLOC_RECORD_TIME_RES", v, 1);
         } else if (strcmp(a, "--no-follow") == 0) {
             follow = 0;
         } else if (strcmp(a, "--free-stacks") == 0) {

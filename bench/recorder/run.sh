@@ -1,0 +1,70 @@
+#!/bin/sh
+# bench/recorder/run.sh [BUILD_DIR] - malloc-record against untraced runs and
+# heaptrack, side by side in one run (issue 3's targets).
+#
+# For each program: wall time untraced, under malloc-record (stacks on,
+# default settings) and under heaptrack (heaptrack -o FILE prog), median of
+# RUNS (default 3). Prints wall-time ratios, malloc-record's added time over
+# heaptrack's, trace bytes per event, events per second, both file sizes,
+# and the target next to each figure:
+#   real programs (perl, python3, sqlite3, gcc): rec/base <= 1.10
+#   loops and threaded churn: (rec - base) <= 0.1 x (heaptrack - base)
+#   trace size <= heaptrack's file
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../../build}
+build=$(cd "$build" && pwd) || exit 2
+rec=$build/bin/malloc-record
+[ -x "$rec" ] || { echo "run.sh: $rec: not built" >&2; exit 2; }
+command -v heaptrack > /dev/null || { echo "run.sh: heaptrack not installed" >&2; exit 2; }
+runs=${RUNS:-3}
+work=$(mktemp -d "${TMPDIR:-/tmp}/recbench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cc -O2 -o "$work/loop" "$here/loop.c" && cc -O2 -pthread -o "$work/churn" "$here/churn.c" || exit 2
+cp "$here/../../traces/reader.c" "$here/../../traces/"*.h "$work/" # gcc's input
+
+now() { date +%s.%N; }
+# time_of CMD...: wall seconds of one run, output discarded
+time_of() {
+    t0=$(now); "$@" > /dev/null 2>&1; t1=$(now)
+    echo "$t0 $t1" | awk '{printf "%.4f", $2 - $1}'
+}
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+printf '%-9s %8s %8s %9s %8s %8s %10s %-26s %8s %9s %10s %10s %s\n' \
+    program base_s rec_s heaptr_s rec/base ht/base added_r/h target rec_B/ev rec_ev/s rec_bytes ht_bytes size_ok
+bench() { # name kind(real|loop) cmd...
+    name=$1 kind=$2; shift 2
+    b="" r="" h=""
+    for i in $(seq "$runs"); do
+        b="$b $(time_of "$@")"
+        rm -f "$work"/t.*.zst "$work"/ht.*
+        r="$r $(time_of "$rec" -q -o "$work/t.%p.zst" -- "$@")"
+        h="$h $(time_of heaptrack -o "$work/ht" "$@")"
+    done
+    # sizes and events of the last run (malloc-record: every process's trace)
+    "$rec" -o "$work/s.%p.zst" -- "$@" > /dev/null 2> "$work/summary"
+    ev=$(awk '/events,/ {s += $2} END {print s + 0}' "$work/summary")
+    rb=$(awk '/events,/ {s += $4} END {print s + 0}' "$work/summary")
+    rm -f "$work"/s.*.zst
+    hb=$(cat "$work"/ht.* 2>/dev/null | wc -c)
+    mb=$(echo "$b" | median) mr=$(echo "$r" | median) mh=$(echo "$h" | median)
+    echo "$name $kind $mb $mr $mh $ev $rb $hb" | awk '{
+        base = $3; rec = $4; ht = $5; ev = $6; rb = $7; hb = $8
+        rr = rec / base; hr = ht / base
+        add = (ht - base > 0) ? (rec - base) / (ht - base) : 0
+        if ($2 == "real") tgt = sprintf("rec/base<=1.10 %s", rr <= 1.10 ? "MET" : "missed")
+        else tgt = sprintf("added_r/h<=0.10 %s", add <= 0.10 ? "MET" : "missed")
+        printf "%-9s %8.3f %8.3f %9.3f %7.2fx %7.2fx %10.3f %-26s %8.2f %9.0f %10d %10d %s\n",
+               $1, base, rec, ht, rr, hr, add, tgt, (ev ? rb / ev : 0), (rec > 0 ? ev / rec : 0), rb, hb,
+               (rb <= hb) ? "MET" : "missed"
+    }'
+}
+
+bench perl real perl -e 'my %h; $h{$_} = "x" x ($_ % 64) for 1..300000; my $n = 0; $n += length($h{$_}) for keys %h; print "$n\n"'
+bench python3 real /usr/bin/python3 -c 'import json; d = {str(i): [i, str(i) * 3] for i in range(150000)}; s = json.dumps(d); print(len(json.loads(s)))'
+bench sqlite3 real sqlite3 :memory: 'create table t(a, b); with recursive c(x) as (select 1 union all select x + 1 from c where x < 200000) insert into t select x, printf("%08d", x * 7) from c; create index i on t(b); select count(*), sum(a) from t where b like "%7%";'
+bench gcc real gcc -O2 -c -o "$work/reader.o" "$work/reader.c"
+bench loop1M loop "$work/loop" 1000000
+bench churn2 loop "$work/churn" 2 300000
+bench churn4 loop "$work/churn" 4 150000
