@@ -4,30 +4,56 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define SLAB_RECS 4096
+/* Records come from 2 MiB slabs, aligned and advised for transparent huge
+ * pages: first-touch page faults were most of the model's time on traces
+ * with many live chunks (one fault per 51 records with 4 KiB pages). */
+#define SLAB_BYTES (2u << 20)
+#define SLAB_RECS ((SLAB_BYTES - 64) / sizeof(pm_chunk_t))
 
 struct pm_slab_s {
     pm_slab_t *next;
-    pm_chunk_t recs[SLAB_RECS];
+    size_t used;       /* records handed out so far (carved lazily) */
+    pm_chunk_t recs[];
 };
+
+static pm_slab_t *slab_map(void)
+{
+    size_t len = 2 * (size_t)SLAB_BYTES;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    char *a = (char *)(((uintptr_t)m + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1));
+    if (a > m)
+        munmap(m, (size_t)(a - m));
+    if (a + SLAB_BYTES < m + len)
+        munmap(a + SLAB_BYTES, (size_t)(m + len - (a + SLAB_BYTES)));
+#ifdef MADV_HUGEPAGE
+    madvise(a, SLAB_BYTES, MADV_HUGEPAGE);
+#endif
+    return (pm_slab_t *)a;
+}
 
 pm_chunk_t *pm_rec_new(pm_heap_t *h)
 {
     pm_chunk_t *c = h->free_recs;
-    if (!c) {
-        pm_slab_t *s = malloc(sizeof *s);
-        if (!s)
-            return NULL;
-        s->next = h->slabs;
-        h->slabs = s;
-        for (int i = SLAB_RECS - 1; i >= 0; i--) {
-            s->recs[i].fd = h->free_recs;
-            h->free_recs = &s->recs[i];
+    if (c) {
+        h->free_recs = c->fd;
+    } else {
+        pm_slab_t *s = h->slabs;
+        if (!s || s->used == SLAB_RECS) {
+            s = slab_map();
+            if (!s)
+                return NULL;
+            s->next = h->slabs;
+            s->used = 0;
+            h->slabs = s;
         }
-        c = h->free_recs;
+        c = &s->recs[s->used++];
+        memset(c, 0, sizeof *c);
+        return c;
     }
-    h->free_recs = c->fd;
     memset(c, 0, sizeof *c);
     return c;
 }
@@ -44,7 +70,7 @@ void pm_recs_release(pm_heap_t *h)
     while (h->slabs) {
         pm_slab_t *s = h->slabs;
         h->slabs = s->next;
-        free(s);
+        munmap(s, SLAB_BYTES);
     }
     h->free_recs = NULL;
 }
