@@ -89,7 +89,7 @@ static char *string(parser_t *ps) {
             o += utf8(o, cp);
             break;
         }
-        default: ps->p -= 1; fail(ps, "bad escape in string"); free(out); return NULL;
+        default: ps->p -= 2; fail(ps, "bad escape in string"); free(out); return NULL;
         }
     }
     ps->p++;
