@@ -433,6 +433,19 @@ EXPORT sighandler_t signal(int sig, sighandler_t h) {
     return old.sa_handler;
 }
 
+/* libunwind blocks every signal around each lookup of a new pc (two
+ * syscalls, costly in a VM); inside a hook no handler can re-enter it (the
+ * recursion guard makes nested calls pass through), so those are skipped. */
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
+    static int (*real)(int, const sigset_t *, sigset_t *);
+    if (REC_UNLIKELY(rec_t.unwinding)) {
+        if (old) sigemptyset(old);
+        return 0;
+    }
+    if (!real) real = rec_next("sigprocmask");
+    return real(how, set, old);
+}
+
 /* ---- the trace fd ------------------------------------------------------- */
 EXPORT int close(int fd) {
     static int (*real)(int);

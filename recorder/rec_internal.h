@@ -70,6 +70,7 @@ typedef struct rec_tls_s {
     uint32_t tid;
     uint8_t guard;    /* inside a hook or the recorder: calls pass through */
     uint8_t internal; /* the writer thread: never recorded */
+    uint8_t unwinding; /* inside libunwind: its sigprocmask calls are skipped */
 } rec_tls_t;
 
 extern REC_HIDDEN __thread rec_tls_t rec_t REC_TLS;

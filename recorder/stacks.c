@@ -113,7 +113,9 @@ static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
 uint32_t rec_stack_here(void) {
     if (REC_UNLIKELY(!slots)) return 0;
     void *buf[MAX_DEPTH + 8];
+    rec_t.unwinding = 1;
     int n = unw_backtrace(buf, rec_depth + 6 < MAX_DEPTH + 8 ? rec_depth + 6 : MAX_DEPTH + 8);
+    rec_t.unwinding = 0;
     int s = 0;
     while (s < n && !in_self(buf[s])) s++; /* libunwind's own frames */
     if (s == n) s = 0;
