@@ -365,6 +365,51 @@ def case_record():
     check(re.search(want, out) is not None, "recorded stack symbolized: t_malloc then make_leak, lines from the source")
 
 
+def parse_bytes(text):
+    num, unit = text.split()
+    return float(num) * {"B": 1, "KiB": 1024, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
+
+
+def case_heaptrack():
+    """heaptrack as an independent oracle: the same deterministic program
+    recorded by heaptrack and by malloc-record must give the same per-site
+    peak bytes, calls and temporary allocations (heaptrack_print's lists).
+    Sites with a single call are left out: heaptrack's own preload library
+    adds one (libstdc++'s 72 KiB exception pool)."""
+    d = fresh("heaptrack")
+    rec, prog = EXTRA[0], EXTRA[1]
+    t = os.path.join(d, "wf.zst")
+    run([rec, "-q", "-o", t, prog, "100000"])
+    run(["heaptrack", "-o", os.path.join(d, "ht"), prog, "100000"])
+    ht = run(["heaptrack_print", os.path.join(d, "ht.zst")]).stdout
+    out = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"]).stdout
+    unit = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
+
+    def rows(title):
+        part = out.split(title, 1)[1].split("\n== ", 1)[0]
+        return [(parse_bytes(m[0]), int(m[1]), int(m[3])) for m in
+                re.findall(r"^\s+\d+\s+([\d.]+ \S+)\s+(\d+)\s+[\d.]+ \S+\s+([\d.]+ \S+)\s+(\d+)", part, re.M)]
+    mine_peak, mine_temp = rows("by bytes live at the peak"), rows("by temporary allocations")
+    peaks = [(float(v) * unit[u], int(n)) for v, u, n in
+             re.findall(r"^([\d.]+)([KMG]?)B? peak memory consumed over (\d+) calls from$", ht, re.M)]
+    temps = [(int(a), int(b)) for a, b in
+             re.findall(r"^(\d+) temporary allocations of (\d+) allocations in total \([\d.]+%\) from$", ht, re.M)]
+    checked = 0
+    for v, n in peaks:
+        if n < 2:
+            continue
+        checked += 1
+        check(any(c == n and abs(p - v) <= 60 for p, c, _ in mine_peak),
+              "heaptrack peak site %.0f B over %d calls found in ours %r" % (v, n, mine_peak))
+    for tmp, n in temps:
+        if n < 2:
+            continue
+        checked += 1
+        check(any(c == n and tt == tmp for _, c, tt in mine_temp),
+              "heaptrack temporary site %d of %d found in ours %r" % (tmp, n, mine_temp))
+    check(checked >= 5, "compared at least 5 sites with heaptrack (%d)" % checked)
+
+
 globals()["case_" + CASE]()
 if failures:
     print("%d check(s) failed" % len(failures))
