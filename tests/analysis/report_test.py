@@ -265,6 +265,9 @@ def case_errors():
     check(len(warn) == 1 and warn[0].startswith("malloc-report: " + cut + ": warning: ") and "cut short" in warn[0],
           "cut trace: one warning line naming the file: %r" % p.stderr)
     check("no END record: the trace was cut short" in p.stdout, "the report says the trace was cut")
+    p = run([REPORT, t, "-o", os.path.join(bad, "sub"), "--no-replay", "--no-sim"], ok=(1,))
+    check(p.stderr.strip() == "malloc-report: %s/sub: cannot create the report folder: Not a directory" % bad,
+          "unwritable report folder: %r" % p.stderr)
     for args in (["--bogus"], [], ["--diff", t]):
         p = run([REPORT] + args, ok=(2,))
         check(p.stderr.startswith("malloc-report: "), "usage error for %r" % (args,))
