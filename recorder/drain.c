@@ -387,6 +387,19 @@ static void flush(void) {
     dirty = 0;
 }
 
+/* TSC -> ns since start: the scale is measured over the whole run so far
+ * at each pass, which follows every event it converts. */
+static double ns_per_tick;
+static void calibrate(void) {
+    if (!rec_use_tsc) return;
+    uint64_t const c = __rdtsc(), m = rec_now();
+    if (c > rec_tsc0 + 1000 && m > rec_start_mono) ns_per_tick = (double)(m - rec_start_mono) / (double)(c - rec_tsc0);
+}
+static inline uint64_t stamp_ns(uint64_t t) {
+    if (rec_use_tsc) return t > rec_tsc0 ? (uint64_t)((double)(t - rec_tsc0) * ns_per_tick) : 0;
+    return t >= rec_start_mono ? t - rec_start_mono : 0;
+}
+
 static void drain_ring(rec_ring_t *r) {
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
     uint64_t const h = r->snap_head;
@@ -398,7 +411,7 @@ static void drain_ring(rec_ring_t *r) {
         if (e->stack) write_stack(e->stack);
         ev.seq = e->seq;
         ev.release_seq = e->seq - e->drel;
-        ev.t_ns = e->t >= rec_start_mono ? e->t - rec_start_mono : 0;
+        ev.t_ns = stamp_ns(e->t);
         ev.t_ns -= ev.t_ns % time_res;
         ev.a = e->a; ev.b = e->b; ev.c = e->c;
         ev.ret = e->ret;
@@ -422,6 +435,7 @@ static uint64_t dropped_total(void) {
 /* One pass: snapshot, modules, drain, thread exits, watermark, frame. */
 static void pass(int final) {
     uint64_t const S = atomic_load(&rec_seq);
+    calibrate();
     for (rec_ring_t *r = rec_ring_list(); r; r = r->next) {
         r->snap_live = atomic_load(&r->state) != RING_FREE;
         r->snap_busy = atomic_load(&r->busy);

@@ -56,7 +56,7 @@ int rec_push_simple(int op, uint64_t a, uint64_t ret) {
         if (e) {
             memset(e, 0, sizeof *e);
             e->seq = seq;
-            e->t = rec_now();
+            e->t = rec_stamp();
             e->a = a;
             e->ret = ret;
             e->op = (uint8_t)op;
@@ -133,6 +133,7 @@ EXPORT pid_t fork(void) {
         rec_ring_after_fork(t);
         rec_writer_after_fork();
         if (rec_follow) {
+            rec_tsc0 = __rdtsc();
             rec_start_mono = rec_now();
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);

@@ -191,6 +191,15 @@ REC_HIDDEN void *rec_mem_alloc(void *opaque, size_t n);
 REC_HIDDEN void rec_mem_free(void *opaque, void *p);
 
 #include <time.h>
+#include <x86intrin.h>
+/* Event stamps: the TSC when it is invariant (half the cost of the vDSO
+ * clock here), converted to CLOCK_MONOTONIC ns by the writer; else ns. */
+extern REC_HIDDEN int rec_use_tsc;
+extern REC_HIDDEN uint64_t rec_tsc0; /* TSC at rec_start_mono */
+static inline uint64_t rec_stamp(void) {
+    if (REC_LIKELY(rec_use_tsc)) return __rdtsc();
+    return rec_now();
+}
 static inline uint64_t rec_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -9,6 +9,7 @@
  * linked with jemalloc or tcmalloc is recorded using that allocator; dlsym's
  * own calloc during the lookup is served from a small static arena.
  */
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
@@ -187,7 +188,7 @@ put(rec_ring_t *r, uint64_t seq, uint32_t drel, int op, uint64_t a, uint64_t b, 
     rec_ev_t *e = rec_slot(r);
     if (REC_LIKELY(e != NULL)) {
         e->seq = seq;
-        e->t = rec_now();
+        e->t = rec_stamp();
         e->a = a; e->b = b; e->c = c;
         e->ret = ret;
         e->stack = stack;
@@ -431,6 +432,8 @@ _Atomic int rec_on;
 struct rec_seq_line_s rec_seq_line;
 int rec_depth = 32;
 int rec_follow = 1;
+int rec_use_tsc;
+uint64_t rec_tsc0;
 uint64_t rec_start_mono, rec_start_real;
 
 static long env_long(const char *name, long dflt, long lo, long hi) {
@@ -487,6 +490,9 @@ void rec_core_init(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     rec_start_real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    unsigned a, b, c, d;
+    rec_use_tsc = !env_long("MALLOC_RECORD_NO_TSC", 0, 0, 1) && __get_cpuid(0x80000007, &a, &b, &c, &d) && (d >> 8) & 1;
+    rec_tsc0 = __rdtsc();
     rec_start_mono = rec_now();
     atomic_store(&rec_on, 1);
     atomic_store_explicit(&state, 2, memory_order_release);
