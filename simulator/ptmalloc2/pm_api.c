@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #define DEFAULT_MMAP_THRESHOLD (128u * 1024)
@@ -89,7 +90,9 @@ pm_heap_t *pm_create(const pm_config_t *cfg)
     h->tcache_bins = PM_TCACHE_BINS;
     h->tcache_count = 7;
     h->max_fast = set_max_fast(64 * PM_SIZE_SZ / 4);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    /* glibc counts the CPUs the process may run on (__get_nprocs_sched) */
+    cpu_set_t cs;
+    int n = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 0;
     h->ncpu = cfg->ncpu ? cfg->ncpu : (n > 0 ? (unsigned)n : 2);
     /* tunables behave as mallopt does */
     if (cfg->mmap_threshold >= 0) {

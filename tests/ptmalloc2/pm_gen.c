@@ -59,6 +59,13 @@ int main(int argc, char **argv)
     long n = atol(argv[2]);
     const char *mode = argc > 3 ? argv[3] : "";
     int threads = strstr(mode, "threads") != NULL;
+    /* many: 25 threads, more than 8 x ncpu arenas on small machines, so
+     * arenas get reused round-robin; no thread exits (the stack cache of
+     * the driver's pthreads would then free DTVs, which the runner does not
+     * emulate) */
+    int many = strstr(mode, "many") != NULL;
+    if (many)
+        threads = 1;
     mode_churn = strstr(mode, "churn") != NULL;
     mode_heaps = strstr(mode, "heaps") != NULL;
     if (strstr(mode, "unsorted")) {
@@ -90,14 +97,14 @@ int main(int argc, char **argv)
     unsigned nslots = (unsigned)rr(16, mode_heaps ? 160 : MAXS);
     unsigned burst = 0;
     int tid = 0, maxtid = 0;
-    int exited[8] = {0};
+    int exited[32] = {0};
     printf("# seed %s ops %ld slots %u\n", argv[1], n, nslots);
     for (long i = 0; i < n; i++) {
         if (mode_churn && i % 500 == 499)
             for (int j = 0; j < 4; j++)
                 churn_set[j] = rnd() % 4 ? rr(0, 160) : rr(0, 1100);
         if (threads && rnd() % 200 == 0) {
-            int t = (int)rr(0, 4);
+            int t = (int)rr(0, many ? 24 : 4);
             if (t > maxtid)
                 maxtid = t;
             if (t != tid) {
@@ -107,7 +114,7 @@ int main(int argc, char **argv)
                 continue;
             }
         }
-        if (threads && tid == 0 && maxtid > 0 && rnd() % 2000 == 0) {
+        if (threads && !many && tid == 0 && maxtid > 0 && rnd() % 2000 == 0) {
             int t = (int)rr(1, (uint64_t)maxtid);
             if (!exited[t]) {
                 printf("X %d\n", t);
