@@ -41,6 +41,7 @@ int rp_agg_init(rp_agg_t *g) {
 void rp_agg_free(rp_agg_t *g) {
     free(g->sites);
     free(g->threads);
+    free(g->tindex);
     rp_ptrmap_free(&g->objs);
     memset(g, 0, sizeof *g);
 }
@@ -58,13 +59,39 @@ static rp_site_t *site(rp_agg_t *g, uint32_t stack) {
     return &g->sites[stack];
 }
 
+static size_t tid_slot(const rp_agg_t *g, uint32_t tid) {
+    return (size_t)(((uint64_t)tid * 0x9E3779B97F4A7C15ull) >> 32) & (g->tindex_cap - 1);
+}
+
+/* Rebuilds the tid index at twice the size. */
+static int tindex_grow(rp_agg_t *g) {
+    size_t const ncap = g->tindex_cap ? g->tindex_cap * 2 : 64;
+    uint32_t *ni = calloc(ncap, sizeof *ni);
+    if (!ni) return -1;
+    free(g->tindex);
+    g->tindex = ni;
+    g->tindex_cap = ncap;
+    for (size_t i = 0; i < g->nthreads; i++) {
+        size_t j = tid_slot(g, g->threads[i].tid);
+        while (ni[j]) j = (j + 1) & (ncap - 1);
+        ni[j] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
 static rp_thread_t *thread(rp_agg_t *g, uint32_t tid, size_t *index) {
-    /* Few threads in most traces, and events of one thread come in runs:
-     * look at the last one found first, then scan. */
-    static __thread size_t last;
-    if (last < g->nthreads && g->threads[last].tid == tid) { *index = last; return &g->threads[last]; }
-    for (size_t i = 0; i < g->nthreads; i++)
-        if (g->threads[i].tid == tid) { last = *index = i; return &g->threads[i]; }
+    /* Events of one thread come in runs: the last one found first. */
+    if (g->tlast < g->nthreads && g->threads[g->tlast].tid == tid) {
+        *index = g->tlast;
+        return &g->threads[g->tlast];
+    }
+    if (g->tindex_cap) {
+        for (size_t j = tid_slot(g, tid); g->tindex[j]; j = (j + 1) & (g->tindex_cap - 1))
+            if (g->threads[g->tindex[j] - 1].tid == tid) {
+                g->tlast = *index = g->tindex[j] - 1;
+                return &g->threads[*index];
+            }
+    }
     if (g->nthreads == g->cap_threads) {
         size_t const ncap = g->cap_threads ? g->cap_threads * 2 : 8;
         rp_thread_t *nt = realloc(g->threads, ncap * sizeof *nt);
@@ -75,7 +102,11 @@ static rp_thread_t *thread(rp_agg_t *g, uint32_t tid, size_t *index) {
     rp_thread_t *t = &g->threads[g->nthreads];
     memset(t, 0, sizeof *t);
     t->tid = tid;
-    last = *index = g->nthreads++;
+    g->tlast = *index = g->nthreads++;
+    if (g->nthreads * 2 > g->tindex_cap) return tindex_grow(g) < 0 ? NULL : t;
+    size_t j = tid_slot(g, tid);
+    while (g->tindex[j]) j = (j + 1) & (g->tindex_cap - 1);
+    g->tindex[j] = (uint32_t)*index + 1;
     return t;
 }
 

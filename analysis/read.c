@@ -43,6 +43,9 @@ int rp_agg_file(const char *path, rp_agg_t *g, tr_reader_t **rp, int progress,
     tr_event_t ev;
     int rc;
     while ((rc = tr_reader_next(r, &ev)) > 0) {
+        /* A stack id the trace never defined (damage) counts as no stack, so
+         * that the per-id site table stays as large as the stack table. */
+        if (ev.stack >= g->nsites && ev.stack > tr_reader_stack_count(r)) ev.stack = 0;
         if (rp_agg_event(g, &ev) < 0) {
             snprintf(errbuf, cap, "%s: out of memory after %llu events", path,
                      (unsigned long long)g->events);

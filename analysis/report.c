@@ -204,8 +204,20 @@ static void sizes_and_rate(out_t *o, const rp_agg_t *g) {
     int const w[] = { 12, 14, 14, 10 };
     const char *const head[] = { "thread", "events", "allocations", "share" };
     thead(o, 4, w, head);
-    for (size_t i = 0; i < g->nthreads; i++) {
-        const rp_thread_t *t = &g->threads[i];
+    /* busiest threads first; ties in order of appearance */
+    size_t *ord = malloc((g->nthreads ? g->nthreads : 1) * sizeof *ord);
+    size_t const shown = g->nthreads < 32 ? g->nthreads : 32;
+    for (size_t i = 0; ord && i < g->nthreads; i++) ord[i] = i;
+    for (size_t i = 0; ord && i < shown; i++) { /* partial selection sort: 32 rows at most */
+        size_t best = i;
+        for (size_t j = i + 1; j < g->nthreads; j++)
+            if (g->threads[ord[j]].allocs > g->threads[ord[best]].allocs ||
+                (g->threads[ord[j]].allocs == g->threads[ord[best]].allocs && ord[j] < ord[best]))
+                best = j;
+        size_t const tmp = ord[i]; ord[i] = ord[best]; ord[best] = tmp;
+    }
+    for (size_t i = 0; ord && i < shown; i++) {
+        const rp_thread_t *t = &g->threads[ord[i]];
         char a[16], b[32], c[32], d[16];
         snprintf(a, sizeof a, "%u", t->tid);
         snprintf(b, sizeof b, "%" PRIu64, t->events);
@@ -213,12 +225,10 @@ static void sizes_and_rate(out_t *o, const rp_agg_t *g) {
         snprintf(d, sizeof d, "%.1f%%", g->alloc_calls ? 100.0 * (double)t->allocs / (double)g->alloc_calls : 0.0);
         const char *const cells[] = { a, b, c, d };
         trow(o, 4, w, cells);
-        if (i == 31 && g->nthreads > 32) {
-            fprintf(o->t, "... %zu more threads\n", g->nthreads - 32);
-            break;
-        }
     }
+    free(ord);
     tend(o);
+    if (g->nthreads > 32) note(o, "%zu more threads not listed", g->nthreads - 32);
 }
 
 static void lifetimes(out_t *o, const rp_agg_t *g) {

@@ -75,6 +75,8 @@ typedef struct rp_agg_s {
     uint64_t tl_width;              /* ns per bucket */
     /* threads (in order of appearance) */
     rp_thread_t *threads; size_t nthreads, cap_threads;
+    uint32_t *tindex; size_t tindex_cap; /* tid -> index + 1, open addressing */
+    size_t tlast;                        /* index of the thread found last */
     /* sites by stack id */
     rp_site_t *sites; size_t nsites; /* index = stack id; [0] = no stack */
     rp_ptrmap_t objs;
