@@ -572,8 +572,7 @@ static void finish(void) {
         }
         w = NULL;
     }
-    close(atomic_load(&fd_now));
-    atomic_store(&fd_now, -1);
+    close(atomic_exchange(&fd_now, -1));
     fd_tag = -1;
 }
 
@@ -597,7 +596,6 @@ static void *writer_main(void *arg) {
     }
     if (!failed) {
         finish();
-        if (failed) { /* nothing */ }
     } else if (fd_tag >= 0) {
         close(atomic_load(&fd_now));
         atomic_store(&fd_now, -1);
@@ -656,8 +654,8 @@ void rec_writer_start(int after_exec_failure) {
         char msg[PATH_MAX + 400];
         snprintf(msg, sizeof msg, "malloc-record: %s: %s; not recording\n", path, err.msg);
         rec_diag(msg);
+        atomic_store(&fd_now, -1); /* first: close() protects the trace fd */
         close(fd);
-        atomic_store(&fd_now, -1);
         fd_tag = -1;
         atomic_store(&rec_on, 0);
         rec_t.guard = g;
@@ -680,8 +678,8 @@ void rec_writer_start(int after_exec_failure) {
         atomic_store(&rec_on, 0);
         tr_writer_close(w, NULL, NULL);
         w = NULL;
+        atomic_store(&fd_now, -1); /* first: close() protects the trace fd */
         close(fd);
-        atomic_store(&fd_now, -1);
         fd_tag = -1;
     }
     pthread_attr_destroy(&attr);
@@ -712,8 +710,8 @@ void rec_final(int reason, int status) {
 
 void rec_writer_after_fork(void) {
     /* the parent's writer object and file belong to the parent: forget them */
-    if (atomic_load(&fd_now) >= 0) close(atomic_load(&fd_now));
-    atomic_store(&fd_now, -1);
+    int const fd = atomic_exchange(&fd_now, -1); /* first, or close() would protect it */
+    if (fd >= 0) close(fd);
     fd_tag = -1;
     w = NULL;
     pthread_mutex_init(&fd_lock, NULL);
