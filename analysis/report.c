@@ -404,6 +404,45 @@ static void sim(out_t *o, const rp_extern_t *x) {
     for (const rj_t *m = models->child; m; m = m->next) extras(o, m);
 }
 
+/* One paragraph: which allocator would serve this program best, and by how much. */
+static void verdict(out_t *o, const rp_extern_t *x) {
+    const rj_t *runs = rj_get(x->replay, "runs"), *models = rj_get(x->sim, "models");
+    if ((!runs || !runs->len) && (!models || !models->len)) return;
+    section(o, "verdict", "Verdict");
+    fprintf(o->h, "<table class=\"kv\">\n");
+    const rj_t *glibc = NULL, *small = NULL, *fast = NULL;
+    for (const rj_t *r = runs ? runs->child : NULL; r; r = r->next) {
+        if (strcmp(rj_str(rj_get(r, "allocator"), ""), "glibc") == 0) glibc = r;
+        if (!small || rj_num(rj_get(r, "peak_rss_bytes"), 0) < rj_num(rj_get(small, "peak_rss_bytes"), 0)) small = r;
+        if (!fast || rj_num(rj_get(r, "ns_per_op"), 0) < rj_num(rj_get(fast, "ns_per_op"), 0)) fast = r;
+    }
+    char a[32], b[32];
+    if (small && glibc) {
+        double const g = rj_num(rj_get(glibc, "peak_rss_bytes"), 0), v = rj_num(rj_get(small, "peak_rss_bytes"), 0);
+        kv(o, "smallest (measured):", "%s, peak RSS %s: %s less than glibc (%s, %.0f%%)",
+           rj_str(rj_get(small, "allocator"), "?"), rp_fmt_bytes(a, sizeof a, v), rp_fmt_bytes(b, sizeof b, g - v),
+           rp_fmt_bytes((char[32]){ 0 }, 32, g), g > 0 ? (g - v) * 100.0 / g : 0.0);
+    }
+    if (fast && glibc) {
+        double const g = rj_num(rj_get(glibc, "ns_per_op"), 0), v = rj_num(rj_get(fast, "ns_per_op"), 0);
+        kv(o, "fastest (measured):", "%s, %.1f ns per op against glibc's %.1f (%.0f%% less time)",
+           rj_str(rj_get(fast, "allocator"), "?"), v, g, g > 0 ? (g - v) * 100.0 / g : 0.0);
+    }
+    const rj_t *base = NULL, *best = NULL;
+    for (const rj_t *m = models ? models->child : NULL; m; m = m->next) {
+        if (strcmp(rj_str(rj_get(m, "model"), ""), "ptmalloc2") == 0) base = m;
+        if (!best || rj_num(rj_path(m, "peak.footprint_bytes"), 0) < rj_num(rj_path(best, "peak.footprint_bytes"), 0))
+            best = m;
+    }
+    if (best && base) {
+        double const g = rj_num(rj_path(base, "peak.footprint_bytes"), 0), v = rj_num(rj_path(best, "peak.footprint_bytes"), 0);
+        kv(o, "smallest (simulated):", "%s design, peak footprint %s: %s less than glibc's model (%.0f%%)",
+           rj_str(rj_get(best, "model"), "?"), rp_fmt_bytes(a, sizeof a, v), rp_fmt_bytes(b, sizeof b, g - v),
+           g > 0 ? (g - v) * 100.0 / g : 0.0);
+    }
+    fprintf(o->h, "</table>\n");
+}
+
 static const char css[] =
     "body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2em auto;max-width:1000px;"
     "color:#222;padding:0 1em}h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:2em;"
@@ -430,10 +469,11 @@ int rp_write_report(const rp_opts_t *op, const rp_agg_t *g, tr_reader_t *r, rp_s
     rp_html_esc(h, op->trace);
     fprintf(h, "</p>\n<nav><a href=\"#overview\">overview</a><a href=\"#memory\">memory</a>"
                "<a href=\"#sizes\">sizes</a><a href=\"#lifetimes\">lifetimes</a><a href=\"#sites-peak\">sites</a>"
-               "<a href=\"#replay\">allocators</a><a href=\"#sim\">simulation</a></nav>\n");
+               "<a href=\"#verdict\">verdict</a><a href=\"#replay\">allocators</a><a href=\"#sim\">simulation</a></nav>\n");
     fprintf(text, "malloc-report %s\n", MS_VERSION);
     if (!p->gnuplot[0] || p->failed) note(&o, "%s", p->why);
     overview(&o, g, r, op->trace);
+    verdict(&o, x);
     memory(&o, g, x);
     sizes_and_rate(&o, g);
     lifetimes(&o, g);

@@ -332,6 +332,12 @@ printf 'op,t_ns,live_bytes,ptmalloc2_footprint,buddy_footprint\n1,1000,100,13516
           is not None, "buddy row with its saving vs glibc")
     check(re.search(r"^order\s+block_bytes\s+allocated\s+free", out, re.M) is not None, "buddy per-order table")
     check(line_value(out, "glibc RSS (replay):") == "peak 2.0 MiB (2097152 B), final 1.0 MiB", "RSS line")
+    check(line_value(out, "smallest (measured):") == "jemalloc, peak RSS 1.5 MiB: 512.0 KiB less than glibc (2.0 MiB, 25%)",
+          "verdict: smallest measured %r" % line_value(out, "smallest (measured):"))
+    check(line_value(out, "fastest (measured):") == "jemalloc, 76.9 ns per op against glibc's 100.5 (23% less time)",
+          "verdict: fastest measured")
+    check(line_value(out, "smallest (simulated):") == "buddy design, peak footprint 68.0 KiB: 64.0 KiB less than glibc's model (48%)",
+          "verdict: smallest simulated %r" % line_value(out, "smallest (simulated):"))
     check_report_files(rep, ["memory", "sim_timeline", "replay_time", "replay_rss", "replay_latency", "sim_models"])
     # failing tools: said in the report, and the rest still written
     fake_tool(os.path.join(bindir, "malloc-replay"), 'echo "malloc-replay: t: cannot replay" >&2; exit 1\n')
