@@ -320,7 +320,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
     }
     fprintf(f, "EOD\nset title 'Replay: latency percentiles'\nset ylabel 'ns (log scale)'\nset logscale y\n"
                "set style data histograms\nset style histogram clustered gap 1\n"
-               "set style fill solid 0.85 border lc rgb '#ffffff'\nset key top left horizontal\n"
+               "set style fill solid 0.85 border lc rgb '#ffffff'\nset key below horizontal\n"
                "set yrange [1:*]\n"
                "plot $d using 2:xtic(1) title 'malloc p50', '' using 3 title 'malloc p99', "
                "'' using 4 title 'malloc p99.9', '' using 5 title 'free p50', '' using 6 title 'free p99', "
