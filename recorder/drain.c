@@ -377,14 +377,25 @@ static void write_stack(uint32_t id) {
     stack_seen[id >> 3] |= (uint8_t)(1u << (id & 7));
 }
 
+/* Frame boundaries written so far (the last few), to cut back to on error. */
+#define NBOUND 8
+static uint64_t bound_bytes[NBOUND], bound_events[NBOUND], bound_frames[NBOUND];
+static unsigned nbound;
+static uint64_t last_flush_ns;
+
 static void flush(void) {
     if (!dirty || failed) return;
     if (tr_writer_flush(w) == 0) {
         frames++;
         good_bytes = tr_writer_bytes(w);
         good_events = events_fed;
+        bound_bytes[nbound % NBOUND] = good_bytes;
+        bound_events[nbound % NBOUND] = good_events;
+        bound_frames[nbound % NBOUND] = frames;
+        nbound++;
     }
     dirty = 0;
+    last_flush_ns = rec_now();
 }
 
 /* TSC -> ns since start: the scale is measured over the whole run so far
@@ -467,14 +478,18 @@ static void pass(int final) {
         }
     }
     if (!failed && wm > 1 && dirty) tr_writer_watermark(w, wm);
-    flush();
+    /* a frame per 100 ms, not per pass: a busy program wakes the writer
+     * every few thousand events, and small frames cost size and time */
+    if (final || rec_now() - last_flush_ns >= 95000000u) flush();
     atomic_fetch_add(&rec_writer_progress, 1);
 }
 
 /* ---- errors: cut back to the last frame, append END(error) --------------- */
 static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes);
 
+static int ok;
 static void end_frame_by_hand(int fd, int err_no) {
+    ok = 0;
     uint8_t raw[96];
     size_t n = 0;
     raw[n++] = 0x02; /* SYNC */
@@ -505,6 +520,7 @@ static void end_frame_by_hand(int fd, int err_no) {
         return;
     }
     good_bytes += z;
+    ok = 1;
 }
 
 static void writer_failed(void) {
@@ -522,7 +538,17 @@ static void writer_failed(void) {
     int const fd = atomic_load(&fd_now);
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        if (ftruncate(fd, (off_t)good_bytes) == 0) end_frame_by_hand(fd, err_no);
+        /* no room for END after the last frame: give up frames until it fits */
+        for (unsigned back = 1; back <= NBOUND && back <= nbound + 1; back++) {
+            if (ftruncate(fd, (off_t)good_bytes) != 0) break;
+            end_frame_by_hand(fd, err_no);
+            if (ok || back > nbound || back == NBOUND) break;
+            unsigned const i = (nbound - back - 1 + NBOUND) % NBOUND;
+            if (back + 1 > nbound) break;
+            good_bytes = bound_bytes[i];
+            good_events = bound_events[i];
+            frames = bound_frames[i];
+        }
     }
     log_line(TR_END_ERROR, err_no, good_events, dropped_total(), good_bytes);
 }
@@ -616,6 +642,8 @@ void rec_writer_start(int after_exec_failure) {
     frames = 1;
     dirty = 0;
     events_fed = good_events = 0;
+    nbound = 0;
+    last_flush_ns = 0;
     nmods = 0;
     last_adds = last_subs = ~0ull;
     atomic_store(&final_req, 0);
