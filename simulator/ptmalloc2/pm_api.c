@@ -30,6 +30,7 @@ void pm_config_default(pm_config_t *cfg)
     cfg->ncpu = 0;
     cfg->brk_base = 0;
     cfg->tcache_max = -1;
+    cfg->tcache_unsorted_limit = cfg->arena_test = -1;
 }
 
 int pm_config_set(pm_config_t *cfg, const char *name, const char *value)
@@ -58,6 +59,8 @@ int pm_config_set(pm_config_t *cfg, const char *name, const char *value)
         {"tcache_count", offsetof(pm_config_t, tcache_count)},
         {"mmap_max", offsetof(pm_config_t, mmap_max)},
         {"tcache_max", offsetof(pm_config_t, tcache_max)},
+        {"tcache_unsorted_limit", offsetof(pm_config_t, tcache_unsorted_limit)},
+        {"arena_test", offsetof(pm_config_t, arena_test)},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(name, keys[i].n) == 0) {
@@ -117,6 +120,10 @@ pm_heap_t *pm_create(const pm_config_t *cfg)
         h->arena_max = (uint64_t)cfg->arena_max;
     if (cfg->tcache_count >= 0 && cfg->tcache_count <= 65535)
         h->tcache_count = (uint64_t)cfg->tcache_count;
+    if (cfg->tcache_unsorted_limit >= 0)
+        h->tcache_unsorted_limit = (uint64_t)cfg->tcache_unsorted_limit;
+    if (cfg->arena_test > 0)
+        h->arena_test = (uint64_t)cfg->arena_test;
     if (cfg->tcache_max >= 0 && cfg->tcache_max <= 1032)
         h->tcache_bins = pm_csize2tidx(pm_req2size((size_t)cfg->tcache_max)) + 1;
     h->brk_base = h->brk_cur = cfg->brk_base ? cfg->brk_base : DEFAULT_BRK_BASE;

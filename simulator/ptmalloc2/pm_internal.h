@@ -106,7 +106,7 @@ struct pm_heap_s {
     int64_t n_mmaps_max, n_mmaps;
     uint64_t mmapped_mem;
     bool no_dyn_threshold;
-    uint64_t tcache_bins, tcache_count;
+    uint64_t tcache_bins, tcache_count, tcache_unsorted_limit;
     uint64_t max_fast;
     unsigned ncpu;
     uint64_t narenas, narenas_limit;

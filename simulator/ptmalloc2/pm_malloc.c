@@ -267,6 +267,7 @@ pm_chunk_t *pm_int_malloc(pm_heap_t *h, pm_arena_t *av, size_t bytes)
 
     uint64_t tcache_nb = tc_ok ? nb : 0;
     bool return_cached = false;
+    uint64_t tcache_unsorted_count = 0;
 
     for (;;) {
         int iters = 0;
@@ -295,6 +296,10 @@ pm_chunk_t *pm_int_malloc(pm_heap_t *h, pm_arena_t *av, size_t bytes)
                 return victim;
             }
             place_in_bin(av, victim);
+            ++tcache_unsorted_count;
+            if (return_cached && h->tcache_unsorted_limit > 0 &&
+                tcache_unsorted_count > h->tcache_unsorted_limit)
+                return pm_tcache_get(h, tc, tc_idx);
             if (++iters >= PM_MAX_ITERS)
                 break;
         }

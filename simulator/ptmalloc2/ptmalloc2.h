@@ -27,11 +27,13 @@ typedef struct pm_config_s {
      * main arena depends on it: glibc's result then varies with ASLR. */
     uint64_t brk_base;
     int64_t tcache_max; /* glibc.malloc.tcache_max bytes (< 0 = default 1032) */
+    int64_t tcache_unsorted_limit, arena_test; /* < 0 = default (0, 8) */
 } pm_config_t;
 
 /* Set one field of cfg from a glibc.malloc tunable name, with or without the
  * "glibc.malloc." prefix: mmap_threshold, trim_threshold, top_pad, mxfast,
- * arena_max, tcache_count, tcache_max, mmap_max. The value is a non-negative
+ * arena_max, arena_test, tcache_count, tcache_max, tcache_unsorted_limit,
+ * mmap_max. The value is a non-negative
  * integer with an optional K/M/G suffix. Returns 0, or -1 for an unknown name
  * or a bad value. */
 int pm_config_set(pm_config_t *cfg, const char *name, const char *value);

@@ -84,6 +84,22 @@ int main(int argc, char **argv)
         printf("m %u 100000\nt 0\n", 2 * m + 3);
         return 0;
     }
+    if (strstr(mode, "tlimit")) {
+        /* unsorted chunks of two sizes separated by guards, the tcache bin
+         * of one drained: the walk caches exact fits and places the others,
+         * which glibc.malloc.tcache_unsorted_limit cuts short */
+        unsigned m = (unsigned)rr(30, 200), a = (unsigned)rr(130, 500), b = (unsigned)rr(130, 1000);
+        for (unsigned i = 0; i < m; i++)
+            printf("m %u %u\nm %u 24\n", i, i % 2 ? b : a, 1000 + i);
+        for (unsigned i = 0; i < m; i++)
+            printf("f %u\n", i);
+        for (unsigned i = 0; i < 7; i++)
+            printf("m %u %u\n", 2000 + i, a);
+        for (unsigned i = 0; i < 20; i++)
+            printf("m %u %u\n", 3000 + i, rnd() % 2 ? a : b);
+        printf("m 4000 5000\n");
+        return 0;
+    }
     if (mode_heaps)
         printf("o -3 %u\n", 32u << 20);
     static int live[MAXS];
