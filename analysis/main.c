@@ -157,8 +157,9 @@ static void clean(const char *dir) {
 
 static int cmd_report(rp_opts_t *o) {
     char dir[4096];
+    int const from_stdin = strcmp(o->trace, "-") == 0;
     if (o->outdir) snprintf(dir, sizeof dir, "%s", o->outdir);
-    else snprintf(dir, sizeof dir, "%s-report", o->trace);
+    else snprintf(dir, sizeof dir, "%s-report", from_stdin ? "stdin" : o->trace);
     loaded_t l;
     if (load(o->trace, &l, o->progress) < 0) return 1;
     if (mkdirs(dir) < 0) {
@@ -170,8 +171,10 @@ static int cmd_report(rp_opts_t *o) {
     rp_extern_t x;
     memset(&x, 0, sizeof x);
     if (o->no_replay) snprintf(x.replay_note, sizeof x.replay_note, "replay skipped (--no-replay)");
+    else if (from_stdin) snprintf(x.replay_note, sizeof x.replay_note, "trace read from standard input: no replay");
     else run_replay(o, dir, &x);
     if (o->no_sim) snprintf(x.sim_note, sizeof x.sim_note, "simulation skipped (--no-sim)");
+    else if (from_stdin) snprintf(x.sim_note, sizeof x.sim_note, "trace read from standard input: no simulation");
     else run_sim(o, dir, &x);
     rp_plot_t p;
     if (rp_plot_init(&p) == 0) {
