@@ -13,6 +13,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 import zlib
+from html.parser import HTMLParser
 
 CASE, BIN, SRC, WORK = sys.argv[1:5]
 EXTRA = sys.argv[5:]
@@ -84,9 +85,31 @@ def valid_svg(path):
     return root.tag.endswith("svg")
 
 
+class TagBalance(HTMLParser):
+    """Checks that every element but the void ones is closed, in order."""
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append("</%s> with open %r" % (tag, self.stack[-3:]))
+        else:
+            self.stack.pop()
+
+
 def check_report_files(d, charts):
     check(os.path.exists(os.path.join(d, "index.html")), "index.html written")
     html = open(os.path.join(d, "index.html")).read()
+    tb = TagBalance()
+    tb.feed(html)
+    check(not tb.errors and not tb.stack, "index.html elements balanced: %r %r" % (tb.errors[:3], tb.stack))
     for c in charts:
         png, svg = os.path.join(d, c + ".png"), os.path.join(d, c + ".svg")
         check(os.path.exists(png) and valid_png(png), c + ".png is a complete PNG")
