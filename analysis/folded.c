@@ -1,6 +1,7 @@
 /* folded.c - folded stacks for flame graph tools (Brendan Gregg's
  * flamegraph.pl, inferno, speedscope): one line per distinct stack,
- * "root;caller;...;allocating_function WEIGHT", weight = bytes or calls.
+ * "root;caller;...;allocating_function WEIGHT", weight = bytes requested,
+ * calls, bytes live at the peak, leaked bytes or temporary allocations.
  * Allocator and recorder frames are left out; stacks that symbolize to the
  * same names are merged. */
 #include <stdlib.h>
@@ -13,14 +14,24 @@ typedef struct line_s { char *key; uint64_t w; UT_hash_handle hh; } line_t;
 
 static int by_key(const line_t *a, const line_t *b) { return strcmp(a->key, b->key); }
 
-int rp_folded(const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s, int by_calls, FILE *out) {
+static uint64_t weight(const rp_agg_t *g, size_t id, int w) {
+    switch (w) {
+    case RP_W_CALLS: return g->sites[id].calls;
+    case RP_W_PEAK: return rp_site_at_peak(g, id);
+    case RP_W_LEAKED: return g->sites[id].live;
+    case RP_W_TEMPORARY: return g->sites[id].temporary;
+    default: return g->sites[id].bytes;
+    }
+}
+
+int rp_folded(const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s, int by, FILE *out) {
     line_t *lines = NULL;
     size_t cap = 1 << 16;
     char *buf = malloc(cap);
     int rc = 0;
     if (!buf) return -1;
     for (size_t id = 0; id < g->nsites; id++) {
-        uint64_t const w = by_calls ? g->sites[id].calls : g->sites[id].bytes;
+        uint64_t const w = weight(g, id, by);
         if (!w) continue;
         const rp_frame_t *fr[256];
         size_t const depth = rp_stack_frames(s, r, id, fr, 256);

@@ -17,8 +17,9 @@ static void usage(FILE *f) {
             "         writes DIR/index.html (default TRACE-report/) with charts, and the summary as text\n"
             "         --alloc LIST  allocators for malloc-replay (default glibc,tcmalloc,jemalloc,mimalloc)\n"
             "         --no-replay   do not run malloc-replay;  --no-sim  do not run malloc-sim\n"
-            "       malloc-report --folded TRACE [--weight bytes|calls] [-o FILE]\n"
-            "         folded stacks (root first) for flame graph tools\n"
+            "       malloc-report --folded TRACE [--weight bytes|calls|peak|leaked|temporary] [-o FILE]\n"
+            "         folded stacks (root first) for flame graph tools, weighted by bytes requested\n"
+            "         (default), calls, bytes live at the peak, leaked bytes or temporary allocations\n"
             "       malloc-report --diff A B\n"
             "         what changed between two traces of the same program\n");
 }
@@ -193,7 +194,7 @@ static int cmd_report(rp_opts_t *o) {
     return rc < 0 ? 1 : 0;
 }
 
-static int cmd_folded(const char *trace, int by_calls, const char *out, int progress) {
+static int cmd_folded(const char *trace, int by, const char *out, int progress) {
     loaded_t l;
     if (load(trace, &l, progress) < 0) return 1;
     FILE *f = out ? fopen(out, "w") : stdout;
@@ -202,7 +203,7 @@ static int cmd_folded(const char *trace, int by_calls, const char *out, int prog
         unload(&l);
         return 1;
     }
-    int rc = rp_folded(&l.g, l.r, l.s, by_calls, f);
+    int rc = rp_folded(&l.g, l.r, l.s, by, f);
     if (rc < 0) fprintf(stderr, "%s: out of memory\n", prog);
     if ((out ? fclose(f) : fflush(f)) != 0) {
         fprintf(stderr, "%s: %s: write error\n", prog, out ? out : "standard output");
@@ -250,8 +251,12 @@ int main(int argc, char **argv) {
     }
     o.progress = o.progress && isatty(2);
     if (folded + diff > 1) { fprintf(stderr, "%s: --folded and --diff exclude each other\n", prog); return 2; }
-    if (strcmp(weight, "bytes") != 0 && strcmp(weight, "calls") != 0) {
-        fprintf(stderr, "%s: --weight takes bytes or calls, not '%s'\n", prog, weight);
+    static const char *const weights[] = { "bytes", "calls", "peak", "leaked", "temporary", NULL };
+    int by = -1;
+    for (int i = 0; weights[i]; i++)
+        if (strcmp(weight, weights[i]) == 0) by = i;
+    if (by < 0) {
+        fprintf(stderr, "%s: --weight takes bytes, calls, peak, leaked or temporary, not '%s'\n", prog, weight);
         return 2;
     }
     if (diff) {
@@ -259,7 +264,7 @@ int main(int argc, char **argv) {
         return cmd_diff(pos[0], pos[1], o.progress);
     }
     if (npos != 1) { fprintf(stderr, "%s: %s\n", prog, npos ? "one trace at a time" : "no trace given"); usage(stderr); return 2; }
-    if (folded) return cmd_folded(pos[0], strcmp(weight, "calls") == 0, o.outdir, o.progress);
+    if (folded) return cmd_folded(pos[0], by, o.outdir, o.progress);
     o.trace = pos[0];
     return cmd_report(&o);
 }

@@ -220,7 +220,8 @@ int rp_write_report(const rp_opts_t *o, const rp_agg_t *g, tr_reader_t *r, rp_sy
                     char *errbuf, size_t cap);
 
 /* --folded and --diff (folded.c, diff.c) */
-int rp_folded(const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s, int by_calls, FILE *out);
+enum { RP_W_BYTES, RP_W_CALLS, RP_W_PEAK, RP_W_LEAKED, RP_W_TEMPORARY };
+int rp_folded(const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s, int by, FILE *out);
 int rp_diff(const char *pa, const rp_agg_t *a, tr_reader_t *ra, rp_sym_t *sa,
             const char *pb, const rp_agg_t *b, tr_reader_t *rb, rp_sym_t *sb, FILE *out);
 

@@ -188,7 +188,12 @@ def case_folded():
     run([REPORT, "--folded", t, "-o", out, "--weight", "calls"])
     check(open(out).read() == open(os.path.join(SRC, "data", "hand_a.folded_calls")).read(), "folded -o FILE")
     p = run([REPORT, "--folded", t, "--weight", "pages"], ok=(2,))
-    check("--weight takes bytes or calls" in p.stderr, "bad --weight refused")
+    check("--weight takes bytes, calls, peak, leaked or temporary" in p.stderr, "bad --weight refused")
+    # the other weights, from the hand-worked site values (see case_hand_numbers)
+    for w, vals in (("peak", (100, 500, 1000)), ("leaked", (64, 500, 1000)), ("temporary", (1, 1, 1))):
+        got = run([REPORT, "--folded", t, "--weight", w]).stdout
+        want = "app+0x302f;app+0x201f;app+0x100f %d\napp+0x302f;app+0x221f;app+0x100f %d\napp+0x302f;app+0x403f %d\n" % vals
+        check(got == want, "folded by %s: %r" % (w, got))
 
 
 # B = A but site 3 allocates 3000 instead of 1000 at seq 11 (+2000 at the peak, in
