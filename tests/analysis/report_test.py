@@ -293,6 +293,15 @@ def case_errors():
     check(len(warn) == 1 and warn[0].startswith("malloc-report: " + cut + ": warning: ") and "cut short" in warn[0],
           "cut trace: one warning line naming the file: %r" % p.stderr)
     check("no END record: the trace was cut short" in p.stdout, "the report says the trace was cut")
+    # a damaged trace: one line with the file and the offset, exit status 1
+    flipped = os.path.join(d, "flipped.zst")
+    raw = bytearray(data)
+    raw[len(raw) // 2] ^= 0x55
+    open(flipped, "wb").write(bytes(raw))
+    p = run([REPORT, flipped, "--no-replay", "--no-sim", "-o", os.path.join(d, "fliprep")], ok=(1,))
+    lines = p.stderr.strip().splitlines()
+    check(len(lines) == 1 and lines[0].startswith("malloc-report: %s: offset " % flipped),
+          "damaged trace: one line naming the file and the offset: %r" % p.stderr)
     p = run([REPORT, t, "-o", os.path.join(bad, "sub"), "--no-replay", "--no-sim"], ok=(1,))
     check(p.stderr.strip() == "malloc-report: %s/sub: cannot create the report folder: Not a directory" % bad,
           "unwritable report folder: %r" % p.stderr)
