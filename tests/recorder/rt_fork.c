@@ -1,9 +1,18 @@
 /* rt_fork - fork and vfork: the parent allocates, forks; the child frees
  * some of the parent's blocks, allocates its own and exits (fork: exit(),
  * vfork: _exit after nothing, or exec of /bin/true); each process has its
- * own trace. Mode in argv[2]: fork | vfork. */
+ * own trace. Mode in argv[2]: fork | vfork | fork-mt (20 forks while two
+ * other threads allocate without pause). */
+#include <pthread.h>
 #include <sys/wait.h>
 #include "tlog.h"
+
+static volatile int stop;
+static void *churn(void *arg) { /* unlogged sizes: not checked by count */
+    (void)arg;
+    while (!stop) free(malloc(5000));
+    return NULL;
+}
 
 static void expect(const char *dir, const char *what) {
     char p[1200];
@@ -18,7 +27,10 @@ int main(int argc, char **argv) {
     tlog_open(argv[1], 0);
     void *keep[10];
     for (int i = 0; i < 10; i++) keep[i] = T_malloc(3100 + i);
-    for (int round = 0; round < 3; round++) {
+    int const mt = strcmp(argv[2], "fork-mt") == 0;
+    pthread_t th[2];
+    if (mt) for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, churn, NULL);
+    for (int round = 0; round < (mt ? 20 : 3); round++) {
         pid_t pid = strcmp(argv[2], "vfork") == 0 ? vfork() : fork();
         if (pid == 0) {
             if (strcmp(argv[2], "vfork") == 0) {
@@ -36,6 +48,10 @@ int main(int argc, char **argv) {
         waitpid(pid, &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
         T_free(T_malloc(3300 + round));
+    }
+    if (mt) {
+        stop = 1;
+        for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
     }
     for (int i = 0; i < 10; i++) T_free(keep[i]);
     expect(argv[1], "end 0 0\n");
