@@ -7,7 +7,22 @@
  * ptmalloc2-glibc-2.36.md; judge: the real glibc of this machine.
  *
  * Addresses returned are model addresses (user pointers, 16-byte aligned);
- * the caller maps the trace's addresses to them.
+ * the caller maps the trace's addresses to them. Main-arena chunks sit at
+ * brk_base + offset exactly where glibc would put them after a page-aligned
+ * initial break; mmapped chunks and non-main heaps live in separate ranges.
+ *
+ * Checked against the real glibc by tests/ptmalloc2 (differential test of
+ * random scripts, strict-hand-off threads, GLIBC_TUNABLES, and python3 /
+ * perl / sqlite3 recorded with an LD_PRELOAD shim): every mallinfo2 field
+ * equal. Not modelled: sbrk/mmap failure (the model never runs out of
+ * memory; no non-contiguous main arena, no foreign sbrk), arena_get_retry,
+ * trylock contention in reused_arena (the model assumes it succeeds, as
+ * under strict hand-off), transparent/huge-page tunables (hugetlb,
+ * thp_pagesize), mcheck/perturb (no effect on layout).
+ * Not predictable by any model: memalign above the page size of a chunk that
+ * glibc mmaps (its offset in the mapping depends on the mapping's random
+ * address, and its size then feeds the dynamic mmap threshold), and of
+ * main-arena chunks when brk_base is unknown.
  */
 #ifndef PTMALLOC2_H
 #define PTMALLOC2_H
@@ -44,17 +59,25 @@ void pm_config_default(pm_config_t *cfg);
 pm_heap_t *pm_create(const pm_config_t *cfg);
 void pm_destroy(pm_heap_t *h);
 
-/* The calling thread for the operations that follow (arena and tcache). */
+/* The calling thread for the operations that follow (arena and tcache).
+ * The first tid the heap sees (here or through an operation made before any
+ * pm_set_thread, which is tid 0) is the main thread: it uses the main arena.
+ * Other threads get an arena on their first malloc/free/calloc/realloc/
+ * memalign, as glibc's arena_get2 would. Cheap when tid is unchanged. */
 void pm_set_thread(pm_heap_t *h, uint32_t tid);
-/* The thread exits: its tcache is flushed through free, its arena freed. */
+/* The thread exits: its tcache is flushed through free, its arena goes on
+ * the free list when no other thread uses it. A later pm_set_thread with the
+ * same tid starts a new thread. */
 void pm_thread_exit(pm_heap_t *h, uint32_t tid);
 
-/* The malloc API. 0 = the call failed (as glibc would fail). */
+/* The malloc API (address form: a hash lookup per call; the handle API
+ * below is faster). 0 = the call failed (as glibc would fail). Unknown
+ * pointers and double frees are ignored (glibc would abort). */
 uint64_t pm_malloc(pm_heap_t *h, size_t n);
 uint64_t pm_calloc(pm_heap_t *h, size_t nmemb, size_t size);
 uint64_t pm_realloc(pm_heap_t *h, uint64_t p, size_t n);
 void pm_free(pm_heap_t *h, uint64_t p);
-uint64_t pm_memalign(pm_heap_t *h, size_t align, size_t n); /* also aligned_alloc, posix_memalign */
+uint64_t pm_memalign(pm_heap_t *h, size_t align, size_t n); /* also aligned_alloc (2.36: same) */
 uint64_t pm_valloc(pm_heap_t *h, size_t n);
 uint64_t pm_pvalloc(pm_heap_t *h, size_t n);
 int pm_mallopt(pm_heap_t *h, int param, int value); /* M_* from <malloc.h> */
