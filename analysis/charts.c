@@ -367,5 +367,6 @@ int rp_charts(rp_plot_t *p, const char *dir, const rp_agg_t *g, const rp_extern_
     chart_hist(p, dir, "lifetimes", "Lifetimes of freed blocks", "lifetime", g->life_n, NULL, 1);
     if (x->replay) chart_replay(p, dir, x->replay);
     if (x->sim) chart_sim(p, dir, x->sim);
+    rp_plot_wait(p);
     return p->failed ? -1 : 0;
 }

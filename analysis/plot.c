@@ -26,8 +26,8 @@ static int on_path(const char *prog, char *out, size_t cap) {
     return -1;
 }
 
-/* Runs gnuplot on script (in dir when dir != NULL), output discarded unless log. */
-static int run_gnuplot(const char *gp, const char *dir, const char *script, const char *log) {
+/* Starts gnuplot on script (in dir when dir != NULL), output discarded unless log. */
+static pid_t spawn_gnuplot(const char *gp, const char *dir, const char *script, const char *log) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -40,11 +40,38 @@ static int run_gnuplot(const char *gp, const char *dir, const char *script, cons
     pid_t pid;
     int const e = posix_spawn(&pid, gp, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (e) return -1;
+    return e ? -1 : pid;
+}
+
+static int wait_ok(pid_t pid) {
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) return -1;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static int run_gnuplot(const char *gp, const char *dir, const char *script, const char *log) {
+    pid_t const pid = spawn_gnuplot(gp, dir, script, log);
+    return pid < 0 ? -1 : wait_ok(pid);
+}
+
+/* Waits for the oldest running chart and accounts for it. */
+static void reap_one(rp_plot_t *p) {
+    rp_job_t const j = p->jobs[0];
+    memmove(p->jobs, p->jobs + 1, (size_t)(--p->njobs) * sizeof *p->jobs);
+    char log[4200];
+    snprintf(log, sizeof log, "%s/%s.gnuplot.log", j.dir, j.name);
+    if (wait_ok(j.pid) < 0) {
+        snprintf(p->why, sizeof p->why, "gnuplot failed on %s/%s.gp (see %s)", j.dir, j.name, log);
+        p->failed++;
+        return;
+    }
+    unlink(log);
+    p->charts++;
+}
+
+void rp_plot_wait(rp_plot_t *p) {
+    while (p->njobs) reap_one(p);
 }
 
 int rp_plot_init(rp_plot_t *p) {
@@ -112,12 +139,19 @@ int rp_plot(rp_plot_t *p, const char *dir, const char *name, int width, int heig
     }
     char script[512];
     snprintf(script, sizeof script, "%s.gp", name);
-    if (run_gnuplot(p->gnuplot, dir, script, log) < 0) {
-        snprintf(p->why, sizeof p->why, "gnuplot failed on %s (see %s)", path, log);
+    /* Charts are independent: run as many gnuplots as there are CPUs (at most 4). */
+    long const ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int const max = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
+    while (p->njobs >= max) reap_one(p);
+    pid_t const pid = spawn_gnuplot(p->gnuplot, dir, script, log);
+    if (pid < 0) {
+        snprintf(p->why, sizeof p->why, "cannot run %s: %s", p->gnuplot, strerror(errno));
         p->failed++;
         return -1;
     }
-    unlink(log);
-    p->charts++;
+    rp_job_t *j = &p->jobs[p->njobs++];
+    j->pid = pid;
+    snprintf(j->dir, sizeof j->dir, "%s", dir);
+    snprintf(j->name, sizeof j->name, "%s", name);
     return 0;
 }

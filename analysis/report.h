@@ -164,7 +164,10 @@ void rp_html_esc(FILE *f, const char *s);
 void rp_hist_label(char *buf, size_t cap, int k, int is_time);
 
 /* ---- gnuplot (plot.c) --------------------------------------------------------- */
+typedef struct rp_job_s { int pid; char dir[4096], name[64]; } rp_job_t;
 typedef struct rp_plot_s {
+    rp_job_t jobs[4];    /* gnuplots running */
+    int njobs;
     char gnuplot[4096];  /* path of gnuplot, "" if not found */
     const char *png_term; /* "pngcairo" or "png" */
     char why[256];       /* why charts are off */
@@ -174,9 +177,11 @@ typedef struct rp_plot_s {
 int rp_plot_init(rp_plot_t *p);
 /* Runs the gnuplot commands in body (everything after the terminal and
  * output) twice: DIR/NAME.png and DIR/NAME.svg. width x height pixels.
- * 0 on success; a failure is counted and described in p->why. */
+ * Charts are drawn in the background, as many at once as there are CPUs;
+ * rp_plot_wait waits for all. A failure is counted and described in p->why. */
 int rp_plot(rp_plot_t *p, const char *dir, const char *name, int width, int height,
             const char *body);
+void rp_plot_wait(rp_plot_t *p);
 
 /* ---- external tools (extern.c) ---------------------------------------------- */
 /* Finds prog next to our own executable, then on PATH. 0 + path, or -1. */
