@@ -8,8 +8,10 @@
  * ring only once the kernel says the thread is gone (drain.c).
  *
  * Full ring: the producer kicks the writer and yields while the writer makes
- * progress; if the writer makes none for 50 ms (or is not running) the event
- * is dropped and counted (END.dropped), so a thread never blocks forever.
+ * progress; if the writer makes none for 1 s (or is not running) the event is
+ * dropped and counted (END.dropped), and further events of full rings are
+ * dropped at once until the writer moves again: a thread never blocks for
+ * long, and a busy machine that starves the writer for a while loses nothing.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -105,19 +107,31 @@ void rec_kick_writer(void) {
     if (atomic_load(&rec_writer_sleeping)) futex(&rec_kick, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
+/* progress count at which the writer was declared stalled (+1; 0 = never) */
+static _Atomic uint64_t stalled_at;
+
 int rec_ring_wait(rec_ring_t *r) {
     uint64_t const h = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t seen = atomic_load(&rec_writer_progress);
     uint64_t since = 0;
     for (int i = 0;; i++) {
         if (!atomic_load(&rec_writer_running)) break;
+        /* a stall already timed out: drop at once until the writer moves */
+        if (atomic_load(&stalled_at) == atomic_load(&rec_writer_progress) + 1) {
+            r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+            if (h - r->tail_cache < REC_RING_SLOTS) return 0;
+            break;
+        }
         rec_kick_writer();
         r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
         if (h - r->tail_cache < REC_RING_SLOTS) return 0;
         uint64_t const p = atomic_load(&rec_writer_progress);
         uint64_t const now = rec_now();
         if (p != seen || !since) { seen = p; since = now; }
-        else if (now - since > 50000000u) break; /* no progress for 50 ms */
+        else if (now - since > 1000000000u) { /* no progress for 1 s */
+            atomic_store(&stalled_at, p + 1);
+            break;
+        }
         if (i < 16) sched_yield();
         else { struct timespec ts = { 0, 200000 }; nanosleep(&ts, NULL); }
     }
