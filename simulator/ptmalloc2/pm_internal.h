@@ -99,6 +99,10 @@ struct pm_thread_s {
 };
 
 typedef struct pm_slab_s pm_slab_t;
+typedef struct pm_ixent_s {
+    uint64_t key; /* chunk address */
+    pm_chunk_t *c;
+} pm_ixent_t;
 
 struct pm_heap_s {
     /* mp_ */
@@ -131,7 +135,7 @@ struct pm_heap_s {
     pm_slab_t *slabs;
 
     /* user address -> record, for the address API */
-    pm_chunk_t **ix;
+    pm_ixent_t *ix;
     size_t ix_cap, ix_n;
 
     uint64_t tcache_chunks, tcache_bytes;

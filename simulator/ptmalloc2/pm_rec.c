@@ -103,6 +103,8 @@ void pm_absorb_next(pm_heap_t *h, pm_chunk_t *c)
 }
 
 /* ---- user address -> record (open addressing, linear probing) ------------ */
+/* Keys are kept in the table next to the record pointer, so that a probe
+ * never has to touch a record. */
 
 static inline size_t ix_slot(const pm_heap_t *h, uint64_t addr)
 {
@@ -112,18 +114,18 @@ static inline size_t ix_slot(const pm_heap_t *h, uint64_t addr)
 static bool ix_grow(pm_heap_t *h)
 {
     size_t old_cap = h->ix_cap;
-    pm_chunk_t **old = h->ix;
+    pm_ixent_t *old = h->ix;
     size_t cap = old_cap ? old_cap * 2 : 1024;
-    pm_chunk_t **t = calloc(cap, sizeof *t);
+    pm_ixent_t *t = calloc(cap, sizeof *t);
     if (!t)
         return false;
     h->ix = t;
     h->ix_cap = cap;
     for (size_t i = 0; i < old_cap; i++) {
-        if (!old[i])
+        if (!old[i].c)
             continue;
-        size_t s = ix_slot(h, old[i]->addr);
-        while (t[s])
+        size_t s = ix_slot(h, old[i].key);
+        while (t[s].c)
             s = (s + 1) & (cap - 1);
         t[s] = old[i];
     }
@@ -136,9 +138,10 @@ bool pm_ix_put(pm_heap_t *h, pm_chunk_t *c)
     if ((h->ix_n + 1) * 2 > h->ix_cap && !ix_grow(h))
         return false;
     size_t s = ix_slot(h, c->addr);
-    while (h->ix[s])
+    while (h->ix[s].c)
         s = (s + 1) & (h->ix_cap - 1);
-    h->ix[s] = c;
+    h->ix[s].key = c->addr;
+    h->ix[s].c = c;
     c->hashed = 1;
     h->ix_n++;
     return true;
@@ -149,10 +152,9 @@ pm_chunk_t *pm_ix_get(const pm_heap_t *h, uint64_t chunk_addr)
     if (!h->ix_cap)
         return NULL;
     size_t s = ix_slot(h, chunk_addr);
-    pm_chunk_t *c;
-    while ((c = h->ix[s])) {
-        if (c->addr == chunk_addr)
-            return c;
+    while (h->ix[s].c) {
+        if (h->ix[s].key == chunk_addr)
+            return h->ix[s].c;
         s = (s + 1) & (h->ix_cap - 1);
     }
     return NULL;
@@ -162,17 +164,17 @@ void pm_ix_del(pm_heap_t *h, pm_chunk_t *c)
 {
     size_t mask = h->ix_cap - 1;
     size_t s = ix_slot(h, c->addr);
-    while (h->ix[s] != c)
+    while (h->ix[s].c != c)
         s = (s + 1) & mask;
     /* backward-shift deletion */
     size_t j = s;
     for (;;) {
-        h->ix[s] = NULL;
+        h->ix[s].c = NULL;
         for (;;) {
             j = (j + 1) & mask;
-            if (!h->ix[j])
+            if (!h->ix[j].c)
                 goto done;
-            size_t k = ix_slot(h, h->ix[j]->addr);
+            size_t k = ix_slot(h, h->ix[j].key);
             /* can the entry at j move to s? only if k is cyclically outside (s, j] */
             if (s <= j ? (k <= s || k > j) : (k <= s && k > j))
                 break;
