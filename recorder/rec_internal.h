@@ -37,6 +37,7 @@ typedef struct rec_ev_s {
 } rec_ev_t;
 
 #define REC_RING_SLOTS 4096u /* per thread; 256 KiB */
+#define REC_MAX_DEPTH 256
 
 enum { RING_FREE = 0, RING_LIVE = 1, RING_EXITING = 2 };
 
@@ -61,6 +62,9 @@ typedef struct rec_ring_s {
     _Atomic uint64_t dropped;
     struct rec_ring_s *next; /* registry, never unlinked */
     char pad2[64 - 32];
+    /* producer: the last stack unwound, to skip the table on a repeat */
+    uint32_t last_n, last_id;
+    uint64_t last_pcs[REC_MAX_DEPTH];
     rec_ev_t ev[REC_RING_SLOTS];
 } rec_ring_t;
 
@@ -157,8 +161,9 @@ static inline void rec_publish(rec_ring_t *r, uint64_t seq) {
 
 /* ---- stacks.c ----------------------------------------------------------- */
 REC_HIDDEN void rec_stacks_init(void);
-/* Unwinds the caller and returns its stack id (0 = none or table full). */
-REC_HIDDEN uint32_t rec_stack_here(void);
+/* Unwinds the caller and returns its stack id (0 = none or table full);
+ * r caches the thread's last stack. */
+REC_HIDDEN uint32_t rec_stack_here(rec_ring_t *r);
 /* pcs of an id for the writer: returns the depth, 0 if unknown. */
 REC_HIDDEN uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs);
 REC_HIDDEN uint32_t rec_stack_max_id(void);

@@ -89,6 +89,7 @@ rec_ring_t *rec_ring_attach(rec_tls_t *t) {
         r->tid = t->tid;
         r->last_seq = 0;
         r->drained_seq = 0;
+        r->last_n = r->last_id = 0;
         atomic_store(&r->busy, 0);
         t->ring = r;
         key_init();

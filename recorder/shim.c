@@ -203,7 +203,7 @@ static inline __attribute__((always_inline)) void
 record_after(rec_tls_t *t, int op, uint64_t a, uint64_t b, uint64_t c, uint64_t ret) {
     rec_ring_t *r = ring_of(t);
     if (REC_UNLIKELY(!r)) return;
-    uint32_t const stack = rec_depth ? rec_stack_here() : 0;
+    uint32_t const stack = rec_depth ? rec_stack_here(r) : 0;
     atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
     uint64_t const seq = atomic_fetch_add(&rec_seq, 1) + 1;
     put(r, seq, 0, op, a, b, c, ret, stack);
@@ -259,7 +259,7 @@ EXPORT void free(void *p) {
     t->guard = 1;
     rec_ring_t *r = ring_of(t);
     if (REC_LIKELY(r != NULL)) {
-        uint32_t const stack = free_stacks && rec_depth ? rec_stack_here() : 0;
+        uint32_t const stack = free_stacks && rec_depth ? rec_stack_here(r) : 0;
         atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
         uint64_t const seq = atomic_fetch_add(&rec_seq, 1) + 1;
         put(r, seq, 0, TR_OP_FREE, (uintptr_t)p, 0, 0, 0, stack);
@@ -290,7 +290,7 @@ realloc_common(rec_tls_t *t, int op, void *p, size_t n, size_t sz) {
         t->guard = 0;
         return q;
     }
-    uint32_t const stack = rec_depth ? rec_stack_here() : 0;
+    uint32_t const stack = rec_depth ? rec_stack_here(r) : 0;
     atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
     uint64_t const rel = atomic_fetch_add(&rec_seq, 1) + 1;
     q = op == TR_OP_REALLOC ? rec_real.realloc(p, n) : rec_real.reallocarray(p, n, sz);

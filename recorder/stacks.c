@@ -24,7 +24,7 @@
 #define ST_SLOTS (1u << ST_BITS)
 #define ST_PROBES 64
 #define STORE_WORDS (32u << 20) /* 256 MiB of pcs */
-#define MAX_DEPTH 256
+#define MAX_DEPTH REC_MAX_DEPTH
 
 typedef struct st_slot_s {
     _Atomic uint64_t hash;
@@ -110,7 +110,7 @@ static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
     return 0;
 }
 
-uint32_t rec_stack_here(void) {
+uint32_t rec_stack_here(rec_ring_t *r) {
     if (REC_UNLIKELY(!slots)) return 0;
     void *buf[MAX_DEPTH + 8];
     rec_t.unwinding = 1;
@@ -123,7 +123,17 @@ uint32_t rec_stack_here(void) {
     int k = n - s;
     if (k > rec_depth) k = rec_depth;
     if (k <= 0) return 0;
-    return lookup((const uint64_t *)(buf + s), (uint32_t)k);
+    const uint64_t *pcs = (const uint64_t *)(buf + s);
+    if ((uint32_t)k == r->last_n && r->last_id) { /* same call site as last time? */
+        int i = 0;
+        while (i < k && pcs[i] == r->last_pcs[i]) i++;
+        if (i == k) return r->last_id;
+    }
+    uint32_t const id = lookup(pcs, (uint32_t)k);
+    r->last_n = (uint32_t)k;
+    r->last_id = id;
+    memcpy(r->last_pcs, pcs, (size_t)k * sizeof *pcs);
+    return id;
 }
 
 uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs) {
