@@ -271,7 +271,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
         fprintf(f, "\"%s\" %.6g\n", rj_str(rj_get(r, "allocator"), "?"), rj_num(rj_get(r, "ns_per_op"), 0));
     fprintf(f, "EOD\nset title 'Replay: time per operation (lower is better)'\nset ylabel 'ns per op'\n"
                "set style fill solid 0.85 border lc rgb '#ffffff'\nset boxwidth 0.6\nset yrange [0:*]\n"
-               "set offsets 0.5,0.5,graph 0.1,0\n"
+               "set offsets 0.5,0.5,graph 0.1,0\nunset key\n"
                "plot $d using 0:2:xtic(1) with boxes ls 1 notitle, \\\n"
                "     $d using 0:2:(sprintf('%%.1f', $2)) with labels offset 0,0.8 notitle\n");
     fclose(f);
@@ -319,6 +319,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
         fprintf(f, "\n");
     }
     fprintf(f, "EOD\nset title 'Replay: latency percentiles'\nset ylabel 'ns (log scale)'\nset logscale y\n"
+               "set format y '%%.0s%%c'\n"
                "set style data histograms\nset style histogram clustered gap 1\n"
                "set style fill solid 0.85 border lc rgb '#ffffff'\nset key below horizontal\n"
                "set yrange [1:*]\n"

@@ -385,17 +385,31 @@ printf 'op,t_ns,live_bytes,ptmalloc2_footprint,buddy_footprint\n1,1000,100,13516
     check(line_value(p.stdout, "peak live:") == "1600 B in 3 blocks at 9.0 us (seq 11)", "report carried on")
 
 
-def case_tools():
-    """The real replayer and simulator, when built, on a hand-made trace."""
-    d = fresh("tools")
+def case_replay():
+    """The real replayer, when built: its runs in the report, tables and charts."""
+    d = fresh("replay")
     t = os.path.join(d, "self.zst")
     run([os.path.join(BIN, "selftrace"), t, "300"])
-    p = run([REPORT, t, "-o", os.path.join(d, "rep"), "--alloc", "glibc"])
-    out = p.stdout
+    rep = os.path.join(d, "rep")
+    out = run([REPORT, t, "-o", rep, "--alloc", "glibc,jemalloc", "--no-sim"]).stdout
     check("malloc-replay failed" not in out and "malloc-replay not found" not in out, "malloc-replay ran")
+    for a in ("glibc", "jemalloc"):
+        check(re.search(r"^%s\s+[\d.]+\s+[\d.]+ \S+\s+(saves|costs) " % a, out, re.M) is not None, "%s replay row" % a)
+    check(line_value(out, "fastest (measured):") is not None, "verdict from the replay")
+    check_report_files(rep, ["memory", "replay_time", "replay_rss", "replay_latency"])
+
+
+def case_sim():
+    """The real simulator, when built: its models in the report, tables and charts."""
+    d = fresh("sim")
+    t = os.path.join(d, "self.zst")
+    run([os.path.join(BIN, "selftrace"), t, "300"])
+    rep = os.path.join(d, "rep")
+    out = run([REPORT, t, "-o", rep, "--no-replay"]).stdout
     check("malloc-sim failed" not in out and "malloc-sim not found" not in out, "malloc-sim ran")
-    check(re.search(r"^glibc\s+[\d.]+\s+", out, re.M) is not None, "glibc replay row")
     check(re.search(r"^ptmalloc2\s+", out, re.M) is not None, "ptmalloc2 model row")
+    check(line_value(out, "glibc footprint (sim):") is not None, "glibc footprint on the memory section")
+    check_report_files(rep, ["memory", "sim_timeline", "sim_models"])
 
 
 def case_record():
