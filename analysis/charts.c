@@ -371,3 +371,38 @@ int rp_charts(rp_plot_t *p, const char *dir, const rp_agg_t *g, const rp_extern_
     rp_plot_wait(p);
     return p->failed ? -1 : 0;
 }
+
+/* --diff -o DIR: both traces' live bytes over time, each from its first event. */
+int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg_t *b) {
+    if (!p->gnuplot[0] || !a->events || !b->events) return -1;
+    size_t const na = tl_used(a), nb = tl_used(b);
+    double const ta = (double)na * (double)a->tl_width, tb = (double)nb * (double)b->tl_width;
+    double bd, td;
+    const char *bu, *tu;
+    rp_byte_unit((double)(a->peak > b->peak ? a->peak : b->peak), &bd, &bu);
+    rp_time_unit(ta > tb ? ta : tb, &td, &tu);
+    char *body;
+    size_t len;
+    FILE *f = open_memstream(&body, &len);
+    for (int k = 0; k < 2; k++) {
+        const rp_agg_t *g = k ? b : a;
+        size_t const n = k ? nb : na;
+        fprintf(f, "$%s << EOD\n", k ? "b" : "a");
+        uint64_t live = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (g->tl[i].used) live = g->tl[i].live_max;
+            fprintf(f, "%.6g %.6g\n", (double)i * (double)g->tl_width / td, (double)live / bd);
+            if (g->tl[i].used) live = g->tl[i].live_end;
+        }
+        fprintf(f, "%.6g %.6g\nEOD\n", (double)n * (double)g->tl_width / td, (double)g->live / bd);
+    }
+    fprintf(f, "set title 'Live bytes requested: A and B'\nset xlabel 'time since the first event (%s)'\n"
+               "set ylabel '%s'\nset yrange [0:*]\nset xrange [0:*]\nset offsets 0,0,graph 0.15,0\n"
+               "set autoscale xfix\nplot $a using 1:2 with steps ls 1 title 'A', $b using 1:2 with steps ls 2 title 'B'\n",
+            tu, bu);
+    fclose(f);
+    rp_plot(p, dir, "diff_memory", 900, 420, body);
+    free(body);
+    rp_plot_wait(p);
+    return p->failed ? -1 : 0;
+}

@@ -1,6 +1,7 @@
 /* diff.c - what changed between two traces of the same program: totals, and
- * per allocation site matched by its symbolized function chain (addresses
- * differ from run to run; names do not). */
+ * per allocation site matched by its symbolized frames, function and
+ * file:line (addresses differ from run to run; these do not), as heaptrack's
+ * diff compares frames without their addresses. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static int add_sites(dsite_t **h, int side, const rp_agg_t *g, tr_reader_t *r, r
     for (size_t id = 0; id < g->nsites; id++) {
         const rp_site_t *st = &g->sites[id];
         if (!st->calls) continue;
-        rp_site_frames(s, r, id, key, sizeof key, 8, " <- ", 0);
+        rp_site_frames(s, r, id, key, sizeof key, 8, " <- ", 1);
         dsite_t *d;
         HASH_FIND_STR(*h, key, d);
         if (!d) {

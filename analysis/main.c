@@ -20,8 +20,8 @@ static void usage(FILE *f) {
             "       malloc-report --folded TRACE [--weight bytes|calls|peak|leaked|temporary] [-o FILE]\n"
             "         folded stacks (root first) for flame graph tools, weighted by bytes requested\n"
             "         (default), calls, bytes live at the peak, leaked bytes or temporary allocations\n"
-            "       malloc-report --diff A B\n"
-            "         what changed between two traces of the same program\n");
+            "       malloc-report --diff A B [-o DIR]\n"
+            "         what changed between two traces of the same program; -o DIR adds a chart\n");
 }
 
 static int mkdirs(const char *dir) {
@@ -213,11 +213,22 @@ static int cmd_folded(const char *trace, int by, const char *out, int progress) 
     return rc < 0 ? 1 : 0;
 }
 
-static int cmd_diff(const char *a, const char *b, int progress) {
+static int cmd_diff(const char *a, const char *b, const char *dir, int progress) {
     loaded_t la, lb;
     if (load(a, &la, progress) < 0) return 1;
     if (load(b, &lb, progress) < 0) { unload(&la); return 1; }
     int rc = rp_diff(a, &la.g, la.r, la.s, b, &lb.g, lb.r, lb.s, stdout);
+    if (rc == 0 && dir) {
+        rp_plot_t p;
+        if (mkdirs(dir) < 0) {
+            fprintf(stderr, "%s: %s: cannot create the folder: %s\n", prog, dir, strerror(errno));
+            rc = -1;
+        } else if (rp_plot_init(&p) < 0 || rp_chart_diff(&p, dir, &la.g, &lb.g) < 0) {
+            fprintf(stderr, "%s: warning: %s\n", prog, p.why[0] ? p.why : "no chart");
+        } else {
+            printf("\n[chart: %s/diff_memory.png]\n", dir);
+        }
+    }
     if (rc < 0) fprintf(stderr, "%s: out of memory\n", prog);
     if (fflush(stdout) != 0) rc = -1;
     unload(&la);
@@ -261,7 +272,7 @@ int main(int argc, char **argv) {
     }
     if (diff) {
         if (npos != 2) { fprintf(stderr, "%s: --diff takes two traces\n", prog); usage(stderr); return 2; }
-        return cmd_diff(pos[0], pos[1], o.progress);
+        return cmd_diff(pos[0], pos[1], o.outdir, o.progress);
     }
     if (npos != 1) { fprintf(stderr, "%s: %s\n", prog, npos ? "one trace at a time" : "no trace given"); usage(stderr); return 2; }
     if (folded) return cmd_folded(pos[0], by, o.outdir, o.progress);

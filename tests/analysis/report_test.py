@@ -212,6 +212,11 @@ def case_diff():
                     ("100", "100", "-64", "-1", "-64", "app+0x100f <- app+0x201f <- app+0x302f"),
                     ("500", "500", "+64", "+1", "+64", "app+0x100f <- app+0x221f <- app+0x302f")],
           "per-site deltas %r" % (sites,))
+    dd = os.path.join(d, "chart")
+    p = run([REPORT, "--diff", a, b, "-o", dd])
+    check(p.stdout.startswith(out) and ("[chart: %s/diff_memory.png]" % dd) in p.stdout, "--diff -o DIR: same text and a chart")
+    check(valid_png(os.path.join(dd, "diff_memory.png")) and valid_svg(os.path.join(dd, "diff_memory.svg")),
+          "diff chart is a valid PNG and SVG")
     same = run([REPORT, "--diff", a, a]).stdout
     check("(no site changed)" in same, "a trace against itself: nothing changed")
 
