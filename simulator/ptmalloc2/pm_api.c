@@ -332,7 +332,7 @@ void pm_thread_exit(pm_heap_t *h, uint32_t tid)
 pm_chunk_t *pm_malloc_c(pm_heap_t *h, size_t n)
 {
     pm_thread_t *t = cur_thread(h);
-    if (n > REQ_MAX)
+    if (n > REQ_MAX || !pm_rec_reserve(h))
         return NULL;
     uint64_t tc_idx = pm_csize2tidx(pm_req2size(n));
     maybe_init_tcache(h, t);
@@ -362,6 +362,8 @@ void pm_free_c(pm_heap_t *h, pm_chunk_t *c)
         return;
     }
     pm_thread_t *t = cur_thread(h);
+    if (!t->tcache && !pm_rec_reserve(h))
+        return; /* host out of memory: the chunk stays allocated */
     maybe_init_tcache(h, t);
     pm_tcache_t *tc = t->tcache;
     uint64_t ti = pm_csize2tidx(c->size);
@@ -375,7 +377,7 @@ void pm_free_c(pm_heap_t *h, pm_chunk_t *c)
 pm_chunk_t *pm_calloc_c(pm_heap_t *h, size_t nmemb, size_t size)
 {
     size_t bytes;
-    if (__builtin_mul_overflow(nmemb, size, &bytes))
+    if (__builtin_mul_overflow(nmemb, size, &bytes) || !pm_rec_reserve(h))
         return NULL;
     pm_thread_t *t = cur_thread(h);
     maybe_init_tcache(h, t);
@@ -429,7 +431,7 @@ pm_chunk_t *pm_realloc_c(pm_heap_t *h, pm_chunk_t *c, size_t n)
     }
     if (!c)
         return pm_malloc_c(h, n);
-    if (n > REQ_MAX || (c->state != PM_INUSE && c->state != PM_MMAPPED))
+    if (n > REQ_MAX || (c->state != PM_INUSE && c->state != PM_MMAPPED) || !pm_rec_reserve(h))
         return NULL;
     uint64_t nb = pm_req2size(n);
     if (c->state == PM_MMAPPED) {
@@ -499,6 +501,8 @@ pm_chunk_t *pm_memalign_c(pm_heap_t *h, size_t align, size_t n)
         align = a;
     }
     pm_thread_t *t = cur_thread(h);
+    if (!pm_rec_reserve(h))
+        return NULL;
     pm_arena_t *av = pm_arena_get(h, t, n + align + PM_MINSIZE);
     if (!av)
         return NULL;

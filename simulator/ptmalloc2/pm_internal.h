@@ -133,6 +133,7 @@ struct pm_heap_s {
     /* chunk records */
     pm_chunk_t *free_recs;
     pm_slab_t *slabs;
+    size_t slab_left;        /* records not yet carved from slabs */
 
     /* user address -> record, for the address API */
     pm_ixent_t *ix;
@@ -168,7 +169,15 @@ static inline uint64_t pm_csize2tidx(uint64_t sz) { return (sz - PM_MINSIZE + PM
 static inline uint64_t pm_align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 static inline uint64_t pm_topsize(const pm_arena_t *a) { return a->top ? a->top->size : 0; }
 
-/* records (pm_heap.c) */
+/* records (pm_rec.c) */
+/* One public call creates at most a handful of records (splits, fenceposts,
+ * a new heap's top, the tcache struct): this many are kept at hand. */
+#define PM_RESERVE 32
+bool pm_rec_reserve_slow(pm_heap_t *h);
+static inline bool pm_rec_reserve(pm_heap_t *h)
+{
+    return h->slab_left >= PM_RESERVE || pm_rec_reserve_slow(h);
+}
 pm_chunk_t *pm_rec_new(pm_heap_t *h);
 void pm_rec_free(pm_heap_t *h, pm_chunk_t *c);
 /* split c at offset nb: returns the new record for [c+nb, c+size) */

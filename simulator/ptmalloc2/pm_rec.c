@@ -35,6 +35,24 @@ static pm_slab_t *slab_map(void)
     return (pm_slab_t *)a;
 }
 
+bool pm_rec_reserve_slow(pm_heap_t *h)
+{
+    pm_slab_t *old = h->slabs;
+    pm_slab_t *s = slab_map();
+    if (!s)
+        return false;
+    /* the old slab's last few records go to the free list */
+    while (old && old->used < SLAB_RECS)
+        pm_rec_free(h, &old->recs[old->used++]);
+    s->next = old;
+    s->used = 0;
+    h->slabs = s;
+    h->slab_left = SLAB_RECS;
+    return true;
+}
+
+/* Never fails: every public call that may create records first makes sure
+ * PM_RESERVE of them are at hand (pm_rec_reserve). */
 pm_chunk_t *pm_rec_new(pm_heap_t *h)
 {
     pm_chunk_t *c = h->free_recs;
@@ -42,17 +60,8 @@ pm_chunk_t *pm_rec_new(pm_heap_t *h)
         h->free_recs = c->fd;
     } else {
         pm_slab_t *s = h->slabs;
-        if (!s || s->used == SLAB_RECS) {
-            s = slab_map();
-            if (!s)
-                return NULL;
-            s->next = h->slabs;
-            s->used = 0;
-            h->slabs = s;
-        }
         c = &s->recs[s->used++];
-        memset(c, 0, sizeof *c);
-        return c;
+        h->slab_left--;
     }
     memset(c, 0, sizeof *c);
     return c;
@@ -78,8 +87,6 @@ void pm_recs_release(pm_heap_t *h)
 pm_chunk_t *pm_split(pm_heap_t *h, pm_chunk_t *c, uint64_t nb)
 {
     pm_chunk_t *r = pm_rec_new(h);
-    if (!r)
-        abort(); /* host out of memory */
     r->addr = c->addr + nb;
     r->size = c->size - nb;
     r->arena = c->arena;

@@ -13,8 +13,6 @@ pm_chunk_t *pm_mmap_chunk(pm_heap_t *h, uint64_t nb)
     if (size <= nb)
         return NULL;
     pm_chunk_t *p = pm_rec_new(h);
-    if (!p)
-        return NULL;
     p->addr = h->mmap_next;
     h->mmap_next += size;
     p->size = size;
@@ -83,8 +81,6 @@ static pm_chunk_t *new_rec_at(pm_heap_t *h, pm_arena_t *av, uint64_t addr, uint6
                               int state)
 {
     pm_chunk_t *c = pm_rec_new(h);
-    if (!c)
-        abort(); /* out of host memory: nothing sensible to model */
     c->addr = addr;
     c->size = size;
     c->state = (uint8_t)state;
