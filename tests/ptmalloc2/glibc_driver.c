@@ -131,6 +131,11 @@ int main(int argc, char **argv)
         return 2;
     }
     sem_init(&main_sem, 0, 0);
+    /* PM_DRIVER_SBRK=N: move the break by N bytes first (a break glibc did
+     * not set, e.g. misaligned), to check the model's first-sbrk correction */
+    const char *mv = getenv("PM_DRIVER_SBRK");
+    if (mv && atol(mv) > 0)
+        sbrk(atol(mv));
     brk0 = (uintptr_t)sbrk(0);
     long tid = 0;
     for (long i = 0; i < n; i++) {
