@@ -1,0 +1,264 @@
+/* child.c - the hidden replay mode: one process per allocator, started by
+ * exec with LD_PRELOAD set. Maps the plan and the result block, replays and
+ * measures. Nothing here calls malloc before the trace's last op: memory is
+ * mmap'ed, numbers are formatted by hand and written with write(2). */
+#include "engine.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#define SEGMENT 65536u
+#define NULL_RING (64u << 20)
+
+static uint64_t clock_ns(clockid_t c) {
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void fail(rp_result_t *r, const char *what) {
+    rp_buf_t b = { r->msg, 0, sizeof r->msg - 1 };
+    rp_put_str(&b, what);
+    r->msg[b.len] = 0;
+    r->status = 1;
+}
+
+static void *map_anon(size_t n) {
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* ---- glibc checkpoints ---------------------------------------------------- */
+static void heap_now(uint64_t h[5]) {
+    struct mallinfo2 const mi = mallinfo2();
+    h[0] = mi.arena; h[1] = mi.hblkhd; h[2] = mi.uordblks; h[3] = mi.fordblks; h[4] = mi.keepcost;
+}
+
+static void csv_row(int fd, uint64_t op, int final) {
+    char line[160];
+    rp_buf_t b = { line, 0, sizeof line };
+    uint64_t h[5];
+    heap_now(h);
+    if (final) rp_put_str(&b, "final");
+    else rp_put_u64(&b, op);
+    for (int i = 0; i < 5; i++) {
+        rp_put_ch(&b, ',');
+        rp_put_u64(&b, h[i]);
+    }
+    rp_put_ch(&b, '\n');
+    rp_write_all(fd, line, b.len);
+}
+
+/* ---- allocator statistics (after the last traced op) ------------------------ */
+static void stat_add(rp_result_t *r, const char *name, uint64_t v) {
+    if (r->nstats >= RP_NSTATS) return;
+    rp_stat_t *s = &r->stats[r->nstats++];
+    size_t const n = strlen(name) < sizeof s->name - 1 ? strlen(name) : sizeof s->name - 1;
+    memcpy(s->name, name, n);
+    s->name[n] = 0;
+    s->value = v;
+}
+
+static void allocator_stats(rp_result_t *r, int kind) {
+    if (kind == RP_ALLOC_JEMALLOC || kind == RP_ALLOC_OTHER) {
+        int (*mallctl)(const char *, void *, size_t *, void *, size_t) =
+            (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
+        if (mallctl) {
+            uint64_t epoch = 1;
+            size_t sz = sizeof epoch;
+            mallctl("epoch", &epoch, &sz, &epoch, sz);
+            static const char *const keys[] = { "stats.allocated", "stats.active", "stats.metadata",
+                                                "stats.resident", "stats.mapped", "stats.retained" };
+            for (unsigned i = 0; i < 6; i++) {
+                size_t v = 0;
+                sz = sizeof v;
+                if (mallctl(keys[i], &v, &sz, NULL, 0) == 0) stat_add(r, keys[i], v);
+            }
+            return;
+        }
+    }
+    if (kind == RP_ALLOC_TCMALLOC || kind == RP_ALLOC_OTHER) {
+        int (*get)(const char *, size_t *) =
+            (int (*)(const char *, size_t *))dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty");
+        if (get) {
+            static const char *const keys[] = { "generic.current_allocated_bytes", "generic.heap_size",
+                                                "tcmalloc.pageheap_free_bytes", "tcmalloc.pageheap_unmapped_bytes",
+                                                "tcmalloc.current_total_thread_cache_bytes" };
+            for (unsigned i = 0; i < 5; i++) {
+                size_t v = 0;
+                if (get(keys[i], &v)) stat_add(r, keys[i], v);
+            }
+            return;
+        }
+    }
+    if (kind == RP_ALLOC_MIMALLOC || kind == RP_ALLOC_OTHER) {
+        void (*info)(size_t *, size_t *, size_t *, size_t *, size_t *, size_t *, size_t *, size_t *) =
+            (void (*)(size_t *, size_t *, size_t *, size_t *, size_t *, size_t *, size_t *, size_t *))dlsym(
+                RTLD_DEFAULT, "mi_process_info");
+        if (info) {
+            size_t el = 0, us = 0, sy = 0, rss = 0, prss = 0, com = 0, pcom = 0, pf = 0;
+            info(&el, &us, &sy, &rss, &prss, &com, &pcom, &pf);
+            stat_add(r, "current_rss", rss);
+            stat_add(r, "peak_rss", prss);
+            stat_add(r, "current_commit", com);
+            stat_add(r, "peak_commit", pcom);
+            stat_add(r, "page_faults", pf);
+        }
+    }
+}
+
+/* ---- threads mode ------------------------------------------------------- */
+typedef struct lane_run_s {
+    rp_engine_t *e;
+    const rp_plan_t *plan;
+    const rp_lane_t *lane;
+    uint32_t index;
+    volatile int *go;
+    uint64_t null_fail;
+} lane_run_t;
+
+static void *lane_main(void *arg) {
+    lane_run_t *lr = arg;
+    const char *base = (const char *)lr->plan;
+    const rp_op_t *ops = (const rp_op_t *)(base + lr->lane->ops_off);
+    const uint64_t *ext = (const uint64_t *)(base + lr->lane->ext_off);
+    const uint64_t *times = lr->lane->t_off ? (const uint64_t *)(base + lr->lane->t_off) : NULL;
+    size_t nb_off = 0;
+    while (!__atomic_load_n(lr->go, __ATOMIC_ACQUIRE)) _mm_pause();
+    for (uint64_t done = 0; done < lr->lane->nops;) {
+        uint64_t const k = lr->lane->nops - done < SEGMENT ? lr->lane->nops - done : SEGMENT;
+        rp_engine_run(lr->e, ops + done, k, &ext, 1, lr->index, (uint32_t)done, times ? times + done : NULL,
+                      &nb_off, &lr->null_fail);
+        done += k;
+        __atomic_fetch_add(&lr->e->res->progress, k, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static int run_threads(rp_engine_t *e, const rp_plan_t *plan, const rp_lane_t *lanes, uint64_t *null_fail) {
+    uint32_t const n = plan->nlanes;
+    lane_run_t *lr = map_anon(sizeof *lr * n);
+    pthread_t *th = map_anon(sizeof *th * n);
+    e->sync = map_anon(sizeof(rp_sync_t) * n);
+    if (!lr || !th || !e->sync) return -1;
+    volatile int go = 0;
+    uint32_t started = 0;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 << 10);
+    for (; started < n; started++) {
+        lr[started] = (lane_run_t){ e, plan, &lanes[started], started, &go, 0 };
+        if (pthread_create(&th[started], &attr, lane_main, &lr[started])) break;
+    }
+    e->start_ns = clock_ns(CLOCK_MONOTONIC);
+    __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+    for (uint32_t i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        *null_fail += lr[i].null_fail;
+    }
+    return started == n ? 0 : -1;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+int rp_child_main(const rp_child_args_t *a) {
+    rp_result_t *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, a->result_fd, 0);
+    if (r == MAP_FAILED) return 2;
+    rp_plan_t hdr;
+    if (pread(a->plan_fd, &hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr || hdr.magic != RP_PLAN_MAGIC) {
+        fail(r, "replay plan unreadable");
+        return 1;
+    }
+    const rp_plan_t *plan = mmap(NULL, hdr.bytes, PROT_READ, MAP_SHARED | MAP_POPULATE, a->plan_fd, 0);
+    if (plan == MAP_FAILED) {
+        fail(r, "cannot map the replay plan");
+        return 1;
+    }
+    const rp_lane_t *lanes = (const rp_lane_t *)((const char *)plan + plan->lanes_off);
+    rp_engine_t e;
+    memset(&e, 0, sizeof e);
+    e.res = r;
+    e.null = a->kind == RP_ALLOC_NULL;
+    e.touch = a->touch;
+    e.funcs = a->funcs;
+    e.sample = a->sample ? a->sample : 1;
+    e.page = (size_t)sysconf(_SC_PAGESIZE);
+    e.slots = map_anon(plan->nslots * sizeof(void *));
+    if (e.null) {
+        e.nb_cap = NULL_RING;
+        e.nb_base = map_anon(NULL_RING);
+    }
+    if (!e.slots || (e.null && !e.nb_base)) {
+        fail(r, "out of memory for the object table");
+        return 1;
+    }
+    r->sample = e.sample;
+    if (a->csv_fd >= 0) {
+        static const char head[] = "op,arena,hblkhd,uordblks,fordblks,keepcost\n";
+        rp_write_all(a->csv_fd, head, sizeof head - 1);
+    }
+    /* The harness's own resident pages (plan, tables, code) are the baseline;
+     * the peak-RSS mark is reset so that only the replay raises it. */
+    int const cr = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (cr >= 0) {
+        if (write(cr, "5", 1) < 0) {}
+        close(cr);
+    }
+    uint64_t const page = e.page;
+    r->baseline_rss = rp_proc_statm(1) * page;
+    uint64_t null_fail = 0, excluded = 0;
+    uint64_t const c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), w0 = clock_ns(CLOCK_MONOTONIC), t0 = __rdtsc();
+    if (!plan->threads) {
+        const rp_op_t *ops = (const rp_op_t *)((const char *)plan + lanes[0].ops_off);
+        const uint64_t *ext = (const uint64_t *)((const char *)plan + lanes[0].ext_off);
+        uint64_t const n = lanes[0].nops, cp = a->checkpoints;
+        uint64_t next_cp = cp ? cp : UINT64_MAX;
+        size_t nb_off = 0;
+        for (uint64_t done = 0; done < n;) {
+            uint64_t end = done + SEGMENT < n ? done + SEGMENT : n;
+            if (end > next_cp) end = next_cp;
+            rp_engine_run(&e, ops + done, end - done, &ext, 0, 0, (uint32_t)done, NULL, &nb_off, &null_fail);
+            done = end;
+            r->progress = done;
+            if (done == next_cp) {
+                uint64_t const x0 = clock_ns(CLOCK_MONOTONIC);
+                if (a->csv_fd >= 0) csv_row(a->csv_fd, done, 0);
+                next_cp += cp;
+                excluded += clock_ns(CLOCK_MONOTONIC) - x0;
+            }
+        }
+    } else {
+        e.pace = a->pace;
+        if (run_threads(&e, plan, lanes, &null_fail) < 0) {
+            fail(r, "cannot start the replay threads");
+            return 1;
+        }
+    }
+    uint64_t const t1 = __rdtsc(), w1 = clock_ns(CLOCK_MONOTONIC), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    r->ops = plan->nops;
+    r->wall_ns = w1 - w0 - excluded;
+    r->cpu_ns = c1 - c0;
+    r->tsc_cycles = (uint64_t)((double)(t1 - t0) * (double)r->wall_ns / (double)(w1 - w0 ? w1 - w0 : 1));
+    r->null_fail = null_fail;
+    r->order_errors = e.order_errors;
+    uint64_t const hwm = rp_proc_status_kb("VmHWM:") * 1024, now = rp_proc_statm(1) * page;
+    r->peak_rss = hwm > r->baseline_rss ? hwm - r->baseline_rss : 0;
+    r->final_rss = now > r->baseline_rss ? now - r->baseline_rss : 0;
+    if (r->final_rss > r->peak_rss) r->peak_rss = r->final_rss; /* the two counters are sampled apart */
+    if (a->kind == RP_ALLOC_GLIBC) {
+        heap_now(r->heap);
+        r->have_heap = 1;
+        if (a->csv_fd >= 0) csv_row(a->csv_fd, 0, 1);
+    } else if (!e.null) {
+        allocator_stats(r, a->kind);
+    }
+    rp_engine_release_all(&e, plan->nslots);
+    r->status = 0;
+    return 0;
+}

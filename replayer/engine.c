@@ -1,0 +1,259 @@
+/* engine.c - the replay loop: a switch over packed ops, no hashing, no
+ * allocation of its own. One op in every `sample` is timed with rdtsc for
+ * the latency histograms; the others run untimed. */
+#include "engine.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#define AINLINE static inline __attribute__((always_inline))
+#define TOUCH_BYTE 0xa5
+
+AINLINE uint64_t tsc_begin(void) { _mm_lfence(); return __rdtsc(); }
+AINLINE uint64_t tsc_end(void) { uint64_t const t = __rdtsc(); _mm_lfence(); return t; }
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void record(rp_result_t *r, unsigned kind, uint64_t c) {
+    __atomic_fetch_add(&r->count[kind], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->hist[kind][rp_bucket(c)], 1, __ATOMIC_RELAXED);
+    uint64_t m = __atomic_load_n(&r->maxc[kind], __ATOMIC_RELAXED);
+    while (c > m && !__atomic_compare_exchange_n(&r->maxc[kind], &m, c, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+
+/* --null: a bump allocator over a ring; contents are never kept. */
+AINLINE void *nb_alloc(rp_engine_t *e, size_t *off, size_t size, size_t align) {
+    if (size > e->nb_cap / 2) return e->nb_base;
+    size_t o = (*off + align - 1) & ~(align - 1);
+    if (o + size > e->nb_cap) o = 0;
+    *off = o + size;
+    return e->nb_base + o;
+}
+
+static void wait_dep(rp_engine_t *e, uint64_t dep) {
+    rp_sync_t *s = &e->sync[dep >> 32];
+    uint32_t const want = (uint32_t)dep;
+    for (int spin = 0; spin < 200; spin++) {
+        if (__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) >= want) return;
+        _mm_pause();
+    }
+    for (;;) {
+        __atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
+        uint32_t const v = __atomic_load_n(&s->done, __ATOMIC_SEQ_CST);
+        if (v < want) {
+            struct timespec const to = { 0, 10000000 }; /* re-check every 10 ms at worst */
+            syscall(SYS_futex, &s->done, FUTEX_WAIT_PRIVATE, v, &to, NULL, 0);
+        }
+        __atomic_fetch_sub(&s->waiters, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) >= want) return;
+    }
+}
+
+static void publish(rp_engine_t *e, uint32_t lane, uint32_t done) {
+    rp_sync_t *s = &e->sync[lane];
+    __atomic_store_n(&s->done, done, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST))
+        syscall(SYS_futex, &s->done, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static void pace_to(rp_engine_t *e, uint64_t t) {
+    uint64_t const target = e->start_ns + t;
+    if (now_ns() >= target) return;
+    struct timespec const ts = { (time_t)(target / 1000000000ull), (long)(target % 1000000000ull) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {}
+}
+
+/* Aligned allocation by whichever function the allocator defines. */
+static void *aligned_call(rp_engine_t *e, unsigned code, size_t align, size_t size) {
+    unsigned const f = e->funcs;
+    void *p = NULL;
+    switch (code) {
+    case RP_MEMALIGN:
+        if (f & RP_FN_MEMALIGN) return memalign(align, size);
+        break;
+    case RP_POSIX_MEMALIGN:
+        if (f & RP_FN_POSIX_MEMALIGN) return posix_memalign(&p, align, size) ? NULL : p;
+        break;
+    case RP_ALIGNED_ALLOC:
+        if (f & RP_FN_ALIGNED_ALLOC) return aligned_alloc(align, size);
+        break;
+    case RP_VALLOC:
+        if (f & RP_FN_VALLOC) return valloc(size);
+        align = e->page;
+        break;
+    case RP_PVALLOC:
+        if (f & RP_FN_PVALLOC) return pvalloc(size);
+        align = e->page;
+        size = size ? (size + e->page - 1) & ~(e->page - 1) : e->page;
+        break;
+    }
+    if (f & RP_FN_MEMALIGN) return memalign(align, size);
+    if (f & RP_FN_POSIX_MEMALIGN) return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) ? NULL : p;
+    return aligned_alloc(align, size);
+}
+
+static void *reallocarray_call(rp_engine_t *e, void *p, size_t nmemb, size_t size) {
+    if (e->funcs & RP_FN_REALLOCARRAY) return reallocarray(p, nmemb, size);
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total)) return NULL;
+    return realloc(p, total);
+}
+
+/* The allocation part of an op: returns the new pointer. Timed when `timed`. */
+AINLINE void *alloc_call(rp_engine_t *e, unsigned code, size_t size, const uint64_t *x, void *old,
+                         size_t *nb_off, const int null) {
+    if (null) {
+        switch (code) {
+        case RP_CALLOC: return nb_alloc(e, nb_off, size * x[0], 16);
+        case RP_MEMALIGN: case RP_POSIX_MEMALIGN: case RP_ALIGNED_ALLOC:
+            return nb_alloc(e, nb_off, size, x[0] ? (size_t)x[0] : 16);
+        case RP_REALLOCARRAY: return nb_alloc(e, nb_off, size * x[2], 16);
+        case RP_VALLOC: case RP_PVALLOC: return nb_alloc(e, nb_off, size, e->page);
+        default: return nb_alloc(e, nb_off, size, 16);
+        }
+    }
+    switch (code) {
+    case RP_MALLOC: return malloc(size);
+    case RP_CALLOC: return calloc((size_t)x[0], size);
+    case RP_REALLOC: return realloc(old, size);
+    case RP_REALLOCARRAY: return reallocarray_call(e, old, (size_t)x[2], size);
+    default: return aligned_call(e, code, (size_t)x[0], size);
+    }
+}
+
+AINLINE uint64_t alloc_bytes(unsigned code, uint64_t size, const uint64_t *x) {
+    if (code == RP_CALLOC) return size * x[0];
+    if (code == RP_REALLOCARRAY) return size * x[2];
+    return size;
+}
+
+/* One op. Returns nothing; advances *xp past its ext words. */
+AINLINE void do_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t *nb_off, uint64_t *null_fail,
+                   const int null, const int touch, const int timed) {
+    void **const slots = e->slots;
+    const uint64_t *x = *xp;
+    uint64_t t0 = 0;
+    unsigned const code = o->code;
+    switch (code) {
+    case RP_MALLOC: case RP_CALLOC: case RP_MEMALIGN: case RP_POSIX_MEMALIGN: case RP_ALIGNED_ALLOC:
+    case RP_VALLOC: case RP_PVALLOC: {
+        if (timed) t0 = tsc_begin();
+        void *const p = alloc_call(e, code, o->size, x, NULL, nb_off, null);
+        if (timed) record(e->res, code, tsc_end() - t0);
+        slots[o->id] = p;
+        if (__builtin_expect(p == NULL, 0)) (*null_fail)++;
+        else if (touch) memset(p, TOUCH_BYTE, alloc_bytes(code, o->size, x));
+        *xp = x + (code == RP_MALLOC || code == RP_VALLOC || code == RP_PVALLOC ? 0 : 1);
+        break;
+    }
+    case RP_REALLOC: case RP_REALLOCARRAY: {
+        void *const old = slots[x[0]];
+        if (timed) t0 = tsc_begin();
+        void *const p = alloc_call(e, code, o->size, x, old, nb_off, null);
+        if (timed) record(e->res, code, tsc_end() - t0);
+        slots[x[0]] = NULL;
+        slots[o->id] = p;
+        uint64_t const n = code == RP_REALLOC ? o->size : o->size * x[2];
+        if (__builtin_expect(p == NULL, 0)) (*null_fail)++;
+        else if (touch && n > x[1]) memset((char *)p + x[1], TOUCH_BYTE, n - x[1]);
+        *xp = x + (code == RP_REALLOC ? 2 : 3);
+        break;
+    }
+    case RP_FREE: {
+        void *const p = slots[o->id];
+        if (timed) t0 = tsc_begin();
+        if (!null) free(p);
+        if (timed) record(e->res, RP_FREE, tsc_end() - t0);
+        if (o->id) {
+            if (__builtin_expect(p == NULL, 0)) __atomic_fetch_add(&e->order_errors, 1, __ATOMIC_RELAXED);
+            slots[o->id] = NULL;
+        }
+        break;
+    }
+    case RP_MALLOPT:
+        if (!null) mallopt((int)o->id, (int)(int64_t)o->size);
+        break;
+    case RP_MALLOC_TRIM:
+        if (!null) malloc_trim((size_t)o->size);
+        break;
+    case RP_NOP:
+        break;
+    case RP_FAILED: {
+        unsigned const sub = o->id;
+        if (sub == RP_REALLOC || sub == RP_REALLOCARRAY) {
+            void *const old = slots[x[0]];
+            void *const p = null ? NULL : alloc_call(e, sub, o->size, x, old, nb_off, 0);
+            if (p) slots[x[0]] = p; /* succeeded where the traced call failed: the object lives on */
+        } else {
+            void *const p = null ? NULL : alloc_call(e, sub, o->size, x, NULL, nb_off, 0);
+            if (p) free(p);
+        }
+        *xp = x + rp_ext_words(o);
+        break;
+    }
+    case RP_REALLOC_FREE: {
+        void *const old = slots[x[0]];
+        slots[x[0]] = NULL;
+        if (!null) {
+            void *const p = (o->flags & RP_F_ARRAY) ? reallocarray_call(e, old, (size_t)x[2], o->size)
+                                                    : realloc(old, o->size);
+            if (p) free(p); /* an allocator whose realloc(p, 0) returns a minimum-size object */
+        }
+        *xp = x + rp_ext_words(o);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+AINLINE void run_lane(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64_t **ext, uint32_t lane,
+                      uint32_t done0, const uint64_t *times, size_t *nb_off, uint64_t *null_fail,
+                      const int null, const int touch, const int threads) {
+    const uint64_t *x = *ext;
+    uint32_t const mask = e->sample - 1;
+    for (size_t i = 0; i < n; i++) {
+        const rp_op_t *o = &ops[i];
+        if (threads) {
+            for (unsigned d = 0; d < (o->flags & RP_F_NDEP_MASK); d++) wait_dep(e, *x++);
+            if (times) pace_to(e, times[i]);
+        }
+        if (((done0 + i) & mask) == 0) do_op(e, o, &x, nb_off, null_fail, null, touch, 1);
+        else do_op(e, o, &x, nb_off, null_fail, null, touch, 0);
+        if (threads) publish(e, lane, done0 + (uint32_t)i + 1);
+    }
+    *ext = x;
+}
+
+#define LANE(nl, tc, th) run_lane(e, ops, n, ext, lane, done0, times, nb_off, null_fail, nl, tc, th)
+
+void rp_engine_run(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64_t **ext, int threads,
+                   uint32_t lane, uint32_t done0, const uint64_t *times, size_t *nb_off, uint64_t *null_fail) {
+    if (threads) {
+        if (e->null) { if (e->touch) LANE(1, 1, 1); else LANE(1, 0, 1); }
+        else { if (e->touch) LANE(0, 1, 1); else LANE(0, 0, 1); }
+    } else {
+        if (e->null) { if (e->touch) LANE(1, 1, 0); else LANE(1, 0, 0); }
+        else { if (e->touch) LANE(0, 1, 0); else LANE(0, 0, 0); }
+    }
+}
+
+void rp_engine_release_all(rp_engine_t *e, uint64_t nslots) {
+    if (e->null) return;
+    for (uint64_t i = 1; i < nslots; i++)
+        if (e->slots[i]) {
+            free(e->slots[i]);
+            e->slots[i] = NULL;
+        }
+}

@@ -1,0 +1,37 @@
+/* engine.h - the replay loop (engine.c), used by the child only. */
+#ifndef RP_ENGINE_H
+#define RP_ENGINE_H
+
+#include "replay.h"
+
+typedef struct rp_sync_s { /* one per lane, own cache line */
+    uint32_t done;         /* ops this lane completed */
+    uint32_t waiters;
+    char pad[56];
+} rp_sync_t;
+
+typedef struct rp_engine_s {
+    void **slots;          /* object id -> pointer; slot 0 is always NULL */
+    rp_result_t *res;      /* histograms (atomic adds) */
+    int null, touch, pace;
+    unsigned funcs;        /* RP_FN_* */
+    uint32_t sample;       /* power of two */
+    size_t page;
+    char *nb_base;         /* --null: a ring the bump allocator cycles through */
+    size_t nb_cap;
+    rp_sync_t *sync;       /* threads mode */
+    uint64_t start_ns;     /* --pace: replay start (CLOCK_MONOTONIC) */
+    uint64_t order_errors; /* frees of an empty slot (atomic adds) */
+} rp_engine_t;
+
+/* Replays ops[0..n) of one lane; *ext is advanced past the words consumed.
+ * threads: wait on dependencies and publish progress in e->sync[lane];
+ * times: recorded t_ns per op for --pace (NULL otherwise). nb_off: the
+ * lane's bump offset (--null). done0: ops of this lane already done. */
+void rp_engine_run(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64_t **ext, int threads,
+                   uint32_t lane, uint32_t done0, const uint64_t *times, size_t *nb_off, uint64_t *null_fail);
+
+/* Frees every object still in a slot (after the trace's end). */
+void rp_engine_release_all(rp_engine_t *e, uint64_t nslots);
+
+#endif

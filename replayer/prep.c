@@ -1,0 +1,454 @@
+/* prep.c - trace to replay plan: recorded addresses become dense object ids
+ * (the only hashing of the whole replay happens here, in the parent), ops
+ * become 16-byte records, and in threads mode every op that touches an
+ * object made by another thread, or an address another thread released,
+ * carries a dependency on that thread's progress. */
+#include "replay.h"
+#include "trace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ---- growable arrays ------------------------------------------------------ */
+#define VEC(T) struct { T *v; size_t n, cap; }
+#define VPUSH(a, x) do { if ((a).n == (a).cap && vgrow((void **)&(a).v, &(a).cap, sizeof *(a).v)) goto nomem; \
+                         (a).v[(a).n++] = (x); } while (0)
+static int vgrow(void **v, size_t *cap, size_t elt) {
+    size_t const nc = *cap ? *cap * 2 : 1024;
+    void *p = realloc(*v, nc * elt);
+    if (!p) return -1;
+    *v = p;
+    *cap = nc;
+    return 0;
+}
+
+/* ---- address hash: open addressing, linear probing, backward-shift delete - */
+typedef struct ent_s {
+    uint64_t key;   /* address (or tid + 1); 0 = empty */
+    uint64_t birth; /* seq of the op that returned it */
+    uint64_t size;  /* requested bytes */
+    uint32_t id;    /* object id (lane index in the thread table) */
+    uint32_t lane, count; /* producer lane and its op count after producing */
+    uint32_t pad;
+} ent_t;
+
+typedef struct map_s {
+    ent_t *t;
+    size_t mask, n;
+} map_t;
+
+static inline size_t hslot(uint64_t k, size_t mask) { return (size_t)((k * 0x9e3779b97f4a7c15ull) >> 20) & mask; }
+
+static int map_init(map_t *m, size_t cap) {
+    m->t = calloc(cap, sizeof *m->t);
+    m->mask = cap - 1;
+    m->n = 0;
+    return m->t ? 0 : -1;
+}
+
+static ent_t *map_find(const map_t *m, uint64_t k) {
+    for (size_t i = hslot(k, m->mask);; i = (i + 1) & m->mask) {
+        if (m->t[i].key == k) return &m->t[i];
+        if (!m->t[i].key) return NULL;
+    }
+}
+
+static int map_grow(map_t *m) {
+    map_t g;
+    if (map_init(&g, (m->mask + 1) * 2)) return -1;
+    for (size_t i = 0; i <= m->mask; i++)
+        if (m->t[i].key) {
+            size_t j = hslot(m->t[i].key, g.mask);
+            while (g.t[j].key) j = (j + 1) & g.mask;
+            g.t[j] = m->t[i];
+        }
+    g.n = m->n;
+    free(m->t);
+    *m = g;
+    return 0;
+}
+
+/* Slot for k (new entries zeroed with the key set); NULL when out of memory. */
+static ent_t *map_put(map_t *m, uint64_t k) {
+    if ((m->n + 1) * 4 > (m->mask + 1) * 3 && map_grow(m)) return NULL;
+    size_t i = hslot(k, m->mask);
+    for (; m->t[i].key; i = (i + 1) & m->mask)
+        if (m->t[i].key == k) return &m->t[i];
+    memset(&m->t[i], 0, sizeof m->t[i]);
+    m->t[i].key = k;
+    m->n++;
+    return &m->t[i];
+}
+
+static void map_del(map_t *m, ent_t *e) {
+    size_t i = (size_t)(e - m->t);
+    for (size_t j = i;;) {
+        j = (j + 1) & m->mask;
+        if (!m->t[j].key) break;
+        size_t const h = hslot(m->t[j].key, m->mask);
+        /* move j back to i unless its home lies cyclically in (i, j] */
+        if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
+            m->t[i] = m->t[j];
+            i = j;
+        }
+    }
+    m->t[i].key = 0;
+    m->n--;
+}
+
+/* ---- per recorded thread -------------------------------------------------- */
+typedef struct lane_s {
+    uint32_t tid, count;      /* ops so far */
+    VEC(uint32_t) free_ids;   /* ids this thread released, reused by it only */
+    uint64_t nops, next;      /* threads layout sizes */
+} lane_t;
+
+typedef struct prep_s {
+    map_t live, displaced, freed, tids;
+    VEC(lane_t) lanes;
+    VEC(rp_op_t) ops;
+    VEC(uint64_t) ext;
+    VEC(uint32_t) oplane;
+    VEC(uint64_t) times;
+    VEC(uint64_t) deps; /* pairs: global op index, dependency word */
+    uint32_t next_id;
+    uint64_t live_bytes;
+    int threads;
+} prep_t;
+
+static lane_t *lane_of(prep_t *p, uint32_t tid, uint32_t *index) {
+    ent_t *e = map_put(&p->tids, (uint64_t)tid + 1);
+    if (!e) return NULL;
+    if (!e->birth) {
+        lane_t z;
+        memset(&z, 0, sizeof z);
+        z.tid = tid;
+        VPUSH(p->lanes, z);
+        e->birth = 1;
+        e->id = (uint32_t)(p->lanes.n - 1);
+    }
+    *index = e->id;
+    return &p->lanes.v[e->id];
+nomem:
+    return NULL;
+}
+
+static int new_id(prep_t *p, lane_t *l, uint32_t *id) {
+    if (l->free_ids.n) {
+        *id = l->free_ids.v[--l->free_ids.n];
+        return 0;
+    }
+    if (p->next_id == UINT32_MAX) return -1;
+    *id = p->next_id++;
+    return 0;
+}
+
+static int add_dep(prep_t *p, uint32_t lane, uint32_t dl, uint32_t dc) {
+    if (!p->threads || dl == lane) return 0;
+    VPUSH(p->deps, (uint64_t)p->ops.n);
+    VPUSH(p->deps, RP_DEP(dl, dc));
+    return 0;
+nomem:
+    return -1;
+}
+
+/* Registers address a as the new object id made by (lane, count) at seq. */
+static int born(prep_t *p, rp_prep_t *o, uint64_t a, uint32_t id, uint64_t size, uint32_t lane, uint32_t count,
+                uint64_t seq) {
+    ent_t *f;
+    if (p->threads && (f = map_find(&p->freed, a))) {
+        if (add_dep(p, lane, f->lane, f->count)) return -1;
+        map_del(&p->freed, f);
+    }
+    ent_t *e = map_find(&p->live, a);
+    if (e) { /* still live: a realloc's release ordered before us, or a lost free */
+        ent_t *d = map_put(&p->displaced, a);
+        if (!d) return -1;
+        if (d->birth) o->live_reuse++; /* an older displaced object is now unreachable */
+        ent_t const keep = *e;
+        *d = keep;
+    } else if (!(e = map_put(&p->live, a))) {
+        return -1;
+    }
+    e->key = a;
+    e->birth = seq ? seq : 1;
+    e->size = size;
+    e->id = id;
+    e->lane = lane;
+    e->count = count;
+    p->live_bytes += size;
+    if (p->live_bytes > o->ideal_peak) o->ideal_peak = p->live_bytes;
+    return 0;
+}
+
+/* Releases the object in e (from map m) by (lane, count). */
+static int died(prep_t *p, map_t *m, ent_t *e, lane_t *l, uint32_t lane, uint32_t count) {
+    if (add_dep(p, lane, e->lane, e->count)) return -1;
+    VPUSH(l->free_ids, e->id);
+    p->live_bytes -= e->size;
+    uint64_t const a = e->key;
+    map_del(m, e);
+    if (p->threads) {
+        ent_t *f = map_put(&p->freed, a);
+        if (!f) return -1;
+        f->birth = 1;
+        f->lane = lane;
+        f->count = count;
+    }
+    return 0;
+nomem:
+    return -1;
+}
+
+static int code_of(int op) {
+    switch (op) {
+    case TR_OP_MALLOC: return RP_MALLOC;
+    case TR_OP_CALLOC: return RP_CALLOC;
+    case TR_OP_REALLOC: return RP_REALLOC;
+    case TR_OP_REALLOCARRAY: return RP_REALLOCARRAY;
+    case TR_OP_FREE: return RP_FREE;
+    case TR_OP_MEMALIGN: return RP_MEMALIGN;
+    case TR_OP_POSIX_MEMALIGN: return RP_POSIX_MEMALIGN;
+    case TR_OP_ALIGNED_ALLOC: return RP_ALIGNED_ALLOC;
+    case TR_OP_VALLOC: return RP_VALLOC;
+    case TR_OP_PVALLOC: return RP_PVALLOC;
+    case TR_OP_MALLOPT: return RP_MALLOPT;
+    case TR_OP_MALLOC_TRIM: return RP_MALLOC_TRIM;
+    default: return RP_NOP;
+    }
+}
+
+static int event(prep_t *p, rp_prep_t *o, const tr_event_t *ev) {
+    uint32_t li;
+    lane_t *l = lane_of(p, ev->tid, &li);
+    if (!l) return -1;
+    uint32_t const count = l->count + 1; /* this lane's op count once this op is done */
+    rp_op_t op = { (uint8_t)code_of(ev->op), 0, 0, 0, 0 };
+    size_t const ext0 = p->ext.n;
+    switch (op.code) {
+    case RP_MALLOC: case RP_VALLOC: case RP_PVALLOC: case RP_CALLOC: case RP_MEMALIGN:
+    case RP_POSIX_MEMALIGN: case RP_ALIGNED_ALLOC: {
+        uint64_t size = ev->a, bytes;
+        if (op.code == RP_CALLOC || op.code >= RP_MEMALIGN) size = ev->b;
+        if (op.code == RP_VALLOC || op.code == RP_PVALLOC) size = ev->a;
+        if (op.code != RP_MALLOC && op.code != RP_VALLOC && op.code != RP_PVALLOC) VPUSH(p->ext, ev->a);
+        if (__builtin_mul_overflow(size, op.code == RP_CALLOC ? ev->a : 1, &bytes)) bytes = UINT64_MAX;
+        op.size = size;
+        if (!ev->ret) {
+            op.id = op.code;
+            op.code = RP_FAILED;
+            break;
+        }
+        if (new_id(p, l, &op.id) || born(p, o, ev->ret, op.id, bytes, li, count, ev->seq)) return -1;
+        break;
+    }
+    case RP_REALLOC: case RP_REALLOCARRAY: {
+        int const arr = op.code == RP_REALLOCARRAY;
+        uint64_t const nmemb = arr ? ev->b : 1, size = arr ? ev->c : ev->b;
+        uint64_t bytes;
+        if (__builtin_mul_overflow(size, nmemb, &bytes)) bytes = UINT64_MAX;
+        op.size = size;
+        map_t *from = NULL;
+        ent_t *e = NULL;
+        if (ev->a) {
+            e = map_find(&p->live, ev->a);
+            if (e && e->birth > ev->release_seq) e = NULL; /* born after our release: not ours */
+            from = &p->live;
+            if (!e && (e = map_find(&p->displaced, ev->a))) from = &p->displaced;
+            if (!e) o->unknown_frees++; /* replayed as realloc(NULL, n) */
+        }
+        uint64_t const old_id = e ? e->id : 0, old_size = e ? e->size : 0;
+        VPUSH(p->ext, old_id);
+        VPUSH(p->ext, old_size);
+        if (arr) VPUSH(p->ext, nmemb);
+        if (!ev->ret) {
+            if (e && bytes == 0) { /* realloc(p, 0) freed p */
+                op.code = RP_REALLOC_FREE;
+                op.flags = arr ? RP_F_ARRAY : 0;
+                if (died(p, from, e, l, li, count)) return -1;
+            } else { /* failed: the object (if any) lives on under its id */
+                op.id = op.code;
+                op.code = RP_FAILED;
+                if (e && add_dep(p, li, e->lane, e->count)) return -1;
+            }
+            break;
+        }
+        if (e && died(p, from, e, l, li, count)) return -1;
+        if (new_id(p, l, &op.id) || born(p, o, ev->ret, op.id, bytes, li, count, ev->seq)) return -1;
+        break;
+    }
+    case RP_FREE: {
+        if (!ev->a) break; /* free(NULL): object 0 */
+        ent_t *e = map_find(&p->live, ev->a);
+        if (!e) {
+            o->unknown_frees++;
+            op.code = RP_NOP;
+            break;
+        }
+        op.id = e->id;
+        if (died(p, &p->live, e, l, li, count)) return -1;
+        break;
+    }
+    case RP_MALLOPT:
+        op.id = (uint32_t)ev->a;
+        op.size = ev->b;
+        break;
+    case RP_MALLOC_TRIM:
+        op.size = ev->a;
+        break;
+    default:
+        break;
+    }
+    (void)ext0;
+    VPUSH(p->ops, op);
+    if (p->threads) {
+        VPUSH(p->oplane, li);
+        VPUSH(p->times, ev->t_ns);
+    }
+    l->count = count;
+    return 0;
+nomem:
+    return -1;
+}
+
+/* ---- plan file -------------------------------------------------------------- */
+static int write_plan(prep_t *p, rp_prep_t *o, char *err, size_t errlen) {
+    uint32_t const nl = p->threads ? (uint32_t)p->lanes.n : 1;
+    if (p->threads) { /* per-lane sizes: ops, ext words and dependency words */
+        size_t x = 0, d = 0;
+        for (size_t i = 0; i < p->ops.n; i++) {
+            lane_t *l = &p->lanes.v[p->oplane.v[i]];
+            l->nops++;
+            l->next += rp_ext_words(&p->ops.v[i]);
+            x += rp_ext_words(&p->ops.v[i]);
+            while (d < p->deps.n && p->deps.v[d] == i) { l->next++; d += 2; }
+        }
+        (void)x;
+    }
+    uint64_t off = sizeof(rp_plan_t);
+    uint64_t const lanes_off = off;
+    off += sizeof(rp_lane_t) * (nl ? nl : 1);
+    rp_lane_t *lanes = calloc(nl ? nl : 1, sizeof *lanes);
+    if (!lanes) goto nomem;
+    for (uint32_t i = 0; i < nl; i++) {
+        uint64_t const n = p->threads ? p->lanes.v[i].nops : p->ops.n;
+        uint64_t const nx = p->threads ? p->lanes.v[i].next : p->ext.n;
+        lanes[i].tid = p->threads ? p->lanes.v[i].tid : 0;
+        lanes[i].ops_off = off; lanes[i].nops = n; off += n * sizeof(rp_op_t);
+        lanes[i].ext_off = off; lanes[i].next = nx; off += nx * 8;
+        if (p->threads) { lanes[i].t_off = off; off += n * 8; }
+    }
+    int const fd = memfd_create("malloc-replay-plan", 0);
+    if (fd < 0 || ftruncate(fd, (off_t)off) < 0) {
+        snprintf(err, errlen, "cannot create the replay plan (%" PRIu64 " bytes): %s", off, strerror(errno));
+        if (fd >= 0) close(fd);
+        free(lanes);
+        return -1;
+    }
+    char *m = mmap(NULL, off, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map the replay plan: %s", strerror(errno));
+        close(fd);
+        free(lanes);
+        return -1;
+    }
+    rp_plan_t *h = (rp_plan_t *)m;
+    h->magic = RP_PLAN_MAGIC;
+    h->bytes = off;
+    h->nops = p->ops.n;
+    h->nslots = p->next_id;
+    h->nlanes = nl;
+    h->threads = (uint32_t)p->threads;
+    h->lanes_off = lanes_off;
+    memcpy(m + lanes_off, lanes, sizeof *lanes * nl);
+    if (!p->threads) {
+        memcpy(m + lanes[0].ops_off, p->ops.v, p->ops.n * sizeof(rp_op_t));
+        memcpy(m + lanes[0].ext_off, p->ext.v, p->ext.n * 8);
+    } else {
+        uint64_t *on = calloc(nl, sizeof *on), *xn = calloc(nl, sizeof *xn);
+        if (!on || !xn) { free(on); free(xn); munmap(m, off); close(fd); free(lanes); goto nomem; }
+        size_t x = 0, d = 0;
+        for (size_t i = 0; i < p->ops.n; i++) {
+            uint32_t const li = p->oplane.v[i];
+            rp_op_t op = p->ops.v[i];
+            uint64_t *ext = (uint64_t *)(m + lanes[li].ext_off);
+            unsigned nd = 0;
+            for (; d < p->deps.n && p->deps.v[d] == i; d += 2) ext[xn[li]++] = p->deps.v[d + 1], nd++;
+            op.flags |= (uint8_t)nd; /* at most two per op: object and address */
+            unsigned const w = rp_ext_words(&op);
+            for (unsigned k = 0; k < w; k++) ext[xn[li]++] = p->ext.v[x++];
+            ((uint64_t *)(m + lanes[li].t_off))[on[li]] = p->times.v[i];
+            ((rp_op_t *)(m + lanes[li].ops_off))[on[li]++] = op;
+        }
+        free(on);
+        free(xn);
+    }
+    munmap(m, off);
+    free(lanes);
+    o->fd = fd;
+    o->bytes = off;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory building the replay plan");
+    return -1;
+}
+
+static void prep_free(prep_t *p) {
+    free(p->live.t); free(p->displaced.t); free(p->freed.t); free(p->tids.t);
+    for (size_t i = 0; i < p->lanes.n; i++) free(p->lanes.v[i].free_ids.v);
+    free(p->lanes.v); free(p->ops.v); free(p->ext.v); free(p->oplane.v); free(p->times.v); free(p->deps.v);
+}
+
+int rp_prep(const char *path, int threads, rp_prep_t *o, char *err, size_t errlen) {
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+    tr_error_t te;
+    memset(&te, 0, sizeof te);
+    tr_reader_t *r = tr_reader_open(path, &te);
+    if (!r) {
+        snprintf(err, errlen, "%s", te.msg[0] ? te.msg : "cannot open");
+        return -1;
+    }
+    tr_reader_prefetch(r);
+    prep_t p;
+    memset(&p, 0, sizeof p);
+    p.threads = threads;
+    p.next_id = 1; /* id 0: the NULL object */
+    int rc = -1;
+    if (map_init(&p.live, 1 << 16) || map_init(&p.displaced, 64) || map_init(&p.freed, threads ? 1 << 16 : 64) ||
+        map_init(&p.tids, 64)) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    tr_event_t ev;
+    int k;
+    while ((k = tr_reader_next(r, &ev)) > 0) {
+        o->events++;
+        if (event(&p, o, &ev)) {
+            snprintf(err, errlen, "out of memory (or more than 2^32 objects) at event %" PRIu64, o->events);
+            goto out;
+        }
+    }
+    if (k < 0) {
+        const tr_error_t *e = tr_reader_error(r);
+        if (e->code != TR_E_TRUNCATED) {
+            snprintf(err, errlen, "%s", e->msg[0] ? e->msg : "unreadable");
+            goto out;
+        }
+        o->truncated = 1;
+        snprintf(o->warn, sizeof o->warn, "%s", e->msg);
+    }
+    o->threads = p.lanes.n;
+    o->leftover = p.live.n + p.displaced.n;
+    o->live_reuse += p.displaced.n;
+    rc = write_plan(&p, o, err, errlen);
+out:
+    prep_free(&p);
+    tr_reader_close(r);
+    return rc;
+}

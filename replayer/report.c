@@ -1,0 +1,166 @@
+/* report.c - the comparison table and the JSON document (notes json.md). */
+#include "run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const k_kind[RP_NKINDS] = {
+    "malloc", "calloc", "realloc", "reallocarray", "free", "memalign", "posix_memalign",
+    "aligned_alloc", "valloc", "pvalloc", "mallopt", "malloc_trim", "other",
+};
+static const char *const k_heap[5] = { "arena", "hblkhd", "uordblks", "fordblks", "keepcost" };
+
+double rp_ns_per_cycle(const rp_result_t *r) {
+    return r->tsc_cycles ? (double)r->wall_ns / (double)r->tsc_cycles : 1.0;
+}
+
+double rp_percentile_ns(const rp_result_t *r, int kind, double q) {
+    uint64_t const n = r->count[kind];
+    if (!n) return 0;
+    uint64_t const want = (uint64_t)((double)n * q + 0.999999);
+    uint64_t cum = 0;
+    for (unsigned b = 0; b < RP_HBUCKETS; b++) {
+        cum += r->hist[kind][b];
+        if (cum >= (want ? want : 1)) {
+            uint64_t hi = rp_bucket_high(b);
+            if (hi > r->maxc[kind]) hi = r->maxc[kind];
+            return (double)hi * rp_ns_per_cycle(r);
+        }
+    }
+    return (double)r->maxc[kind] * rp_ns_per_cycle(r);
+}
+
+static void human(char *out, size_t n, double b) {
+    static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    int i = 0;
+    while (b >= 1024 && i < 4) { b /= 1024; i++; }
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+void rp_print_table(FILE *f, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n) {
+    char ideal[32];
+    human(ideal, sizeof ideal, (double)prep->ideal_peak);
+    fprintf(f, "%s: %llu events, %llu thread%s, ideal peak %s; mode %s, touch %s\n", o->trace,
+            (unsigned long long)prep->events, (unsigned long long)prep->threads, prep->threads == 1 ? "" : "s",
+            ideal, o->threads ? (o->pace ? "threads (paced)" : "threads") : "serial", o->touch ? "all" : "none");
+    fprintf(f, "%-16s %10s %8s %10s %11s %11s %9s  %-22s %-22s\n", "allocator", "wall ms", "ns/op", "cpu ms",
+            "peak RSS", "final RSS", "peak/ideal", "malloc p50/p99/p99.9", "free p50/p99/p99.9");
+    for (int i = 0; i < n; i++) {
+        const rp_run_t *r = &runs[i];
+        if (r->failed) {
+            fprintf(f, "%-16.16s failed: %s\n", r->label, r->err);
+            continue;
+        }
+        const rp_result_t *x = r->res;
+        char pk[32], fi[32], ml[48], fr[48], ratio[16];
+        human(pk, sizeof pk, (double)x->peak_rss);
+        human(fi, sizeof fi, (double)x->final_rss);
+        if (prep->ideal_peak) snprintf(ratio, sizeof ratio, "%.2f", (double)x->peak_rss / (double)prep->ideal_peak);
+        else snprintf(ratio, sizeof ratio, "-");
+        snprintf(ml, sizeof ml, "%.0f/%.0f/%.0f", rp_percentile_ns(x, 0, .5), rp_percentile_ns(x, 0, .99),
+                 rp_percentile_ns(x, 0, .999));
+        snprintf(fr, sizeof fr, "%.0f/%.0f/%.0f", rp_percentile_ns(x, 4, .5), rp_percentile_ns(x, 4, .99),
+                 rp_percentile_ns(x, 4, .999));
+        fprintf(f, "%-16.16s %10.2f %8.2f %10.2f %11s %11s %9s  %-22s %-22s\n", r->label, (double)x->wall_ns / 1e6,
+                x->ops ? (double)x->wall_ns / (double)x->ops : 0.0, (double)x->cpu_ns / 1e6, pk, fi, ratio, ml, fr);
+    }
+    for (int i = 0; i < n; i++) {
+        const rp_run_t *r = &runs[i];
+        if (r->failed) continue;
+        const rp_result_t *x = r->res;
+        if (x->have_heap)
+            fprintf(f, "%s heap (mallinfo2 after the last op): arena %llu hblkhd %llu uordblks %llu fordblks %llu "
+                       "keepcost %llu\n", r->label, (unsigned long long)x->heap[0], (unsigned long long)x->heap[1],
+                    (unsigned long long)x->heap[2], (unsigned long long)x->heap[3], (unsigned long long)x->heap[4]);
+        if (x->nstats) {
+            fprintf(f, "%s stats:", r->label);
+            for (uint32_t k = 0; k < x->nstats; k++)
+                fprintf(f, " %s %llu", x->stats[k].name, (unsigned long long)x->stats[k].value);
+            fprintf(f, "\n");
+        }
+        if (x->null_fail)
+            fprintf(f, "%s: %llu allocations returned NULL where the traced program got memory\n", r->label,
+                    (unsigned long long)x->null_fail);
+    }
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char const c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "{\"trace\": ");
+    json_str(f, o->trace);
+    fprintf(f, ", \"events\": %llu, \"threads\": %llu, \"truncated\": %s, \"unknown_frees\": %llu,\n"
+               " \"ideal_peak_bytes\": %llu, \"runs\": [",
+            (unsigned long long)prep->events, (unsigned long long)prep->threads, prep->truncated ? "true" : "false",
+            (unsigned long long)prep->unknown_frees, (unsigned long long)prep->ideal_peak);
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+        const rp_run_t *r = &runs[i];
+        if (r->failed) continue;
+        const rp_result_t *x = r->res;
+        fprintf(f, "%s\n  {\"allocator\": ", first ? "" : ",");
+        first = 0;
+        json_str(f, r->label);
+        fprintf(f, ", \"library\": ");
+        if (r->lib[0]) json_str(f, r->lib);
+        else fprintf(f, "null");
+        fprintf(f, ", \"mode\": \"%s\", \"touch\": \"%s\", \"env\": [", o->threads ? "threads" : "serial",
+                o->touch ? "all" : "none");
+        for (int k = 0; k < r->nenv; k++) {
+            if (k) fprintf(f, ", ");
+            json_str(f, r->env[k]);
+        }
+        double const ratio = prep->ideal_peak ? (double)x->peak_rss / (double)prep->ideal_peak : 0;
+        fprintf(f, "],\n   \"ops\": %llu, \"wall_ns\": %llu, \"cpu_ns\": %llu, \"ns_per_op\": %.3f,\n"
+                   "   \"peak_rss_bytes\": %llu, \"final_rss_bytes\": %llu, \"baseline_rss_bytes\": %llu, "
+                   "\"ideal_peak_bytes\": %llu, \"peak_rss_over_ideal\": %.4f,\n"
+                   "   \"latency_sample\": %u, \"null_results\": %llu, \"order_errors\": %llu,\n   \"latency_ns\": {",
+                (unsigned long long)x->ops, (unsigned long long)x->wall_ns, (unsigned long long)x->cpu_ns,
+                x->ops ? (double)x->wall_ns / (double)x->ops : 0.0, (unsigned long long)x->peak_rss,
+                (unsigned long long)x->final_rss, (unsigned long long)x->baseline_rss,
+                (unsigned long long)prep->ideal_peak, ratio, x->sample, (unsigned long long)x->null_fail,
+                (unsigned long long)x->order_errors);
+        int fk = 1;
+        for (int k = 0; k < RP_NKINDS; k++) {
+            if (!x->count[k]) continue;
+            fprintf(f, "%s\"%s\": {\"count\": %llu, \"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f}",
+                    fk ? "" : ", ", k_kind[k], (unsigned long long)x->count[k], rp_percentile_ns(x, k, .5),
+                    rp_percentile_ns(x, k, .99), rp_percentile_ns(x, k, .999),
+                    (double)x->maxc[k] * rp_ns_per_cycle(x));
+            fk = 0;
+        }
+        fprintf(f, "}");
+        if (x->have_heap) {
+            fprintf(f, ",\n   \"heap\": {");
+            for (int k = 0; k < 5; k++)
+                fprintf(f, "%s\"%s\": %llu", k ? ", " : "", k_heap[k], (unsigned long long)x->heap[k]);
+            fprintf(f, "}");
+        }
+        if (x->nstats) {
+            fprintf(f, ",\n   \"stats\": {");
+            for (uint32_t k = 0; k < x->nstats; k++) {
+                if (k) fprintf(f, ", ");
+                json_str(f, x->stats[k].name);
+                fprintf(f, ": %llu", (unsigned long long)x->stats[k].value);
+            }
+            fprintf(f, "}");
+        }
+        fprintf(f, "}");
+    }
+    fprintf(f, "\n]}\n");
+    int const bad = ferror(f);
+    if (fclose(f) || bad) return -1;
+    return 0;
+}

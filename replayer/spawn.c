@@ -1,0 +1,136 @@
+/* spawn.c - one replay process per allocator: fork, exec of ourselves in the
+ * hidden child mode with LD_PRELOAD and the --env settings, a progress bar
+ * while it runs. */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int env_overridden(const char *e, const rp_run_t *run) {
+    if (!strncmp(e, "LD_PRELOAD=", 11)) return 1;
+    size_t const n = strcspn(e, "=");
+    for (int i = 0; i < run->nenv; i++)
+        if (!strncmp(run->env[i], e, n) && run->env[i][n] == '=') return 1;
+    return 0;
+}
+
+static void progress(const rp_run_t *run, uint64_t done, uint64_t total, double secs) {
+    int const width = 30;
+    int const fill = total ? (int)((double)done * width / (double)total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r%-12.12s [%s] %5.1f%%  %.0fs", run->label, bar,
+            total ? 100.0 * (double)done / (double)total : 100.0, secs);
+}
+
+int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_fd, const char *self) {
+    int const rfd = memfd_create("malloc-replay-result", 0);
+    if (rfd < 0 || ftruncate(rfd, sizeof(rp_result_t)) < 0) {
+        snprintf(run->err, sizeof run->err, "cannot create the result block: %s", strerror(errno));
+        if (rfd >= 0) close(rfd);
+        return -1;
+    }
+    run->res = mmap(NULL, sizeof(rp_result_t), PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+    if (run->res == MAP_FAILED) {
+        run->res = NULL;
+        close(rfd);
+        snprintf(run->err, sizeof run->err, "cannot map the result block: %s", strerror(errno));
+        return -1;
+    }
+    run->res->status = 99;
+    /* argv of the hidden mode: fds and settings as decimal numbers */
+    char a[10][32];
+    snprintf(a[0], 32, "%d", prep->fd);
+    snprintf(a[1], 32, "%d", rfd);
+    snprintf(a[2], 32, "%d", csv_fd);
+    snprintf(a[3], 32, "%d", run->kind);
+    snprintf(a[4], 32, "%d", o->touch);
+    snprintf(a[5], 32, "%d", o->pace);
+    snprintf(a[6], 32, "%llu", (unsigned long long)o->checkpoints);
+    snprintf(a[7], 32, "%u", o->sample);
+    snprintf(a[8], 32, "%u", run->funcs);
+    char *argv[] = { (char *)self, "--child-replay", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], NULL };
+    size_t ne = 0;
+    while (environ[ne]) ne++;
+    char **envp = calloc(ne + RP_MAX_ENV + 2, sizeof *envp);
+    char *preload = NULL;
+    if (!envp) {
+        snprintf(run->err, sizeof run->err, "out of memory");
+        close(rfd);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (!env_overridden(environ[i], run)) envp[k++] = environ[i];
+    for (int i = 0; i < run->nenv; i++) envp[k++] = (char *)run->env[i];
+    if (run->lib[0]) {
+        size_t const n = strlen(run->lib) + 12;
+        preload = malloc(n);
+        if (preload) {
+            snprintf(preload, n, "LD_PRELOAD=%s", run->lib);
+            envp[k++] = preload;
+        }
+    }
+    envp[k] = NULL;
+    fflush(NULL);
+    pid_t const pid = fork();
+    if (pid == 0) {
+        execve(self, argv, envp);
+        _exit(127);
+    }
+    int const fork_errno = errno;
+    free(envp);
+    free(preload);
+    close(rfd);
+    if (pid < 0) {
+        snprintf(run->err, sizeof run->err, "fork: %s", strerror(fork_errno));
+        return -1;
+    }
+    double const t0 = mono_s();
+    int st = 0, shown = 0;
+    for (;;) {
+        pid_t const w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) break;
+        struct timespec const d = { 0, 50000000 };
+        nanosleep(&d, NULL);
+        double const el = mono_s() - t0;
+        if (o->progress && el > 1.0) {
+            progress(run, run->res->progress, prep->events, el);
+            shown = 1;
+        }
+    }
+    if (shown) fprintf(stderr, "\r%-60s\r", "");
+    if (WIFSIGNALED(st)) {
+        snprintf(run->err, sizeof run->err, "the replay process died of signal %d (%s)%s", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)), run->res->status == 0 ? " after the replay" : "");
+        return -1;
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127 && run->res->status == 99) {
+        snprintf(run->err, sizeof run->err, "cannot start %s in replay mode", self);
+        return -1;
+    }
+    if (run->res->status != 0) {
+        snprintf(run->err, sizeof run->err, "%s",
+                 run->res->msg[0] ? run->res->msg : "the replay process ended without a result");
+        return -1;
+    }
+    return 0;
+}
