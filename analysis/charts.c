@@ -7,6 +7,18 @@
 
 #include "report.h"
 
+/* A name from another tool's output, safe inside gnuplot quotes of either kind. */
+static const char *safe(const char *s) {
+    static char buf[4][128];
+    static int k;
+    char *o = buf[k = (k + 1) & 3];
+    size_t n = 0;
+    for (; s && *s && n + 1 < sizeof buf[0]; s++)
+        o[n++] = *s == '"' || *s == '\'' || *s == '\\' || *s == '\n' || *s == '\r' ? '_' : *s;
+    o[n] = 0;
+    return o;
+}
+
 /* A divisor for counts so that axis labels stay short. */
 static void count_unit(double max, double *div, const char **name) {
     if (max >= 1e7) { *div = 1e6; *name = " (millions)"; }
@@ -161,7 +173,7 @@ static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const
         for (int k = 0; k < c.ncol; k++) {
             if (k == ct || k == 0) continue;
             char title[64];
-            snprintf(title, sizeof title, "%s", c.names[k]);
+            snprintf(title, sizeof title, "%s", safe(c.names[k]));
             char *u = strstr(title, "_footprint");
             if (u) *u = 0;
             if (strcmp(title, "live_bytes") == 0) snprintf(title, sizeof title, "live bytes");
@@ -268,7 +280,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
     FILE *f = open_memstream(&body, &len);
     fprintf(f, "$d << EOD\n");
     for (const rj_t *r = runs->child; r; r = r->next)
-        fprintf(f, "\"%s\" %.6g\n", rj_str(rj_get(r, "allocator"), "?"), rj_num(rj_get(r, "ns_per_op"), 0));
+        fprintf(f, "\"%s\" %.6g\n", safe(rj_str(rj_get(r, "allocator"), "?")), rj_num(rj_get(r, "ns_per_op"), 0));
     fprintf(f, "EOD\nset title 'Replay: time per operation (lower is better)'\nset ylabel 'ns per op'\n"
                "set style fill solid 0.85 border lc rgb '#ffffff'\nset boxwidth 0.6\nset yrange [0:*]\n"
                "set offsets 0.5,0.5,graph 0.1,0\nunset key\n"
@@ -290,7 +302,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
     fprintf(f, "$d << EOD\n");
     double ideal = 0;
     for (const rj_t *r = runs->child; r; r = r->next) {
-        fprintf(f, "\"%s\" %.6g\n", rj_str(rj_get(r, "allocator"), "?"),
+        fprintf(f, "\"%s\" %.6g\n", safe(rj_str(rj_get(r, "allocator"), "?")),
                 rj_num(rj_get(r, "peak_rss_bytes"), 0) / bd);
         if (!ideal) ideal = rj_num(rj_get(r, "ideal_peak_bytes"), 0);
     }
@@ -308,7 +320,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
     f = open_memstream(&body, &len);
     fprintf(f, "$d << EOD\n");
     for (const rj_t *r = runs->child; r; r = r->next) {
-        fprintf(f, "\"%s\"", rj_str(rj_get(r, "allocator"), "?"));
+        fprintf(f, "\"%s\"", safe(rj_str(rj_get(r, "allocator"), "?")));
         static const char *const keys[] = { "malloc.p50", "malloc.p99", "malloc.p999", "free.p50",
                                             "free.p99", "free.p999" };
         const rj_t *lat = rj_get(r, "latency_ns");
@@ -347,7 +359,7 @@ static void chart_sim(rp_plot_t *p, const char *dir, const rj_t *sim) {
     FILE *f = open_memstream(&body, &len);
     fprintf(f, "$d << EOD\n");
     for (const rj_t *r = models->child; r; r = r->next)
-        fprintf(f, "\"%s\" %.6g %.6g %.6g %.6g\n", rj_str(rj_get(r, "model"), "?"),
+        fprintf(f, "\"%s\" %.6g %.6g %.6g %.6g\n", safe(rj_str(rj_get(r, "model"), "?")),
                 rj_num(rj_path(r, "peak.footprint_bytes"), 0) / bd, rj_num(rj_path(r, "peak.live_bytes"), 0) / bd,
                 rj_num(rj_get(r, "internal_frag_bytes"), 0) / bd, rj_num(rj_get(r, "external_frag_bytes"), 0) / bd);
     fprintf(f, "EOD\nset title 'Simulated allocator designs (malloc-sim): peak footprint and waste'\n"
@@ -373,7 +385,19 @@ int rp_charts(rp_plot_t *p, const char *dir, const rp_agg_t *g, const rp_extern_
 }
 
 /* --diff -o DIR: both traces' live bytes over time, each from its first event. */
-int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg_t *b) {
+/* s as a gnuplot single-quoted string's contents (quotes doubled, no newlines). */
+static void gp_quote(char *out, size_t cap, const char *s) {
+    size_t o = 0;
+    const char *base = strrchr(s, '/');
+    for (s = base ? base + 1 : s; *s && o + 3 < cap; s++) {
+        if (*s == '\'') out[o++] = '\'';
+        out[o++] = *s == '\n' ? ' ' : *s;
+    }
+    out[o] = 0;
+}
+
+int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg_t *b, const char *name_a,
+                  const char *name_b) {
     if (!p->gnuplot[0] || !a->events || !b->events) return -1;
     size_t const na = tl_used(a), nb = tl_used(b);
     double const ta = (double)na * (double)a->tl_width, tb = (double)nb * (double)b->tl_width;
@@ -381,6 +405,9 @@ int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg
     const char *bu, *tu;
     rp_byte_unit((double)(a->peak > b->peak ? a->peak : b->peak), &bd, &bu);
     rp_time_unit(ta > tb ? ta : tb, &td, &tu);
+    char qa[256], qb[256];
+    gp_quote(qa, sizeof qa, name_a);
+    gp_quote(qb, sizeof qb, name_b);
     char *body;
     size_t len;
     FILE *f = open_memstream(&body, &len);
@@ -398,8 +425,8 @@ int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg
     }
     fprintf(f, "set title 'Live bytes requested: A and B'\nset xlabel 'time since the first event (%s)'\n"
                "set ylabel '%s'\nset yrange [0:*]\nset xrange [0:*]\nset offsets 0,0,graph 0.15,0\n"
-               "set autoscale xfix\nplot $a using 1:2 with steps ls 1 title 'A', $b using 1:2 with steps ls 2 title 'B'\n",
-            tu, bu);
+               "set autoscale xfix\nplot $a using 1:2 with steps ls 1 title 'A: %s', $b using 1:2 with steps ls 2 title 'B: %s'\n",
+            tu, bu, qa, qb);
     fclose(f);
     rp_plot(p, dir, "diff_memory", 900, 420, body);
     free(body);

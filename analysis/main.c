@@ -223,7 +223,7 @@ static int cmd_diff(const char *a, const char *b, const char *dir, int progress)
         if (mkdirs(dir) < 0) {
             fprintf(stderr, "%s: %s: cannot create the folder: %s\n", prog, dir, strerror(errno));
             rc = -1;
-        } else if (rp_plot_init(&p) < 0 || rp_chart_diff(&p, dir, &la.g, &lb.g) < 0) {
+        } else if (rp_plot_init(&p) < 0 || rp_chart_diff(&p, dir, &la.g, &lb.g, a, b) < 0) {
             fprintf(stderr, "%s: warning: %s\n", prog, p.why[0] ? p.why : "no chart");
         } else {
             printf("\n[chart: %s/diff_memory.png]\n", dir);

@@ -221,7 +221,8 @@ void rp_site_frames(rp_sym_t *s, const tr_reader_t *r, size_t stack, char *buf, 
 
 int rp_charts(rp_plot_t *p, const char *dir, const rp_agg_t *g, const rp_extern_t *x);
 /* DIR/diff_memory.{png,svg}: the two traces' live bytes over time. */
-int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg_t *b);
+int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg_t *b, const char *name_a,
+                  const char *name_b);
 int rp_write_report(const rp_opts_t *o, const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s,
                     const rp_extern_t *x, const rp_plot_t *p, FILE *text, const char *dir,
                     char *errbuf, size_t cap);
