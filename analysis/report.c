@@ -467,9 +467,10 @@ int rp_write_report(const rp_opts_t *op, const rp_agg_t *g, tr_reader_t *r, rp_s
     rp_html_esc(h, op->trace);
     fprintf(h, "</title>\n<style>%s</style></head><body>\n<h1>malloc-report</h1>\n<p class=\"sub\">", css);
     rp_html_esc(h, op->trace);
-    fprintf(h, "</p>\n<nav><a href=\"#overview\">overview</a><a href=\"#memory\">memory</a>"
-               "<a href=\"#sizes\">sizes</a><a href=\"#lifetimes\">lifetimes</a><a href=\"#sites-peak\">sites</a>"
-               "<a href=\"#verdict\">verdict</a><a href=\"#replay\">allocators</a><a href=\"#sim\">simulation</a></nav>\n");
+    fprintf(h, "</p>\n<nav><a href=\"#overview\">overview</a><a href=\"#verdict\">verdict</a>"
+               "<a href=\"#memory\">memory</a><a href=\"#sizes\">sizes</a><a href=\"#rate\">rate</a>"
+               "<a href=\"#lifetimes\">lifetimes</a><a href=\"#sites-peak\">sites</a>"
+               "<a href=\"#replay\">allocators</a><a href=\"#sim\">simulation</a></nav>\n");
     fprintf(text, "malloc-report %s\n", MS_VERSION);
     if (!p->gnuplot[0] || p->failed) note(&o, "%s", p->why);
     overview(&o, g, r, op->trace);
