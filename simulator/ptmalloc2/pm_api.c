@@ -271,6 +271,16 @@ static inline pm_thread_t *cur_thread(pm_heap_t *h)
     return h->cur;
 }
 
+/* arena_get_retry: a non-main arena that failed (its heap is full and a new
+ * heap was refused, or given back at once by heap_trim) hands the request
+ * to the main arena; the thread keeps its arena. The main arena itself never
+ * fails in the model (sbrk always succeeds), so arena_get2's other branch is
+ * not needed. */
+static inline pm_arena_t *arena_retry(pm_heap_t *h, pm_arena_t *av)
+{
+    return av->is_main ? NULL : h->main;
+}
+
 static void tcache_init(pm_heap_t *h, pm_thread_t *t)
 {
     if (t->shutting_down)
@@ -279,6 +289,8 @@ static void tcache_init(pm_heap_t *h, pm_thread_t *t)
     if (!av)
         return;
     pm_chunk_t *v = pm_int_malloc(h, av, TCACHE_STRUCT_BYTES);
+    if (!v && (av = arena_retry(h, av)))
+        v = pm_int_malloc(h, av, TCACHE_STRUCT_BYTES);
     if (!v)
         return;
     t->tcache = calloc(1, sizeof *t->tcache);
@@ -295,6 +307,7 @@ static void int_free_any(pm_heap_t *h, pm_chunk_t *c)
 {
     pm_int_free(h, pm_arena_of(h, c), c);
 }
+
 
 void pm_thread_exit(pm_heap_t *h, uint32_t tid)
 {
@@ -342,7 +355,10 @@ pm_chunk_t *pm_malloc_c(pm_heap_t *h, size_t n)
     pm_arena_t *av = pm_arena_get(h, t, n);
     if (!av)
         return NULL;
-    return pm_int_malloc(h, av, n);
+    pm_chunk_t *c = pm_int_malloc(h, av, n);
+    if (__builtin_expect(!c, 0) && (av = arena_retry(h, av)))
+        c = pm_int_malloc(h, av, n);
+    return c;
 }
 
 void pm_free_c(pm_heap_t *h, pm_chunk_t *c)
@@ -384,7 +400,10 @@ pm_chunk_t *pm_calloc_c(pm_heap_t *h, size_t nmemb, size_t size)
     pm_arena_t *av = pm_arena_get(h, t, bytes);
     if (!av)
         return NULL;
-    return pm_int_malloc(h, av, bytes);
+    pm_chunk_t *c = pm_int_malloc(h, av, bytes);
+    if (!c && (av = arena_retry(h, av)))
+        c = pm_int_malloc(h, av, bytes);
+    return c;
 }
 
 /* ---- realloc ------------------------------------------------------------- */
@@ -443,7 +462,14 @@ pm_chunk_t *pm_realloc_c(pm_heap_t *h, pm_chunk_t *c, size_t n)
     bool hashed = c->hashed;
     if (hashed)
         pm_ix_del(h, c);
-    pm_chunk_t *r = int_realloc(h, pm_arena_of(h, c), c, nb);
+    pm_arena_t *av = pm_arena_of(h, c);
+    pm_chunk_t *r = int_realloc(h, av, c, nb);
+    if (!r && !av->is_main) {
+        /* __libc_realloc tries harder: malloc elsewhere, copy, free */
+        r = pm_malloc_c(h, n);
+        if (r)
+            pm_int_free(h, av, c);
+    }
     if (!r && hashed)
         pm_ix_put(h, c);
     return r;
@@ -506,7 +532,10 @@ pm_chunk_t *pm_memalign_c(pm_heap_t *h, size_t align, size_t n)
     pm_arena_t *av = pm_arena_get(h, t, n + align + PM_MINSIZE);
     if (!av)
         return NULL;
-    return int_memalign(h, av, align, n);
+    pm_chunk_t *c = int_memalign(h, av, align, n);
+    if (!c && (av = arena_retry(h, av)))
+        c = int_memalign(h, av, align, n);
+    return c;
 }
 
 int pm_posix_memalign_c(pm_heap_t *h, pm_chunk_t **out, size_t align, size_t n)
