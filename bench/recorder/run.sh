@@ -23,16 +23,20 @@ trap 'rm -rf "$work"' EXIT
 cc -O2 -o "$work/loop" "$here/loop.c" && cc -O2 -pthread -o "$work/churn" "$here/churn.c" || exit 2
 cp "$here/../../traces/reader.c" "$here/../../traces/"*.h "$work/" # gcc's input
 
-now() { date +%s.%N; }
-# time_of CMD...: wall seconds of one run, output discarded
+# time_of CMD...: "wall,cpu" seconds of one run (cpu = user + sys of the
+# whole process tree), output discarded
 time_of() {
-    t0=$(now); "$@" > /dev/null 2>&1; t1=$(now)
-    echo "$t0 $t1" | awk '{printf "%.4f", $2 - $1}'
+    /usr/bin/time -o "$work/time" -f "%e %U %S" "$@" > /dev/null 2>&1
+    awk 'END {printf "%.3f,%.3f", $1, $2 + $3}' "$work/time"
 }
+walls() { tr ' ' '\n' | grep . | cut -d, -f1 | tr '\n' ' '; }
+cpus() { tr ' ' '\n' | grep . | cut -d, -f2 | tr '\n' ' '; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-printf '%-9s %8s %8s %9s %8s %8s %10s %-26s %8s %9s %10s %10s %s\n' \
-    program base_s rec_s heaptr_s rec/base ht/base added_r/h target rec_B/ev rec_ev/s rec_bytes ht_bytes size_ok
+printf '%-9s %8s %8s %9s %8s %8s %10s %-26s %8s %9s %10s %10s %-7s %8s %8s\n' \
+    program base_s rec_s heaptr_s rec/base ht/base added_r/h target rec_B/ev rec_ev/s rec_bytes ht_bytes size_ok \
+    cpu_r/b cpu_h/b
+echo "(wall seconds, median of $runs; cpu_r/b and cpu_h/b: user+sys ratios, steadier on a busy machine)"
 bench() { # name kind(real|loop) cmd...
     name=$1 kind=$2; shift 2
     b="" r="" h=""
@@ -48,16 +52,18 @@ bench() { # name kind(real|loop) cmd...
     rb=$(awk '/events,/ {s += $4} END {print s + 0}' "$work/summary")
     rm -f "$work"/s.*.zst
     hb=$(cat "$work"/ht.* 2>/dev/null | wc -c)
-    mb=$(echo "$b" | median) mr=$(echo "$r" | median) mh=$(echo "$h" | median)
-    echo "$name $kind $mb $mr $mh $ev $rb $hb" | awk '{
-        base = $3; rec = $4; ht = $5; ev = $6; rb = $7; hb = $8
+    mb=$(echo "$b" | walls | median) mr=$(echo "$r" | walls | median) mh=$(echo "$h" | walls | median)
+    cb=$(echo "$b" | cpus | median) cr=$(echo "$r" | cpus | median) ch=$(echo "$h" | cpus | median)
+    echo "$name $kind $mb $mr $mh $ev $rb $hb $cb $cr $ch" | awk '{
+        base = $3; rec = $4; ht = $5; ev = $6; rb = $7; hb = $8; cb = $9; cr = $10; ch = $11
         rr = rec / base; hr = ht / base
         add = (ht - base > 0) ? (rec - base) / (ht - base) : 0
         if ($2 == "real") tgt = sprintf("rec/base<=1.10 %s", rr <= 1.10 ? "MET" : "missed")
         else tgt = sprintf("added_r/h<=0.10 %s", add <= 0.10 ? "MET" : "missed")
-        printf "%-9s %8.3f %8.3f %9.3f %7.2fx %7.2fx %10.3f %-26s %8.2f %9.0f %10d %10d %s\n",
+        printf "%-9s %8.3f %8.3f %9.3f %7.2fx %7.2fx %10.3f %-26s %8.2f %9.0f %10d %10d %-7s %s %s\n",
                $1, base, rec, ht, rr, hr, add, tgt, (ev ? rb / ev : 0), (rec > 0 ? ev / rec : 0), rb, hb,
-               (rb <= hb) ? "MET" : "missed"
+               (rb <= hb) ? "MET" : "missed", (cb >= 0.05 ? sprintf("%7.2fx", cr / cb) : "    n/a"),
+               (cb >= 0.05 ? sprintf("%7.2fx", ch / cb) : "    n/a")
     }'
 }
 
