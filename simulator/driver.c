@@ -1,0 +1,405 @@
+/* driver.c - streams a trace through the models (sim_run in sim.h).
+ *
+ * The only hashing of the simulator happens here: a recorded address is
+ * mapped to a dense object id when it is returned and unmapped when it is
+ * given up (open addressing, linear probing, backward-shift deletion; the
+ * table holds the live objects only). Models see ids.
+ *
+ * Realloc gives its old pointer up at release_seq, before the event's own
+ * seq (FORMAT.md section 5): another thread may get that address back in
+ * between, before the realloc event is delivered. An allocation that returns
+ * an address still mapped therefore detaches the old object into a short
+ * list; a later realloc or free of that address whose release came before
+ * the detaching allocation takes the detached object.
+ */
+#include "sim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct amap_s {
+    uint64_t *keys; /* 0 = empty */
+    uint32_t *vals;
+    uint64_t mask, n;
+    unsigned shift;
+} amap_t;
+
+typedef struct detached_s {
+    uint64_t addr, seq;
+    uint32_t id;
+} detached_t;
+
+#define NDETACHED 256
+
+typedef struct drv_s {
+    amap_t map;
+    uint64_t *size;  /* requested bytes per id */
+    uint32_t *freeids;
+    uint64_t nfree, nids, cap;
+    detached_t det[NDETACHED];
+    unsigned ndet;
+} drv_t;
+
+static inline uint64_t slot_of(const amap_t *m, uint64_t a)
+{
+    return ((a >> 4) * 0x9E3779B97F4A7C15ull) >> m->shift;
+}
+
+static int amap_init(amap_t *m, unsigned lg)
+{
+    m->keys = calloc((size_t)1 << lg, sizeof *m->keys);
+    m->vals = malloc(((size_t)1 << lg) * sizeof *m->vals);
+    m->mask = ((uint64_t)1 << lg) - 1;
+    m->shift = 64 - lg;
+    m->n = 0;
+    return m->keys && m->vals ? 0 : -1;
+}
+
+static int amap_put(amap_t *m, uint64_t a, uint32_t v);
+
+static int amap_grow(amap_t *m)
+{
+    amap_t old = *m;
+    if (amap_init(m, 64 - old.shift + 1)) {
+        free(m->keys);
+        free(m->vals);
+        *m = old;
+        return -1;
+    }
+    for (uint64_t i = 0; i <= old.mask; i++)
+        if (old.keys[i])
+            amap_put(m, old.keys[i], old.vals[i]);
+    free(old.keys);
+    free(old.vals);
+    return 0;
+}
+
+/* Inserts a (not present). */
+static int amap_put(amap_t *m, uint64_t a, uint32_t v)
+{
+    if (2 * (m->n + 1) > m->mask + 1 && amap_grow(m))
+        return -1;
+    uint64_t i = slot_of(m, a);
+    while (m->keys[i])
+        i = (i + 1) & m->mask;
+    m->keys[i] = a;
+    m->vals[i] = v;
+    m->n++;
+    return 0;
+}
+
+/* Slot of a, or UINT64_MAX. */
+static inline uint64_t amap_find(const amap_t *m, uint64_t a)
+{
+    uint64_t i = slot_of(m, a);
+    while (m->keys[i]) {
+        if (m->keys[i] == a)
+            return i;
+        i = (i + 1) & m->mask;
+    }
+    return UINT64_MAX;
+}
+
+static void amap_del(amap_t *m, uint64_t i)
+{
+    /* backward shift: move later members of the cluster into the hole
+     * when their home slot does not lie in (hole, them] */
+    uint64_t j = i;
+    for (;;) {
+        j = (j + 1) & m->mask;
+        if (!m->keys[j])
+            break;
+        uint64_t h = slot_of(m, m->keys[j]);
+        if (((j - h) & m->mask) >= ((j - i) & m->mask)) {
+            m->keys[i] = m->keys[j];
+            m->vals[i] = m->vals[j];
+            i = j;
+        }
+    }
+    m->keys[i] = 0;
+    m->n--;
+}
+
+static int new_id(drv_t *d, uint32_t *id)
+{
+    if (d->nfree) {
+        *id = d->freeids[--d->nfree];
+        return 0;
+    }
+    if (d->nids == d->cap) {
+        uint64_t cap = d->cap ? 2 * d->cap : 4096;
+        if (cap >= SIM_NO_ID)
+            return -1;
+        uint64_t *s = realloc(d->size, cap * sizeof *s);
+        if (!s)
+            return -1;
+        d->size = s;
+        uint32_t *f = realloc(d->freeids, cap * sizeof *f);
+        if (!f)
+            return -1;
+        d->freeids = f;
+        d->cap = cap;
+    }
+    *id = (uint32_t)d->nids++;
+    return 0;
+}
+
+static inline void release_id(drv_t *d, uint32_t id) { d->freeids[d->nfree++] = id; }
+
+/* Maps a returned address to a fresh id. */
+static int bind(drv_t *d, uint64_t addr, uint64_t seq, uint64_t size, uint32_t *id)
+{
+    if (new_id(d, id))
+        return -1;
+    d->size[*id] = size;
+    uint64_t i = amap_find(&d->map, addr);
+    if (i != UINT64_MAX) { /* the old owner gave it up in a realloc not yet seen */
+        if (d->ndet == NDETACHED) /* forget the oldest: it stays live (a lost free) */
+            memmove(d->det, d->det + 1, (NDETACHED - 1) * sizeof d->det[0]), d->ndet--;
+        d->det[d->ndet++] = (detached_t){ addr, seq, d->map.vals[i] };
+        d->map.vals[i] = *id;
+        return 0;
+    }
+    return amap_put(&d->map, addr, *id);
+}
+
+/* The id of a live address given up at release_seq (removing it from the
+ * map unless keep), or SIM_NO_ID. */
+static uint32_t unbind(drv_t *d, uint64_t addr, uint64_t release_seq, int keep)
+{
+    for (unsigned k = d->ndet; k-- > 0;)
+        if (d->det[k].addr == addr && d->det[k].seq > release_seq) {
+            uint32_t id = d->det[k].id;
+            if (!keep)
+                memmove(d->det + k, d->det + k + 1, (d->ndet - k - 1) * sizeof d->det[0]), d->ndet--;
+            return id;
+        }
+    uint64_t i = amap_find(&d->map, addr);
+    if (i == UINT64_MAX)
+        return SIM_NO_ID;
+    uint32_t id = d->map.vals[i];
+    if (!keep)
+        amap_del(&d->map, i);
+    return id;
+}
+
+/* ---- timeline --------------------------------------------------------------- */
+
+typedef struct tl_s {
+    uint64_t *rows;
+    size_t n, cap, width; /* cap rows of width words */
+    uint64_t stride;
+} tl_t;
+
+static void tl_push(tl_t *t, const sim_run_t *run, uint64_t op, uint64_t t_ns, uint64_t live)
+{
+    if (t->n == t->cap) { /* keep the first row and every other stride */
+        size_t k = 1;
+        for (size_t i = 1; i < t->n; i++)
+            if (t->rows[i * t->width] % (2 * t->stride) == 0)
+                memmove(t->rows + k++ * t->width, t->rows + i * t->width, t->width * 8);
+        t->n = k;
+        t->stride *= 2;
+        if (op % t->stride && op != 1)
+            return;
+    }
+    uint64_t *r = t->rows + t->n++ * t->width;
+    r[0] = op;
+    r[1] = t_ns;
+    r[2] = live;
+    for (unsigned m = 0; m < run->nmodels; m++)
+        r[3 + m] = run->models[m].footprint(run->models[m].opaque);
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static void note_peaks(sim_run_t *run, uint64_t live, uint64_t op, int live_peak)
+{
+    for (unsigned m = 0; m < run->nmodels; m++) {
+        sim_model_t *md = &run->models[m];
+        sim_result_t *res = &run->results[m];
+        uint64_t fp = md->footprint(md->opaque);
+        if (fp > res->peak_footprint) {
+            res->peak_footprint = fp;
+            res->peak_op = op;
+            res->live_at_peak = live;
+            if (md->at_peak)
+                md->at_peak(md->opaque);
+            md->stats(md->opaque, &res->at_peak);
+        }
+        if (live_peak)
+            res->footprint_at_peak_live = fp;
+    }
+}
+
+int sim_run(sim_run_t *run, tr_reader_t *r)
+{
+    drv_t d;
+    memset(&d, 0, sizeof d);
+    tl_t tl = { 0 };
+    int rc = -1;
+    run->results = calloc(run->nmodels ? run->nmodels : 1, sizeof *run->results);
+    if (!run->results || amap_init(&d.map, 12))
+        goto oom;
+    if (run->timeline_rows) {
+        tl.width = 3 + run->nmodels;
+        tl.cap = run->timeline_rows < 4 ? 4 : run->timeline_rows - 1; /* + the final row */
+        tl.stride = 1;
+        tl.rows = malloc((tl.cap + 1) * tl.width * 8);
+        if (!tl.rows)
+            goto oom;
+    }
+    uint64_t live = 0, op = 0, next_cp = run->checkpoint_every, t_ns = 0;
+    tr_event_t ev;
+    int got;
+    while ((got = tr_reader_next(r, &ev)) > 0) {
+        sim_req_t q = { .op = ev.op, .tid = ev.tid, .id = SIM_NO_ID, .old_id = SIM_NO_ID };
+        int allocating = 0, skip = 0;
+        switch (ev.op) {
+        case TR_OP_MALLOC:
+        case TR_OP_VALLOC:
+        case TR_OP_PVALLOC:
+            q.size = ev.a;
+            allocating = 1;
+            break;
+        case TR_OP_CALLOC:
+            q.nmemb = ev.a;
+            q.size = ev.a * ev.b;
+            if (ev.b && q.size / ev.b != ev.a)
+                q.size = UINT64_MAX;
+            allocating = 1;
+            break;
+        case TR_OP_MEMALIGN:
+        case TR_OP_POSIX_MEMALIGN:
+        case TR_OP_ALIGNED_ALLOC:
+            q.align = ev.a;
+            q.size = ev.b;
+            allocating = 1;
+            break;
+        case TR_OP_REALLOC:
+        case TR_OP_REALLOCARRAY:
+            if (ev.op == TR_OP_REALLOC) {
+                q.size = ev.b;
+            } else {
+                q.nmemb = ev.b;
+                q.size = ev.b * ev.c;
+                if (ev.c && q.size / ev.c != ev.b)
+                    q.size = UINT64_MAX;
+            }
+            if (!ev.ret && q.size) { /* failed: the old block stays */
+                skip = 1;
+                break;
+            }
+            if (ev.a) {
+                q.old_id = unbind(&d, ev.a, ev.release_seq, 0);
+                if (q.old_id == SIM_NO_ID)
+                    run->unknown_frees++;
+                else {
+                    live -= d.size[q.old_id];
+                    release_id(&d, q.old_id);
+                }
+            }
+            allocating = 1;
+            break;
+        case TR_OP_FREE:
+            if (ev.a) {
+                q.old_id = unbind(&d, ev.a, ev.seq, 0);
+                if (q.old_id == SIM_NO_ID) {
+                    run->unknown_frees++;
+                    skip = 1;
+                } else {
+                    live -= d.size[q.old_id];
+                    release_id(&d, q.old_id);
+                }
+            } else {
+                skip = 1;
+            }
+            break;
+        case TR_OP_MALLOPT:
+            q.param = (int64_t)ev.a;
+            q.value = (int64_t)ev.b;
+            break;
+        case TR_OP_MALLOC_TRIM:
+            q.value = (int64_t)ev.a;
+            break;
+        default:
+            break;
+        }
+        if (allocating && ev.ret) {
+            if (bind(&d, ev.ret, ev.seq, q.size, &q.id))
+                goto oom;
+            live += q.size;
+        }
+        if (!skip && (!allocating || ev.ret || q.old_id != SIM_NO_ID))
+            for (unsigned m = 0; m < run->nmodels; m++)
+                run->models[m].step(run->models[m].opaque, &q);
+        op++;
+        t_ns = ev.t_ns;
+        if (allocating) {
+            int lp = live > run->peak_live;
+            if (lp) {
+                run->peak_live = live;
+                run->peak_live_op = op;
+            }
+            note_peaks(run, live, op, lp);
+        }
+        if (op == next_cp) {
+            run->checkpoint(run->ctx, op, 0);
+            next_cp += run->checkpoint_every;
+        }
+        if (tl.rows && (op % tl.stride == 0 || op == 1))
+            tl_push(&tl, run, op, t_ns, live);
+        if (run->progress && (op & 0xfffff) == 0) {
+            tr_reader_stats_t st;
+            tr_reader_stats(r, &st);
+            run->progress(run->ctx, op, st.file_bytes);
+        }
+    }
+    run->events = op;
+    run->final_live = live;
+    run->last_t_ns = t_ns;
+    for (unsigned m = 0; m < run->nmodels; m++)
+        run->models[m].stats(run->models[m].opaque, &run->results[m].final);
+    if (run->checkpoint_every)
+        run->checkpoint(run->ctx, op, 1);
+    if (tl.rows) {
+        if (!tl.n || tl.rows[(tl.n - 1) * tl.width] != op) {
+            uint64_t *row = tl.rows + tl.n++ * tl.width;
+            row[0] = op;
+            row[1] = t_ns;
+            row[2] = live;
+            for (unsigned m = 0; m < run->nmodels; m++)
+                row[3 + m] = run->models[m].footprint(run->models[m].opaque);
+        }
+        run->timeline = tl.rows;
+        run->timeline_n = tl.n;
+        tl.rows = NULL;
+    }
+    rc = 0;
+    if (got < 0) {
+        const tr_error_t *e = tr_reader_error(r);
+        snprintf(run->err, sizeof run->err, "%s", e->msg);
+        if (e->code == TR_E_TRUNCATED)
+            run->truncated = 1;
+        else
+            rc = -1;
+    }
+    goto out;
+oom:
+    snprintf(run->err, sizeof run->err, "out of memory");
+out:
+    free(tl.rows);
+    free(d.map.keys);
+    free(d.map.vals);
+    free(d.size);
+    free(d.freeids);
+    return rc;
+}
+
+void sim_run_free(sim_run_t *run)
+{
+    free(run->results);
+    free(run->timeline);
+    run->results = NULL;
+    run->timeline = NULL;
+}

@@ -1,0 +1,268 @@
+/* main.c - malloc-sim: predicts what allocators would do with a recorded
+ * malloc trace (the command line; the models and the driver are sim.h). */
+#include "report.h"
+#include "sim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *prog = "malloc-sim";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s TRACE [options]\n"
+            "Simulates allocators on a malloc trace and prints a fragmentation report.\n"
+            "  --model LIST        ptmalloc2,buddy,jemalloc,tcmalloc,mimalloc or all (default all)\n"
+            "  --json FILE         the report as JSON\n"
+            "  --checkpoints N --csv FILE   ptmalloc2's mallinfo2 every N ops and a final row\n"
+            "                      (op,arena,hblkhd,uordblks,fordblks,keepcost)\n"
+            "  --timeline FILE     CSV of op,t_ns,live_bytes,<model>_footprint... (<= 2000 rows)\n"
+            "  --tune LIST         ptmalloc2 tunables over the trace's environment, e.g.\n"
+            "                      mmap_threshold=1M,trim_threshold=256K,top_pad=0,mxfast=64,\n"
+            "                      arena_max=2,tcache_count=0\n"
+            "  --serial            ptmalloc2: every op on one thread (as malloc-replay --mode serial)\n"
+            "  --buddy-min BYTES   buddy minimum block, a power of two in 16..4096 (default 16)\n"
+            "  --buddy-max-order K buddy maximum order (default 16: 1 MiB blocks of 16 B)\n"
+            "  --no-progress       no progress bar on a terminal\n",
+            prog);
+}
+
+typedef struct ctx_s {
+    FILE *csv;
+    sim_model_t *ptm;
+    uint64_t file_size;
+    int progress_shown;
+} ctx_t;
+
+static void on_checkpoint(void *c, uint64_t op, int final)
+{
+    ctx_t *x = c;
+    uint64_t mi[5];
+    x->ptm->mallinfo(x->ptm->opaque, mi);
+    if (final)
+        fprintf(x->csv, "final");
+    else
+        fprintf(x->csv, "%llu", (unsigned long long)op);
+    for (int i = 0; i < 5; i++)
+        fprintf(x->csv, ",%llu", (unsigned long long)mi[i]);
+    fputc('\n', x->csv);
+}
+
+static void on_progress(void *c, uint64_t events, uint64_t file_bytes)
+{
+    ctx_t *x = c;
+    if (x->file_size) {
+        int pct = (int)(100.0 * (double)file_bytes / (double)x->file_size);
+        int bar = pct / 4;
+        fprintf(stderr, "\r%s: [%.*s%*s] %3d%% %llu M events", prog, bar,
+                "=========================", 25 - bar, "", pct > 100 ? 100 : pct,
+                (unsigned long long)(events >> 20));
+    } else {
+        fprintf(stderr, "\r%s: %llu M events", prog, (unsigned long long)(events >> 20));
+    }
+    x->progress_shown = 1;
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-') {
+        fprintf(stderr, "%s: %s %s: expected a non-negative number\n", prog, opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static FILE *open_out(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+    return f;
+}
+
+static int close_out(FILE *f, const char *path)
+{
+    if (f && (ferror(f) | fclose(f))) {
+        fprintf(stderr, "%s: %s: write failed\n", prog, path);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *trace = NULL, *json = NULL, *csv = NULL, *timeline = NULL, *tune = NULL;
+    const char *models = "all";
+    uint64_t checkpoints = 0, bmin = 16, bmax = 16;
+    int serial = 0, progress = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+#define OPT(name) (!strcmp(a, name) && (has || (fprintf(stderr, "%s: %s needs a value\n", prog, name), exit(2), 0)))
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("%s %s\n", prog, MS_VERSION);
+            return 0;
+        } else if (OPT("--model")) {
+            models = argv[++i];
+        } else if (OPT("--json")) {
+            json = argv[++i];
+        } else if (OPT("--csv")) {
+            csv = argv[++i];
+        } else if (OPT("--timeline")) {
+            timeline = argv[++i];
+        } else if (OPT("--tune")) {
+            tune = argv[++i];
+        } else if (OPT("--checkpoints")) {
+            if (parse_u64(a, argv[++i], &checkpoints))
+                return 2;
+            if (!checkpoints) {
+                fprintf(stderr, "%s: --checkpoints 0: expected a positive number\n", prog);
+                return 2;
+            }
+        } else if (OPT("--buddy-min")) {
+            if (parse_u64(a, argv[++i], &bmin))
+                return 2;
+        } else if (OPT("--buddy-max-order")) {
+            if (parse_u64(a, argv[++i], &bmax))
+                return 2;
+        } else if (!strcmp(a, "--serial")) {
+            serial = 1;
+        } else if (!strcmp(a, "--no-progress")) {
+            progress = 0;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "%s: unknown option %s (see --help)\n", prog, a);
+            return 2;
+        } else if (!trace) {
+            trace = a;
+        } else {
+            fprintf(stderr, "%s: one trace only (%s and %s)\n", prog, trace, a);
+            return 2;
+        }
+    }
+    if (!trace) {
+        usage(stderr);
+        return 2;
+    }
+    if (!!checkpoints != !!csv) {
+        fprintf(stderr, "%s: --checkpoints and --csv go together\n", prog);
+        return 2;
+    }
+
+    /* which models */
+    static const char *const all[] = { "ptmalloc2", "buddy", "jemalloc", "tcmalloc", "mimalloc" };
+    int want[5] = { 0 };
+    {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", models);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int ok = 0;
+            for (int k = 0; k < 5; k++)
+                if (!strcmp(t, all[k]) || !strcmp(t, "all")) {
+                    want[k] = 1;
+                    ok = 1;
+                }
+            if (!ok) {
+                fprintf(stderr, "%s: --model %s: expected ptmalloc2, buddy, jemalloc, tcmalloc, "
+                                "mimalloc or all\n", prog, t);
+                return 2;
+            }
+        }
+        if (!strcmp(models, "all") && !sim_have_ptmalloc2())
+            want[0] = 0;
+    }
+    if (checkpoints && !want[0]) {
+        fprintf(stderr, "%s: --checkpoints needs the ptmalloc2 model\n", prog);
+        return 2;
+    }
+
+    tr_error_t terr;
+    tr_reader_t *r = tr_reader_open(trace, &terr);
+    if (!r) {
+        fprintf(stderr, "%s: %s: %s\n", prog, trace, terr.msg);
+        return 1;
+    }
+    const tr_header_t *h = tr_reader_header(r);
+
+    sim_model_t ms[5];
+    unsigned n = 0;
+    char err[256];
+    int rc = 1;
+    for (int k = 0; k < 5; k++) {
+        if (!want[k])
+            continue;
+        int bad;
+        if (k == 0)
+            bad = sim_model_ptmalloc2(&ms[n], h->env, h->nenv, tune, serial, err, sizeof err);
+        else if (k == 1)
+            bad = sim_model_buddy(&ms[n], bmin, bmax > 64 ? 64 : (unsigned)bmax, err, sizeof err);
+        else
+            bad = sim_model_sizeclass(&ms[n], (sim_sc_kind_t)(k - 2), err, sizeof err);
+        if (bad) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            goto out;
+        }
+        n++;
+    }
+
+    ctx_t x = { 0 };
+    struct stat st;
+    if (strcmp(trace, "-") && !stat(trace, &st))
+        x.file_size = (uint64_t)st.st_size;
+    sim_run_t run = { .models = ms, .nmodels = n, .ctx = &x };
+    if (checkpoints) {
+        if (!(x.csv = open_out(csv)))
+            goto out;
+        fprintf(x.csv, "op,arena,hblkhd,uordblks,fordblks,keepcost\n");
+        run.checkpoint_every = checkpoints;
+        run.checkpoint = on_checkpoint;
+        x.ptm = &ms[0];
+    }
+    if (progress && isatty(2))
+        run.progress = on_progress;
+    if (timeline)
+        run.timeline_rows = 2000;
+    tr_reader_prefetch(r);
+    int bad = sim_run(&run, r);
+    if (x.progress_shown)
+        fprintf(stderr, "\r%60s\r", "");
+    if (bad) {
+        fprintf(stderr, "%s: %s: %s\n", prog, trace, run.err);
+        close_out(x.csv, csv);
+        sim_run_free(&run);
+        goto out;
+    }
+    rc = 0;
+    if (close_out(x.csv, csv))
+        rc = 1;
+    if (run.truncated)
+        fprintf(stderr, "%s: %s: truncated (%s): simulated the %llu complete events\n", prog,
+                trace, run.err, (unsigned long long)run.events);
+    sim_report_text(stdout, trace, &run);
+    if (json) {
+        FILE *f = open_out(json);
+        if (!f || sim_report_json(f, trace, &run) || close_out(f, json))
+            rc = 1;
+    }
+    if (timeline) {
+        FILE *f = open_out(timeline);
+        if (!f || sim_report_timeline(f, &run) || close_out(f, timeline))
+            rc = 1;
+    }
+    sim_run_free(&run);
+out:
+    for (unsigned k = 0; k < n; k++)
+        ms[k].destroy(ms[k].opaque);
+    tr_reader_close(r);
+    return rc;
+}

@@ -1,0 +1,249 @@
+/* sizeclass.c - slab model of a size-class allocator (sim_model_sizeclass).
+ *
+ * Every request is rounded to its class (classes.c). A slab class keeps
+ * slabs of sim_slab_bytes: an object goes into the lowest-numbered slab of
+ * its class that has a free slot (jemalloc's policy: oldest/lowest first), a
+ * new slab is taken when all are full, and a slab is returned as soon as it
+ * holds no object. Objects never move. Larger classes get their own pages
+ * (sim_large_bytes), returned on free. A realloc within the same class stays
+ * in place.
+ *
+ * footprint = held slabs + large objects' pages. Not modelled: per-thread
+ * caches, arenas, retained/dirty pages and their decay, metadata (extent
+ * headers, page maps): the real footprint is higher and drops later than
+ * this one, so this is the allocator's best case for its class layout.
+ */
+#include "hbs.h"
+#include "ids.h"
+#include "sim.h"
+
+#include <string.h>
+
+#define MAXCLS 128
+#define LARGE 0xff
+
+typedef struct scls_s {
+    uint64_t size, slab_bytes, per_slab;
+    uint32_t *live; /* per slab index: objects in it */
+    uint64_t nslabs, cap;
+    hbs_t nonfull;  /* held slabs with a free slot */
+    hbs_t unused;   /* slab indices released, reused lowest first */
+} scls_t;
+
+typedef struct sc_s {
+    sim_sc_kind_t kind;
+    unsigned ncls;
+    scls_t cls[MAXCLS];
+    uint8_t small_idx[513]; /* class index by (n + 7) >> 3, n <= 4096 */
+    uint64_t slab_max;      /* largest slab class */
+    uint64_t footprint, class_bytes;
+    uint64_t *csz;   /* per id: class bytes */
+    uint32_t *slab;  /* per id: slab index */
+    uint8_t *ci;     /* per id: class index or LARGE */
+    uint64_t cap0, cap1, cap2;
+} sc_t;
+
+static unsigned class_index(const sc_t *s, uint64_t c)
+{
+    if (c <= 4096)
+        return s->small_idx[(c + 7) >> 3];
+    unsigned lo = 0, hi = s->ncls - 1;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (s->cls[mid].size >= c)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static uint64_t request_of(const sim_req_t *r)
+{
+    uint64_t n = r->size, a = r->align;
+    if (r->op == TR_OP_VALLOC || r->op == TR_OP_PVALLOC)
+        a = 4096;
+    if (a > 1)
+        n = n ? (n + a - 1) / a * a : a;
+    return n;
+}
+
+static void release(sc_t *s, uint32_t id)
+{
+    if (id >= s->cap2)
+        return;
+    s->class_bytes -= s->csz[id];
+    if (s->ci[id] == LARGE) {
+        s->footprint -= sim_large_bytes(s->kind, s->csz[id]);
+        return;
+    }
+    scls_t *c = &s->cls[s->ci[id]];
+    uint32_t sl = s->slab[id];
+    if (--c->live[sl] == 0) {
+        hbs_clear(&c->nonfull, sl);
+        hbs_set(&c->unused, sl);
+        s->footprint -= c->slab_bytes;
+    } else {
+        hbs_set(&c->nonfull, sl);
+    }
+}
+
+static int alloc(sc_t *s, uint32_t id, uint64_t n)
+{
+    if (ids_fit((void **)&s->csz, &s->cap0, id, 8) || ids_fit((void **)&s->slab, &s->cap1, id, 4) ||
+        ids_fit((void **)&s->ci, &s->cap2, id, 1))
+        return -1;
+    uint64_t cz = sim_class_size(s->kind, n);
+    s->csz[id] = cz;
+    s->class_bytes += cz;
+    if (cz > s->slab_max) {
+        s->ci[id] = LARGE;
+        s->footprint += sim_large_bytes(s->kind, cz);
+        return 0;
+    }
+    unsigned k = class_index(s, cz);
+    scls_t *c = &s->cls[k];
+    uint64_t sl = hbs_first(&c->nonfull);
+    if (sl == UINT64_MAX) { /* a new slab */
+        sl = hbs_first(&c->unused);
+        if (sl != UINT64_MAX) {
+            hbs_clear(&c->unused, sl);
+        } else {
+            if (c->nslabs == c->cap) {
+                uint64_t cap = c->cap ? 2 * c->cap : 64;
+                uint32_t *l = realloc(c->live, cap * 4);
+                if (!l || hbs_reserve(&c->nonfull, cap) || hbs_reserve(&c->unused, cap))
+                    return -1;
+                c->live = l;
+                c->cap = cap;
+            }
+            sl = c->nslabs++;
+            c->live[sl] = 0;
+        }
+        s->footprint += c->slab_bytes;
+    }
+    if (++c->live[sl] == c->per_slab)
+        hbs_clear(&c->nonfull, sl);
+    else
+        hbs_set(&c->nonfull, sl);
+    s->ci[id] = (uint8_t)k;
+    s->slab[id] = (uint32_t)sl;
+    return 0;
+}
+
+static void sc_step(void *o, const sim_req_t *r)
+{
+    sc_t *s = o;
+    switch (r->op) {
+    case TR_OP_FREE:
+        release(s, r->old_id);
+        return;
+    case TR_OP_REALLOC:
+    case TR_OP_REALLOCARRAY:
+        if (r->old_id != SIM_NO_ID && r->id != SIM_NO_ID && r->old_id < s->cap2) {
+            uint64_t cz = sim_class_size(s->kind, r->size);
+            if (cz == s->csz[r->old_id] && r->id < s->cap2 && r->id < s->cap0 &&
+                r->id < s->cap1) { /* same class: in place */
+                s->csz[r->id] = cz;
+                s->slab[r->id] = s->slab[r->old_id];
+                s->ci[r->id] = s->ci[r->old_id];
+                return;
+            }
+        }
+        if (r->old_id != SIM_NO_ID)
+            release(s, r->old_id);
+        if (r->id != SIM_NO_ID)
+            alloc(s, r->id, r->size);
+        return;
+    case TR_OP_MALLOC:
+    case TR_OP_CALLOC:
+    case TR_OP_MEMALIGN:
+    case TR_OP_POSIX_MEMALIGN:
+    case TR_OP_ALIGNED_ALLOC:
+    case TR_OP_VALLOC:
+    case TR_OP_PVALLOC:
+        alloc(s, r->id, request_of(r));
+        return;
+    default:
+        return;
+    }
+}
+
+static uint64_t sc_footprint(void *o) { return ((sc_t *)o)->footprint; }
+
+static void sc_stats(void *o, sim_stats_t *st)
+{
+    sc_t *s = o;
+    st->footprint = s->footprint;
+    st->class_bytes = s->class_bytes;
+    st->free_bytes = s->footprint - s->class_bytes;
+    st->largest_free = 0;
+    for (unsigned k = s->ncls; k-- > 0;)
+        if (s->cls[k].nonfull.count) {
+            st->largest_free = s->cls[k].size;
+            break;
+        }
+}
+
+static void sc_report(void *o, FILE *f, int json)
+{
+    sc_t *s = o;
+    uint64_t slabs = 0;
+    for (unsigned k = 0; k < s->ncls; k++)
+        slabs += s->cls[k].nslabs - s->cls[k].unused.count;
+    if (json)
+        fprintf(f, ",\n   \"classes\": %u, \"largest_slab_class\": %llu, \"final_slabs\": %llu", s->ncls,
+                (unsigned long long)s->slab_max, (unsigned long long)slabs);
+}
+
+static void sc_destroy(void *o)
+{
+    sc_t *s = o;
+    for (unsigned k = 0; k < s->ncls; k++) {
+        free(s->cls[k].live);
+        hbs_free(&s->cls[k].nonfull);
+        hbs_free(&s->cls[k].unused);
+    }
+    free(s->csz);
+    free(s->slab);
+    free(s->ci);
+    free(s);
+}
+
+static const char *const names[] = { "jemalloc", "tcmalloc", "mimalloc" };
+
+int sim_model_sizeclass(sim_model_t *m, sim_sc_kind_t kind, char *err, size_t errlen)
+{
+    sc_t *s = calloc(1, sizeof *s);
+    if (!s || kind > SIM_MIMALLOC) {
+        free(s);
+        snprintf(err, errlen, kind > SIM_MIMALLOC ? "unknown size-class model" : "out of memory");
+        return -1;
+    }
+    s->kind = kind;
+    for (uint64_t n = 1;;) {
+        int slab;
+        uint64_t c = sim_class_size(kind, n);
+        uint64_t sb = sim_slab_bytes(kind, c, &slab);
+        if (!slab || s->ncls == MAXCLS)
+            break;
+        s->cls[s->ncls++] = (scls_t){ .size = c, .slab_bytes = sb, .per_slab = sb / c };
+        s->slab_max = c;
+        n = c + 1;
+    }
+    for (unsigned i = 0, k = 0; i <= 512; i++) {
+        uint64_t n = i ? (uint64_t)i * 8 : 1;
+        while (k + 1 < s->ncls && s->cls[k].size < n)
+            k++;
+        s->small_idx[i] = (uint8_t)k;
+    }
+    memset(m, 0, sizeof *m);
+    m->name = names[kind];
+    m->opaque = s;
+    m->step = sc_step;
+    m->footprint = sc_footprint;
+    m->stats = sc_stats;
+    m->report = sc_report;
+    m->destroy = sc_destroy;
+    return 0;
+}
