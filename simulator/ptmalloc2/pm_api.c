@@ -774,8 +774,8 @@ void pm_bins(const pm_heap_t *h, pm_bins_t *b)
             for (const pm_chunk_t *p = bin->fd; p != bin; p = p->fd) {
                 if (p->size > b->largest_free)
                     b->largest_free = p->size;
-                if (i >= 64)
-                    break; /* sorted, largest first */
+                if (i >= 2)
+                    break; /* small bins: one size; large: largest first */
             }
         }
         for (int i = 0; i < PM_NFASTBINS; i++)
