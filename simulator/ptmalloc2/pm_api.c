@@ -241,7 +241,6 @@ static pm_thread_t *thread_add(pm_heap_t *h, uint32_t tid)
     if (!t)
         return NULL;
     t->tid = tid;
-    t->used = true;
     if (!th_insert(h, t)) {
         free(t);
         return NULL;

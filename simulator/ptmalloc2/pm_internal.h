@@ -90,9 +90,7 @@ typedef struct pm_tcache_s {
 typedef struct pm_thread_s pm_thread_t;
 struct pm_thread_s {
     uint32_t tid;
-    bool used;
     bool shutting_down;
-    bool exited;
     pm_tcache_t *tcache;
     pm_arena_t *arena;         /* thread_arena */
     pm_chunk_t *tcache_chunk;  /* the chunk holding the tcache struct */
