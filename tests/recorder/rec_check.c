@@ -9,13 +9,16 @@
  *   exits N              at least N thread_exit events
  *   mtrace FILE          glibc's mtrace() log of the same run: the traced
  *                        sequence from the first "+" must equal it
+ *   module TEXT          a MODULE whose path contains TEXT, loaded and
+ *                        later unloaded (dlclose)
  * Checks: the trace reads to its END with no error and nothing dropped; each
  * logged call is in the trace, in its thread's order, with the arguments and
  * the result the program saw; calls with sizes of 3000..3999 (the test
  * programs' own) appear exactly as often as logged; and replaying the trace
  * in global order (releases at their release seq) never hands out an address
  * that is still live nor frees one twice: cross-thread frees come after their
- * malloc, reuse after the free. Prints "ok ..." or the first failure. */
+ * malloc, reuse after the free; every program counter of every stack lies in
+ * a module of the trace's module map. Prints "ok ..." or the first failure. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,7 +128,7 @@ int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: rec_check TRACE LOG [EXPECT]\n"); return 2; }
     int want_reason = -1, want_status = 0, have_status = 0, no_end = 0, dropped_ok = 0;
     long want_threads = 0, want_exits = 0;
-    char mtrace_path[1024] = "";
+    char mtrace_path[1024] = "", want_module[256] = "";
     if (argc > 3) {
         FILE *f = fopen(argv[3], "r");
         char line[1100];
@@ -135,6 +138,7 @@ int main(int argc, char **argv) {
             else if (sscanf(line, "threads %ld", &want_threads) == 1) {}
             else if (sscanf(line, "exits %ld", &want_exits) == 1) {}
             else if (sscanf(line, "mtrace %1023s", mtrace_path) == 1) {}
+            else if (sscanf(line, "module %255s", want_module) == 1) {}
             else if (strncmp(line, "noend", 5) == 0) no_end = 1;         /* killed: no END, cut at a frame */
             else if (strncmp(line, "dropped-ok", 10) == 0) dropped_ok = 1; /* disk full */
         }
@@ -283,7 +287,34 @@ int main(int argc, char **argv) {
         free(act);
     }
 
-    /* 4. glibc's mtrace log of the same run */
+    /* 4. stacks: every pc inside a module of the map */
+    {
+        size_t const nm = tr_reader_module_count(r);
+        uint32_t const ns = tr_reader_stack_count(r);
+        for (uint32_t id = 1; id <= ns; id++) {
+            const uint64_t *pcs;
+            uint32_t const n = tr_reader_stack(r, id, &pcs);
+            for (uint32_t i = 0; i < n; i++) {
+                size_t m = 0;
+                for (; m < nm; m++) {
+                    const tr_module_t *mo = tr_reader_module(r, m);
+                    if (pcs[i] - 1 >= mo->start && pcs[i] - 1 < mo->start + mo->size) break;
+                }
+                if (m == nm) fail("stack %u: pc 0x%" PRIx64 " is in no module of the map", id, pcs[i]);
+            }
+        }
+        if (want_module[0]) {
+            int loaded = 0, unloaded = 0;
+            for (size_t m = 0; m < nm; m++) {
+                const tr_module_t *mo = tr_reader_module(r, m);
+                if (!strstr(mo->path, want_module)) continue;
+                if (mo->flags & TR_MODULE_UNLOADED) unloaded++; else loaded++;
+            }
+            if (!loaded || !unloaded) fail("module %s: %d loads, %d unloads in the map", want_module, loaded, unloaded);
+        }
+    }
+
+    /* 5. glibc's mtrace log of the same run */
     if (mtrace_path[0]) {
         mt_t *m, *t;
         size_t const nm = read_mtrace(mtrace_path, &m), nt = trace_as_mtrace(ev, ne, &t);
@@ -300,8 +331,9 @@ int main(int argc, char **argv) {
         }
         printf("mtrace: %zu entries identical\n", nm);
     }
-    printf("ok %s: pid %u, %zu events, %zu logged calls matched, %ld threads started, END %u/%d\n", argv[1], h->pid,
-           ne, matched, starts, end->reason, end->status);
+    printf("ok %s: pid %u, %zu events, %zu logged calls matched, %ld threads started, %u stacks in %zu modules, END %u/%d\n",
+           argv[1], h->pid, ne, matched, starts, tr_reader_stack_count(r), tr_reader_module_count(r), end->reason,
+           end->status);
     tr_reader_close(r);
     return 0;
 }

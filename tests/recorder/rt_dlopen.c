@@ -24,6 +24,6 @@ int main(int argc, char **argv) {
     }
     char p[1200];
     snprintf(p, sizeof p, "%s/%d.0.expect", argv[1], (int)getpid());
-    FILE *f = fopen(p, "w"); fputs("end 0 0\n", f); fclose(f);
+    FILE *f = fopen(p, "w"); fputs("end 0 0\nmodule librt_dllib\n", f); fclose(f);
     return 0;
 }
