@@ -138,40 +138,83 @@ AINLINE uint64_t alloc_bytes(unsigned code, uint64_t size, const uint64_t *x) {
     return size;
 }
 
-/* One op. Returns nothing; advances *xp past its ext words. */
-AINLINE void do_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t *nb_off, uint64_t *null_fail,
-                   const int null, const int touch, const int timed) {
-    void **const slots = e->slots;
+/* An allocating op with its code known at compile time (one dispatch per op). */
+AINLINE void alloc_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t *nb_off, uint64_t *null_fail,
+                      const unsigned code, const int null, const int touch, const int timed) {
     const uint64_t *x = *xp;
     uint64_t t0 = 0;
-    unsigned const code = o->code;
-    switch (code) {
-    case RP_MALLOC: case RP_CALLOC: case RP_MEMALIGN: case RP_POSIX_MEMALIGN: case RP_ALIGNED_ALLOC:
-    case RP_VALLOC: case RP_PVALLOC: {
-        if (timed) t0 = tsc_begin();
-        void *const p = alloc_call(e, code, o->size, x, NULL, nb_off, null);
-        if (timed) record(e->res, code, tsc_end() - t0);
-        slots[o->id] = p;
-        if (__builtin_expect(p == NULL, 0)) (*null_fail)++;
-        else if (touch) memset(p, TOUCH_BYTE, alloc_bytes(code, o->size, x));
-        *xp = x + (code == RP_MALLOC || code == RP_VALLOC || code == RP_PVALLOC ? 0 : 1);
-        break;
+    if (timed) t0 = tsc_begin();
+    void *const p = alloc_call(e, code, o->size, x, NULL, nb_off, null);
+    if (timed) record(e->res, code, tsc_end() - t0);
+    e->slots[o->id] = p;
+    if (__builtin_expect(p == NULL, 0)) (*null_fail)++;
+    else if (touch) memset(p, TOUCH_BYTE, alloc_bytes(code, o->size, x));
+    *xp = x + (code == RP_MALLOC || code == RP_VALLOC || code == RP_PVALLOC ? 0 : 1);
+}
+
+AINLINE void realloc_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t *nb_off, uint64_t *null_fail,
+                        const unsigned code, const int null, const int touch, const int timed) {
+    const uint64_t *x = *xp;
+    void **const slots = e->slots;
+    void *const old = slots[x[0]];
+    uint64_t t0 = 0;
+    if (timed) t0 = tsc_begin();
+    void *const p = alloc_call(e, code, o->size, x, old, nb_off, null);
+    if (timed) record(e->res, code, tsc_end() - t0);
+    slots[x[0]] = NULL;
+    slots[o->id] = p;
+    uint64_t const n = code == RP_REALLOC ? o->size : o->size * x[2];
+    if (__builtin_expect(p == NULL, 0)) (*null_fail)++;
+    else if (touch && n > x[1]) memset((char *)p + x[1], TOUCH_BYTE, n - x[1]);
+    *xp = x + (code == RP_REALLOC ? 2 : 3);
+}
+
+/* The rare ops, out of line. */
+static __attribute__((noinline)) void failed_op(rp_engine_t *e, const rp_op_t *o, const uint64_t *x, size_t *nb_off) {
+    void **const slots = e->slots;
+    unsigned const sub = o->id;
+    if (e->null) return;
+    if (sub == RP_REALLOC || sub == RP_REALLOCARRAY) {
+        void *const p = alloc_call(e, sub, o->size, x, slots[x[0]], nb_off, 0);
+        if (p) slots[x[0]] = p; /* succeeded where the traced call failed: the object lives on */
+    } else {
+        void *const p = alloc_call(e, sub, o->size, x, NULL, nb_off, 0);
+        if (p) free(p);
     }
-    case RP_REALLOC: case RP_REALLOCARRAY: {
-        void *const old = slots[x[0]];
-        if (timed) t0 = tsc_begin();
-        void *const p = alloc_call(e, code, o->size, x, old, nb_off, null);
-        if (timed) record(e->res, code, tsc_end() - t0);
-        slots[x[0]] = NULL;
-        slots[o->id] = p;
-        uint64_t const n = code == RP_REALLOC ? o->size : o->size * x[2];
-        if (__builtin_expect(p == NULL, 0)) (*null_fail)++;
-        else if (touch && n > x[1]) memset((char *)p + x[1], TOUCH_BYTE, n - x[1]);
-        *xp = x + (code == RP_REALLOC ? 2 : 3);
-        break;
-    }
+}
+
+static __attribute__((noinline)) void realloc_free_op(rp_engine_t *e, const rp_op_t *o, const uint64_t *x) {
+    void *const old = e->slots[x[0]];
+    e->slots[x[0]] = NULL;
+    if (e->null) return;
+    void *const p = (o->flags & RP_F_ARRAY) ? reallocarray_call(e, old, (size_t)x[2], o->size) : realloc(old, o->size);
+    if (p) free(p); /* an allocator whose realloc(p, 0) returns a minimum-size object */
+}
+
+static __attribute__((noinline)) void misc_op(rp_engine_t *e, const rp_op_t *o) {
+    if (e->null) return;
+    if (o->code == RP_MALLOPT) mallopt((int)o->id, (int)(int64_t)o->size);
+    else if (o->code == RP_MALLOC_TRIM) malloc_trim((size_t)o->size);
+}
+
+/* One op; advances *xp past its ext words. */
+AINLINE void do_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t *nb_off, uint64_t *null_fail,
+                   const int null, const int touch, const int timed) {
+#define ALLOC(c) case c: alloc_op(e, o, xp, nb_off, null_fail, c, null, touch, timed); break
+    switch (o->code) {
+    ALLOC(RP_MALLOC);
+    ALLOC(RP_CALLOC);
+    ALLOC(RP_MEMALIGN);
+    ALLOC(RP_POSIX_MEMALIGN);
+    ALLOC(RP_ALIGNED_ALLOC);
+    ALLOC(RP_VALLOC);
+    ALLOC(RP_PVALLOC);
+    case RP_REALLOC: realloc_op(e, o, xp, nb_off, null_fail, RP_REALLOC, null, touch, timed); break;
+    case RP_REALLOCARRAY: realloc_op(e, o, xp, nb_off, null_fail, RP_REALLOCARRAY, null, touch, timed); break;
     case RP_FREE: {
+        void **const slots = e->slots;
         void *const p = slots[o->id];
+        uint64_t t0 = 0;
         if (timed) t0 = tsc_begin();
         if (!null) free(p);
         if (timed) record(e->res, RP_FREE, tsc_end() - t0);
@@ -181,41 +224,21 @@ AINLINE void do_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t
         }
         break;
     }
-    case RP_MALLOPT:
-        if (!null) mallopt((int)o->id, (int)(int64_t)o->size);
+    case RP_FAILED:
+        failed_op(e, o, *xp, nb_off);
+        *xp += rp_ext_words(o);
         break;
-    case RP_MALLOC_TRIM:
-        if (!null) malloc_trim((size_t)o->size);
+    case RP_REALLOC_FREE:
+        realloc_free_op(e, o, *xp);
+        *xp += rp_ext_words(o);
         break;
-    case RP_NOP:
+    case RP_MALLOPT: case RP_MALLOC_TRIM:
+        misc_op(e, o);
         break;
-    case RP_FAILED: {
-        unsigned const sub = o->id;
-        if (sub == RP_REALLOC || sub == RP_REALLOCARRAY) {
-            void *const old = slots[x[0]];
-            void *const p = null ? NULL : alloc_call(e, sub, o->size, x, old, nb_off, 0);
-            if (p) slots[x[0]] = p; /* succeeded where the traced call failed: the object lives on */
-        } else {
-            void *const p = null ? NULL : alloc_call(e, sub, o->size, x, NULL, nb_off, 0);
-            if (p) free(p);
-        }
-        *xp = x + rp_ext_words(o);
-        break;
-    }
-    case RP_REALLOC_FREE: {
-        void *const old = slots[x[0]];
-        slots[x[0]] = NULL;
-        if (!null) {
-            void *const p = (o->flags & RP_F_ARRAY) ? reallocarray_call(e, old, (size_t)x[2], o->size)
-                                                    : realloc(old, o->size);
-            if (p) free(p); /* an allocator whose realloc(p, 0) returns a minimum-size object */
-        }
-        *xp = x + rp_ext_words(o);
-        break;
-    }
     default:
         break;
     }
+#undef ALLOC
 }
 
 AINLINE void run_lane(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64_t **ext, uint32_t lane,
@@ -223,15 +246,26 @@ AINLINE void run_lane(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64
                       const int null, const int touch, const int threads) {
     const uint64_t *x = *ext;
     uint32_t const mask = e->sample - 1;
-    for (size_t i = 0; i < n; i++) {
-        const rp_op_t *o = &ops[i];
-        if (threads) {
+    if (threads) {
+        for (size_t i = 0; i < n; i++) {
+            const rp_op_t *o = &ops[i];
             for (unsigned d = 0; d < (o->flags & RP_F_NDEP_MASK); d++) wait_dep(e, *x++);
             if (times) pace_to(e, times[i]);
+            if (((done0 + i) & mask) == 0) do_op(e, o, &x, nb_off, null_fail, null, touch, 1);
+            else do_op(e, o, &x, nb_off, null_fail, null, touch, 0);
+            publish(e, lane, done0 + (uint32_t)i + 1);
         }
-        if (((done0 + i) & mask) == 0) do_op(e, o, &x, nb_off, null_fail, null, touch, 1);
-        else do_op(e, o, &x, nb_off, null_fail, null, touch, 0);
-        if (threads) publish(e, lane, done0 + (uint32_t)i + 1);
+    } else {
+        /* blocks of `sample` ops: the first (by global op count) timed, the rest in a plain loop */
+        for (size_t i = 0; i < n;) {
+            if (((done0 + i) & mask) == 0) do_op(e, &ops[i++], &x, nb_off, null_fail, null, touch, 1);
+            size_t end = i + ((0u - (uint32_t)(done0 + i)) & mask); /* the next op to time */
+            if (end > n) end = n;
+            for (; i < end; i++) {
+                __builtin_prefetch(&ops[i + 32]);
+                do_op(e, &ops[i], &x, nb_off, null_fail, null, touch, 0);
+            }
+        }
     }
     *ext = x;
 }
