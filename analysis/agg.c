@@ -33,6 +33,7 @@ uint64_t rp_requested(const tr_event_t *ev) {
 int rp_agg_init(rp_agg_t *g) {
     memset(g, 0, sizeof *g);
     g->tl_width = 1024; /* ns; doubles until the trace fits */
+    g->tlo_width = 1;   /* events; likewise */
     g->nsites = 1;
     g->sites = calloc(1, sizeof *g->sites);
     return g->sites ? 0 : -1;
@@ -110,11 +111,11 @@ static rp_thread_t *thread(rp_agg_t *g, uint32_t tid, size_t *index) {
     return t;
 }
 
-/* Halves the timeline's resolution: bucket i takes buckets 2i and 2i+1. */
-static void tl_coarsen(rp_agg_t *g) {
+/* Halves a timeline's resolution: bucket i takes buckets 2i and 2i+1. */
+static void tl_coarsen(rp_bucket_t *tl, uint64_t *width) {
     for (size_t i = 0; i < RP_TL_BUCKETS / 2; i++) {
-        rp_bucket_t const a = g->tl[2 * i], b = g->tl[2 * i + 1];
-        rp_bucket_t *m = &g->tl[i];
+        rp_bucket_t const a = tl[2 * i], b = tl[2 * i + 1];
+        rp_bucket_t *m = &tl[i];
         *m = a;
         if (b.used) {
             m->live_max = a.used && a.live_max > b.live_max ? a.live_max : b.live_max;
@@ -126,14 +127,13 @@ static void tl_coarsen(rp_agg_t *g) {
         m->alloc_bytes += b.alloc_bytes;
         for (int k = 0; k <= RP_MAX_THREADS; k++) m->tallocs[k] += b.tallocs[k];
     }
-    memset(&g->tl[RP_TL_BUCKETS / 2], 0, sizeof g->tl / 2);
-    g->tl_width *= 2;
+    memset(&tl[RP_TL_BUCKETS / 2], 0, RP_TL_BUCKETS / 2 * sizeof *tl);
+    *width *= 2;
 }
 
-static rp_bucket_t *bucket(rp_agg_t *g, uint64_t t) {
-    uint64_t const rel = t > g->first_t ? t - g->first_t : 0;
-    while (rel / g->tl_width >= RP_TL_BUCKETS) tl_coarsen(g);
-    rp_bucket_t *b = &g->tl[rel / g->tl_width];
+static rp_bucket_t *bucket(rp_agg_t *g, rp_bucket_t *tl, uint64_t *width, uint64_t rel) {
+    while (rel / *width >= RP_TL_BUCKETS) tl_coarsen(tl, width);
+    rp_bucket_t *b = &tl[rel / *width];
     if (!b->used) { b->used = 1; b->live_max = g->live; }
     return b;
 }
@@ -229,7 +229,9 @@ int rp_agg_event(rp_agg_t *g, const tr_event_t *ev) {
     rp_thread_t *t = thread(g, ev->tid, &ti);
     if (!t) return -1;
     t->events++;
-    rp_bucket_t *b = bucket(g, ev->t_ns);
+    rp_bucket_t *b = bucket(g, g->tl, &g->tl_width, ev->t_ns > g->first_t ? ev->t_ns - g->first_t : 0);
+    rp_bucket_t *bo = bucket(g, g->tlo, &g->tlo_width, g->events - 1);
+    uint64_t const allocs0 = g->alloc_calls, frees0 = g->frees, bytes0 = g->alloc_bytes;
     if (ev->op == TR_OP_FREE) {
         if (ev->a) release(g, t, ev->a, ev->t_ns, b);
         else g->free_null++;
@@ -245,5 +247,12 @@ int rp_agg_event(rp_agg_t *g, const tr_event_t *ev) {
     }
     if (g->live > b->live_max) b->live_max = g->live;
     b->live_end = g->live;
+    /* the event-count timeline gets the same changes */
+    bo->allocs += g->alloc_calls - allocs0;
+    bo->tallocs[ti < RP_MAX_THREADS ? ti : RP_MAX_THREADS] += g->alloc_calls - allocs0;
+    bo->frees += g->frees - frees0;
+    bo->alloc_bytes += g->alloc_bytes - bytes0;
+    if (g->live > bo->live_max) bo->live_max = g->live;
+    bo->live_end = g->live;
     return 0;
 }

@@ -26,12 +26,32 @@ static void count_unit(double max, double *div, const char **name) {
     else { *div = 1; *name = ""; }
 }
 
-/* Number of timeline buckets in use (up to the last event). */
-static size_t tl_used(const rp_agg_t *g) {
-    size_t n = 0;
+/* The timeline to draw: by time, or by event count when the trace has no
+ * times (an imported mtrace() log); its x unit and label. */
+typedef struct tline_s {
+    const rp_bucket_t *b;
+    double width;   /* x per bucket, in ns or events */
+    size_t n;       /* buckets in use */
+    int by_events;
+} tline_t;
+
+static tline_t tline(const rp_agg_t *g) {
+    tline_t t = { g->tl, (double)g->tl_width, 0, g->last_t == g->first_t && g->events > 1 };
+    if (t.by_events) { t.b = g->tlo; t.width = (double)g->tlo_width; }
     for (size_t i = 0; i < RP_TL_BUCKETS; i++)
-        if (g->tl[i].used) n = i + 1;
-    return n;
+        if (t.b[i].used) t.n = i + 1;
+    return t;
+}
+
+static void x_unit(const tline_t *t, double max, double *div, char *label, size_t cap) {
+    const char *u;
+    if (t->by_events) {
+        count_unit(max, div, &u);
+        snprintf(label, cap, "events since the first%s", u);
+    } else {
+        rp_time_unit(max, div, &u);
+        snprintf(label, cap, "time since the first event (%s)", u);
+    }
 }
 
 /* The simulator's timeline CSV: header names and rows of numbers. */
@@ -94,13 +114,16 @@ static const rj_t *replay_run(const rj_t *replay, const char *alloc) {
 }
 
 static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const rp_extern_t *x) {
-    size_t const n = tl_used(g);
+    tline_t const tl = tline(g);
+    size_t const n = tl.n;
     csv_t c = { 0 };
     int const have_sim = x->timeline[0] && csv_read(x->timeline, &c) == 0;
-    int const ct = have_sim ? col_of(&c, "t_ns") : -1, cf = have_sim ? col_of(&c, "ptmalloc2_footprint") : -1;
+    int const ct = have_sim ? col_of(&c, tl.by_events ? "op" : "t_ns") : -1;
+    int const cf = have_sim ? col_of(&c, "ptmalloc2_footprint") : -1;
+    double const x0 = tl.by_events ? 1 : (double)g->first_t; /* the sim's x of our first event */
     const rj_t *glibc = x->replay ? replay_run(x->replay, "glibc") : NULL;
     double const rss = rj_num(rj_get(glibc, "peak_rss_bytes"), 0);
-    double ymax = (double)g->peak, tmax = (double)n * (double)g->tl_width;
+    double ymax = (double)g->peak, tmax = (double)n * tl.width;
     if (cf >= 0)
         for (size_t i = 0; i < c.nrows; i++) {
             double const v = c.v[i * (size_t)c.ncol + (size_t)cf];
@@ -108,41 +131,43 @@ static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const
         }
     if (rss > ymax) ymax = rss;
     double bd, td;
-    const char *bu, *tu;
+    const char *bu;
+    char xl[64];
     rp_byte_unit(ymax, &bd, &bu);
-    rp_time_unit(tmax, &td, &tu);
+    x_unit(&tl, tmax, &td, xl, sizeof xl);
     char *body;
     size_t len;
     FILE *f = open_memstream(&body, &len);
     fprintf(f, "$live << EOD\n");
     uint64_t live = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (g->tl[i].used) live = g->tl[i].live_max;
-        fprintf(f, "%.6g %.6g\n", (double)i * (double)g->tl_width / td, (double)live / bd);
-        if (g->tl[i].used) live = g->tl[i].live_end;
+    for (size_t i = 0; i < n; i++) { /* as explicit steps: one polygon for the fill */
+        if (tl.b[i].used) live = tl.b[i].live_max;
+        fprintf(f, "%.6g %.6g\n%.6g %.6g\n", (double)i * tl.width / td, (double)live / bd,
+                (double)(i + 1) * tl.width / td, (double)live / bd);
+        if (tl.b[i].used) live = tl.b[i].live_end;
     }
-    fprintf(f, "%.6g %.6g\n", (double)n * (double)g->tl_width / td, (double)g->live / bd);
+    fprintf(f, "%.6g %.6g\n", (double)n * tl.width / td, (double)g->live / bd);
     fprintf(f, "EOD\n");
     if (cf >= 0 && ct >= 0) {
         fprintf(f, "$sim << EOD\n");
         for (size_t i = 0; i < c.nrows; i++) {
-            double const t = c.v[i * (size_t)c.ncol + (size_t)ct] - (double)g->first_t;
+            double const t = c.v[i * (size_t)c.ncol + (size_t)ct] - x0;
             fprintf(f, "%.6g %.6g\n", (t > 0 ? t : 0) / td, c.v[i * (size_t)c.ncol + (size_t)cf] / bd);
         }
         fprintf(f, "EOD\n");
     }
-    fprintf(f, "set title 'Memory over time'\nset xlabel 'time since the first event (%s)'\n"
-               "set ylabel '%s'\nset yrange [0:*]\nset xrange [0:*]\nset key top left\nset offsets 0,0,graph 0.15,0\nset autoscale xfix\n", tu, bu);
+    fprintf(f, "set title 'Memory over time'\nset xlabel '%s'\n"
+               "set ylabel '%s'\nset yrange [0:*]\nset xrange [0:*]\nset key top left\nset offsets 0,0,graph 0.15,0\nset autoscale xfix\n", xl, bu);
     char pk[32];
     rp_fmt_bytes(pk, sizeof pk, (double)g->peak);
-    int const right = (double)(g->peak_t - g->first_t) > 0.7 * tmax;
+    double const peak_x = tl.by_events ? (double)g->peak_idx - 1 : (double)(g->peak_t - g->first_t);
+    int const right = peak_x > 0.7 * tmax;
     fprintf(f, "set label 1 'peak %s' at %.6g,%.6g %s textcolor rgb '#1f77b4' font ',9'\n"
                "set object 1 circle at %.6g,%.6g size char 0.35 fc rgb '#1f77b4' fs solid front\n", pk,
-            (double)(g->peak_t - g->first_t) / td, (double)g->peak / bd,
-            right ? "right offset -1,0.6" : "left offset 1,0.6", (double)(g->peak_t - g->first_t) / td,
+            peak_x / td, (double)g->peak / bd, right ? "right offset -1,0.6" : "left offset 1,0.6", peak_x / td,
             (double)g->peak / bd);
     fprintf(f, "plot $live using 1:2 with filledcurves x1 fs solid 0.25 lc rgb '#1f77b4' notitle, \\\n"
-               "     $live using 1:2 with steps ls 1 title 'live bytes requested (trace)'");
+               "     $live using 1:2 with lines ls 1 title 'live bytes requested (trace)'");
     if (cf >= 0 && ct >= 0)
         fprintf(f, ", \\\n     $sim using 1:2 with lines ls 2 title 'glibc heap footprint (malloc-sim ptmalloc2)'");
     if (rss > 0)
@@ -156,22 +181,22 @@ static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const
         f = open_memstream(&body, &len);
         double m = 0;
         for (size_t i = 0; i < c.nrows * (size_t)c.ncol; i++)
-            if (i % (size_t)c.ncol != (size_t)ct && i % (size_t)c.ncol != 0 && c.v[i] > m) m = c.v[i];
+            if (i % (size_t)c.ncol >= 2 && c.v[i] > m) m = c.v[i];
         rp_byte_unit(m, &bd, &bu);
         fprintf(f, "$sim << EOD\n");
         for (size_t i = 0; i < c.nrows; i++) {
-            double const t = c.v[i * (size_t)c.ncol + (size_t)ct] - (double)g->first_t;
+            double const t = c.v[i * (size_t)c.ncol + (size_t)ct] - x0;
             fprintf(f, "%.6g", (t > 0 ? t : 0) / td);
-            for (int k = 0; k < c.ncol; k++)
-                if (k != ct && k != 0) fprintf(f, " %.6g", c.v[i * (size_t)c.ncol + (size_t)k] / bd);
+            for (int k = 2; k < c.ncol; k++)
+                if (k != ct) fprintf(f, " %.6g", c.v[i * (size_t)c.ncol + (size_t)k] / bd);
             fprintf(f, "\n");
         }
         fprintf(f, "EOD\nset title 'Simulated allocator footprints (malloc-sim)'\n"
-                   "set xlabel 'time since the first event (%s)'\nset ylabel '%s'\n"
-                   "set yrange [0:*]\nset xrange [0:*]\nset key top left\nset offsets 0,0,graph 0.15,0\nset autoscale xfix\nplot ", tu, bu);
+                   "set xlabel '%s'\nset ylabel '%s'\n"
+                   "set yrange [0:*]\nset xrange [0:*]\nset key top left\nset offsets 0,0,graph 0.15,0\nset autoscale xfix\nplot ", xl, bu);
         int col = 2;
         for (int k = 0; k < c.ncol; k++) {
-            if (k == ct || k == 0) continue;
+            if (k == ct || k <= 1) continue; /* op, t_ns */
             char title[64];
             snprintf(title, sizeof title, "%s", safe(c.names[k]));
             char *u = strstr(title, "_footprint");
@@ -230,8 +255,9 @@ static void chart_hist(rp_plot_t *p, const char *dir, const char *name, const ch
 }
 
 static void chart_rate(rp_plot_t *p, const char *dir, const rp_agg_t *g) {
-    size_t const n = tl_used(g);
-    if (!n) return;
+    tline_t const tl = tline(g);
+    size_t const n = tl.n;
+    if (!n || tl.by_events) return; /* no times, no rate */
     size_t const nt = g->nthreads > RP_MAX_THREADS ? RP_MAX_THREADS + 1 : g->nthreads;
     int const per_thread = g->nthreads > 1;
     double td;
@@ -399,12 +425,23 @@ static void gp_quote(char *out, size_t cap, const char *s) {
 int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg_t *b, const char *name_a,
                   const char *name_b) {
     if (!p->gnuplot[0] || !a->events || !b->events) return -1;
-    size_t const na = tl_used(a), nb = tl_used(b);
-    double const ta = (double)na * (double)a->tl_width, tb = (double)nb * (double)b->tl_width;
+    tline_t tla = tline(a), tlb = tline(b);
+    if (tla.by_events != tlb.by_events) { /* one has no times: both by event count */
+        tla.by_events = tlb.by_events = 1;
+        tla.b = a->tlo; tla.width = (double)a->tlo_width;
+        tlb.b = b->tlo; tlb.width = (double)b->tlo_width;
+        tla.n = tlb.n = 0;
+        for (size_t i = 0; i < RP_TL_BUCKETS; i++) {
+            if (tla.b[i].used) tla.n = i + 1;
+            if (tlb.b[i].used) tlb.n = i + 1;
+        }
+    }
+    double const ta = (double)tla.n * tla.width, tb = (double)tlb.n * tlb.width;
     double bd, td;
-    const char *bu, *tu;
+    const char *bu;
+    char xl[64];
     rp_byte_unit((double)(a->peak > b->peak ? a->peak : b->peak), &bd, &bu);
-    rp_time_unit(ta > tb ? ta : tb, &td, &tu);
+    x_unit(&tla, ta > tb ? ta : tb, &td, xl, sizeof xl);
     char qa[256], qb[256];
     gp_quote(qa, sizeof qa, name_a);
     gp_quote(qb, sizeof qb, name_b);
@@ -413,20 +450,20 @@ int rp_chart_diff(rp_plot_t *p, const char *dir, const rp_agg_t *a, const rp_agg
     FILE *f = open_memstream(&body, &len);
     for (int k = 0; k < 2; k++) {
         const rp_agg_t *g = k ? b : a;
-        size_t const n = k ? nb : na;
+        const tline_t *tl = k ? &tlb : &tla;
         fprintf(f, "$%s << EOD\n", k ? "b" : "a");
         uint64_t live = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (g->tl[i].used) live = g->tl[i].live_max;
-            fprintf(f, "%.6g %.6g\n", (double)i * (double)g->tl_width / td, (double)live / bd);
-            if (g->tl[i].used) live = g->tl[i].live_end;
+        for (size_t i = 0; i < tl->n; i++) {
+            if (tl->b[i].used) live = tl->b[i].live_max;
+            fprintf(f, "%.6g %.6g\n", (double)i * tl->width / td, (double)live / bd);
+            if (tl->b[i].used) live = tl->b[i].live_end;
         }
-        fprintf(f, "%.6g %.6g\nEOD\n", (double)n * (double)g->tl_width / td, (double)g->live / bd);
+        fprintf(f, "%.6g %.6g\nEOD\n", (double)tl->n * tl->width / td, (double)g->live / bd);
     }
-    fprintf(f, "set title 'Live bytes requested: A and B'\nset xlabel 'time since the first event (%s)'\n"
+    fprintf(f, "set title 'Live bytes requested: A and B'\nset xlabel '%s'\n"
                "set ylabel '%s'\nset yrange [0:*]\nset xrange [0:*]\nset offsets 0,0,graph 0.15,0\n"
                "set autoscale xfix\nplot $a using 1:2 with steps ls 1 title 'A: %s', $b using 1:2 with steps ls 2 title 'B: %s'\n",
-            tu, bu, qa, qb);
+            xl, bu, qa, qb);
     fclose(f);
     rp_plot(p, dir, "diff_memory", 900, 420, body);
     free(body);

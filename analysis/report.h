@@ -73,6 +73,8 @@ typedef struct rp_agg_s {
     /* timeline */
     rp_bucket_t tl[RP_TL_BUCKETS];
     uint64_t tl_width;              /* ns per bucket */
+    rp_bucket_t tlo[RP_TL_BUCKETS]; /* the same by event count, for traces without times */
+    uint64_t tlo_width;             /* events per bucket */
     /* threads (in order of appearance) */
     rp_thread_t *threads; size_t nthreads, cap_threads;
     uint32_t *tindex; size_t tindex_cap; /* tid -> index + 1, open addressing */

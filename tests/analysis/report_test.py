@@ -176,6 +176,23 @@ def case_hand_numbers():
     check(os.path.exists(t + "-report/index.html"), "default folder TRACE-report/")
 
 
+def case_no_times():
+    """A trace without times (as imported from an mtrace() log): charts over
+    the event count, no rate chart, the same numbers."""
+    d = fresh("notimes")
+    src = open(os.path.join(SRC, "data", "hand_a.txt")).read()
+    txt = os.path.join(d, "flat.txt")
+    open(txt, "w").write(re.sub(r"^(\d+ \d+) \d+ ", r"\1 0 ", src, flags=re.M))
+    t = os.path.join(d, "flat.zst")
+    run([os.path.join(BIN, "handtrace"), os.path.join(BIN, "malloc-trace"), txt, t])
+    rep = os.path.join(d, "rep")
+    out = run([REPORT, t, "-o", rep, "--no-replay", "--no-sim"]).stdout
+    check(line_value(out, "peak live:") == "1600 B in 3 blocks at 0 ns (seq 11)", "same peak without times")
+    check_report_files(rep, ["memory", "sizes", "lifetimes"])
+    check("set xlabel 'events since the first'" in open(os.path.join(rep, "memory.gp")).read(), "x axis by events")
+    check(not os.path.exists(os.path.join(rep, "rate.png")), "no rate chart without times")
+
+
 def case_folded():
     d = fresh("folded")
     t = hand_trace("hand_a", d)
