@@ -149,10 +149,10 @@ static void buddy_step(void *o, const sim_req_t *r)
             b->order[r->id] = b->order[r->old_id];
             return;
         }
+        if (r->id != SIM_NO_ID) /* a moving realloc: new block first, then copy, free */
+            alloc(b, r->id, n);
         if (r->old_id != SIM_NO_ID)
             release(b, r->old_id);
-        if (r->id != SIM_NO_ID)
-            alloc(b, r->id, n);
         return;
     case TR_OP_MALLOC:
     case TR_OP_CALLOC:

@@ -294,10 +294,8 @@ int sim_run(sim_run_t *run, tr_reader_t *r)
                 q.old_id = unbind(&d, ev.a, ev.release_seq, 0);
                 if (q.old_id == SIM_NO_ID)
                     run->unknown_frees++;
-                else {
-                    live -= d.size[q.old_id];
-                    release_id(&d, q.old_id);
-                }
+                else
+                    live -= d.size[q.old_id]; /* its id is released after the bind */
             }
             allocating = 1;
             break;
@@ -330,6 +328,8 @@ int sim_run(sim_run_t *run, tr_reader_t *r)
                 goto oom;
             live += q.size;
         }
+        if (allocating && q.old_id != SIM_NO_ID) /* realloc: new and old ids differ */
+            release_id(&d, q.old_id);
         if (!skip && (!allocating || ev.ret || q.old_id != SIM_NO_ID))
             for (unsigned m = 0; m < run->nmodels; m++)
                 run->models[m].step(run->models[m].opaque, &q);

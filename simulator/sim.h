@@ -4,7 +4,9 @@
  * zstd's ZSTD_customMem): the driver (sim_run) streams a trace, maps every
  * recorded address to a dense object id once (the only hashing), and steps
  * every model with ids, so that a model keeps its per-object state in arrays
- * indexed by id. Ids are reused after release; a model sizes its arrays by
+ * indexed by id. Ids are reused after release (a realloc's new id always
+ * differs from its old one, so a model can place the new block before it
+ * gives up the old, as a copying realloc does); a model sizes its arrays by
  * the largest id seen, so memory follows the live objects, not the trace.
  *
  * Contract: functions return 0 (or a pointer) on success and -1 (or NULL) on

@@ -150,10 +150,10 @@ static void sc_step(void *o, const sim_req_t *r)
                 return;
             }
         }
+        if (r->id != SIM_NO_ID) /* a moving realloc: new block first, then copy, free */
+            alloc(s, r->id, r->size);
         if (r->old_id != SIM_NO_ID)
             release(s, r->old_id);
-        if (r->id != SIM_NO_ID)
-            alloc(s, r->id, r->size);
         return;
     case TR_OP_MALLOC:
     case TR_OP_CALLOC:

@@ -1,0 +1,239 @@
+/* sim_unit.c - hand-worked unit tests of the simulator's models: the buddy
+ * allocator step by step (blocks, footprint, /proc/buddyinfo counts, Linux's
+ * unusable-free and fragmentation indices), the size-class tables against
+ * the allocators' documented classes, and the slab footprint. */
+#include "sim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int fails;
+#define CHECK(c)                                                          \
+    do {                                                                  \
+        if (!(c)) {                                                       \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+            fails++;                                                      \
+        }                                                                 \
+    } while (0)
+#define NEAR(a, b) CHECK(fabs((a) - (b)) < 1e-9)
+
+static void op(sim_model_t *m, int o, uint32_t id, uint32_t old, uint64_t size, uint64_t align)
+{
+    sim_req_t r = { .op = (uint8_t)o, .id = id, .old_id = old, .size = size, .align = align };
+    m->step(m->opaque, &r);
+}
+#define MALLOC(m, id, n) op(m, TR_OP_MALLOC, id, SIM_NO_ID, n, 0)
+#define FREE(m, id) op(m, TR_OP_FREE, SIM_NO_ID, id, 0, 0)
+
+static void expect_free(sim_model_t *m, const uint64_t *want, unsigned n)
+{
+    uint64_t nf[SIM_BUDDY_MAX_ORDERS];
+    CHECK(sim_buddy_nr_free(m, nf) == n);
+    for (unsigned k = 0; k < n; k++)
+        if (nf[k] != want[k]) {
+            fprintf(stderr, "  nr_free[%u] = %llu, expected %llu\n", k, (unsigned long long)nf[k],
+                    (unsigned long long)want[k]);
+            fails++;
+        }
+}
+
+static void test_buddy(void)
+{
+    sim_model_t m;
+    char err[128];
+    sim_stats_t st;
+    /* 16-byte blocks, orders 0..4: zones of 256 bytes */
+    CHECK(sim_model_buddy(&m, 16, 4, err, sizeof err) == 0);
+    CHECK(m.footprint(m.opaque) == 0);
+    /* A(16): a new zone split 256 -> 128+128 -> 64+64 -> 32+32 -> 16+16; A at 0 */
+    MALLOC(&m, 0, 16);
+    CHECK(m.footprint(m.opaque) == 256);
+    expect_free(&m, (uint64_t[]){ 1, 1, 1, 1, 0 }, 5);
+    /* B(40) takes the free 64 at offset 64; C(17) the free 32 at offset 32 */
+    MALLOC(&m, 1, 40);
+    expect_free(&m, (uint64_t[]){ 1, 1, 0, 1, 0 }, 5);
+    MALLOC(&m, 2, 17);
+    expect_free(&m, (uint64_t[]){ 1, 0, 0, 1, 0 }, 5);
+    m.stats(m.opaque, &st);
+    CHECK(st.class_bytes == 16 + 64 + 32);
+    CHECK(st.free_bytes == 256 - 112);
+    CHECK(st.largest_free == 128);
+    /* free A: merges with its free buddy (16 at 16) into 32 at 0; C holds 32 at 32 */
+    FREE(&m, 0);
+    expect_free(&m, (uint64_t[]){ 0, 1, 0, 1, 0 }, 5);
+    uint64_t nf[] = { 0, 1, 0, 1, 0 };
+    /* free pages (16-byte units) = 2 + 8 = 10; order 2 suitable: the 128 = 2 blocks of 64 */
+    NEAR(sim_unusable_index(nf, 5, 0), 0.0);
+    NEAR(sim_unusable_index(nf, 5, 2), (10.0 - 8.0) / 10.0);
+    NEAR(sim_unusable_index(nf, 5, 4), 1.0);
+    /* no free block of order 4: 1 - (1 + 10/16) / 2 blocks */
+    NEAR(sim_frag_index(nf, 5, 4), 1.0 - (1.0 + 10.0 / 16.0) / 2.0);
+    NEAR(sim_frag_index(nf, 5, 3), -1.0);
+    uint64_t none[] = { 0, 0, 0, 0, 0 };
+    NEAR(sim_frag_index(none, 5, 2), 0.0);
+    NEAR(sim_unusable_index(none, 5, 2), 1.0);
+    /* D(8): order 0; none free at 0, lowest order with a block is 1 (the 32 at 0) */
+    MALLOC(&m, 3, 8);
+    expect_free(&m, (uint64_t[]){ 1, 0, 0, 1, 0 }, 5);
+    FREE(&m, 3);
+    FREE(&m, 2); /* 32 at 0 + 32 at 32 -> 64 at 0; B holds 64 at 64 */
+    expect_free(&m, (uint64_t[]){ 0, 0, 1, 1, 0 }, 5);
+    /* realloc B 40 -> 60: same order, stays; -> 100: the new 128 is taken
+     * first (the free 128 at 128), then B's 64 at 64 merges with the 64 at 0 */
+    op(&m, TR_OP_REALLOC, 4, 1, 60, 0);
+    expect_free(&m, (uint64_t[]){ 0, 0, 1, 1, 0 }, 5);
+    op(&m, TR_OP_REALLOC, 5, 4, 100, 0);
+    expect_free(&m, (uint64_t[]){ 0, 0, 0, 1, 0 }, 5);
+    CHECK(m.footprint(m.opaque) == 256);
+    m.stats(m.opaque, &st);
+    CHECK(st.largest_free == 128 && st.class_bytes == 128);
+    MALLOC(&m, 10, 128); /* the 128 at 0 */
+    CHECK(m.footprint(m.opaque) == 256);
+    FREE(&m, 10);
+    FREE(&m, 5); /* the zone is wholly free: returned */
+    CHECK(m.footprint(m.opaque) == 0);
+    /* larger than a zone: whole zones of its own */
+    MALLOC(&m, 6, 300);
+    CHECK(m.footprint(m.opaque) == 512);
+    /* a second zone for a block when the first is full */
+    MALLOC(&m, 7, 256);
+    MALLOC(&m, 8, 1);
+    CHECK(m.footprint(m.opaque) == 512 + 512);
+    /* memalign: the block is max(size, align) */
+    op(&m, TR_OP_MEMALIGN, 9, SIM_NO_ID, 10, 64);
+    m.stats(m.opaque, &st);
+    CHECK(st.class_bytes == 512 + 256 + 16 + 64);
+    FREE(&m, 6);
+    FREE(&m, 7);
+    FREE(&m, 8);
+    FREE(&m, 9);
+    CHECK(m.footprint(m.opaque) == 0);
+    m.destroy(m.opaque);
+    CHECK(sim_model_buddy(&m, 24, 4, err, sizeof err) == -1);
+    CHECK(sim_model_buddy(&m, 8192, 4, err, sizeof err) == -1);
+}
+
+/* Many blocks: every free merges back; the lowest-address rule keeps a
+ * sequence of equal blocks contiguous. */
+static void test_buddy_bulk(void)
+{
+    sim_model_t m;
+    char err[128];
+    CHECK(sim_model_buddy(&m, 16, 10, err, sizeof err) == 0); /* 16 KiB zones */
+    for (uint32_t i = 0; i < 4096; i++)
+        MALLOC(&m, i, 16); /* 64 KiB: exactly 4 zones */
+    CHECK(m.footprint(m.opaque) == 4 * 16384);
+    for (uint32_t i = 0; i < 4096; i += 2)
+        FREE(&m, i); /* every other: 2048 free 16-byte blocks, none mergeable */
+    uint64_t nf[SIM_BUDDY_MAX_ORDERS];
+    sim_buddy_nr_free(&m, nf);
+    CHECK(nf[0] == 2048 && nf[1] == 0);
+    NEAR(sim_unusable_index(nf, 11, 1), 1.0);
+    NEAR(sim_frag_index(nf, 11, 1), 1.0 - (1.0 + 2048.0 / 2.0) / 2048.0);
+    for (uint32_t i = 1; i < 4096; i += 2)
+        FREE(&m, i);
+    CHECK(m.footprint(m.opaque) == 0);
+    m.destroy(m.opaque);
+}
+
+static void classes_from(sim_sc_kind_t k, uint64_t upto, uint64_t *out, unsigned *n)
+{
+    *n = 0;
+    for (uint64_t s = 1; s <= upto;) {
+        uint64_t c = sim_class_size(k, s);
+        out[(*n)++] = c;
+        s = c + 1;
+    }
+}
+
+static void test_classes(void)
+{
+    uint64_t got[400];
+    unsigned n;
+    /* jemalloc(3) manual, "Size classes" table (4 KiB pages, 16-byte quantum) */
+    static const uint64_t je[] = { 8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
+                                   320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792,
+                                   2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240,
+                                   12288, 14336, 16384, 20480, 24576, 28672, 32768, 40960,
+                                   49152, 57344, 65536 };
+    classes_from(SIM_JEMALLOC, 65536, got, &n);
+    CHECK(n == sizeof je / sizeof je[0] && !memcmp(got, je, sizeof je));
+    int slab;
+    CHECK(sim_slab_bytes(SIM_JEMALLOC, 48, &slab) == 12288 && slab); /* lcm(4096, 48) */
+    CHECK(sim_slab_bytes(SIM_JEMALLOC, 14336, &slab) == 28672 && slab);
+    sim_slab_bytes(SIM_JEMALLOC, 16384, &slab);
+    CHECK(!slab && sim_large_bytes(SIM_JEMALLOC, 16384) == 20480);
+    /* mimalloc 2.0 bins: 8, 16, 32, 48, 64, then 4 per doubling */
+    static const uint64_t mi[] = { 8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
+                                   320, 384, 448, 512, 640, 768, 896, 1024 };
+    classes_from(SIM_MIMALLOC, 1024, got, &n);
+    CHECK(n == sizeof mi / sizeof mi[0] && !memcmp(got, mi, sizeof mi));
+    CHECK(sim_class_size(SIM_MIMALLOC, 131072) == 131072);
+    CHECK(sim_class_size(SIM_MIMALLOC, 131073) == 196608);
+    /* tcmalloc 2.10: 8, 16-byte steps to 128, then 16 up to 256 (2^7/8), 32 up to 512 */
+    static const uint64_t tc[] = { 8, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208,
+                                   224, 240, 256, 288, 320, 352, 384, 416, 448, 480, 512 };
+    classes_from(SIM_TCMALLOC, 512, got, &n);
+    CHECK(n == sizeof tc / sizeof tc[0] && !memcmp(got, tc, sizeof tc));
+    CHECK(sim_class_size(SIM_TCMALLOC, 262144) == 262144);
+    CHECK(sim_class_size(SIM_TCMALLOC, 262145) == 262144 + 8192);
+    /* every class holds its request and never shrinks as requests grow */
+    for (int k = 0; k < 3; k++) {
+        uint64_t prev = 0;
+        for (uint64_t s = 1; s < 3u << 20; s += s < 8192 ? 1 : 97) {
+            uint64_t c = sim_class_size((sim_sc_kind_t)k, s);
+            if (c < s || c < prev) {
+                fprintf(stderr, "kind %d: class(%llu) = %llu\n", k, (unsigned long long)s,
+                        (unsigned long long)c);
+                fails++;
+                break;
+            }
+            prev = c;
+        }
+    }
+}
+
+static void test_slabs(void)
+{
+    sim_model_t m;
+    char err[128];
+    sim_stats_t st;
+    CHECK(sim_model_sizeclass(&m, SIM_JEMALLOC, err, sizeof err) == 0);
+    /* 48-byte class: slabs of 12288 bytes, 256 objects each */
+    for (uint32_t i = 0; i < 257; i++)
+        MALLOC(&m, i, 40);
+    CHECK(m.footprint(m.opaque) == 2 * 12288);
+    m.stats(m.opaque, &st);
+    CHECK(st.class_bytes == 257 * 48);
+    FREE(&m, 256); /* the second slab empties: returned */
+    CHECK(m.footprint(m.opaque) == 12288);
+    FREE(&m, 5);
+    MALLOC(&m, 300, 33); /* goes into the hole of slab 0: no new slab */
+    CHECK(m.footprint(m.opaque) == 12288);
+    op(&m, TR_OP_REALLOC, 301, 300, 47, 0); /* same class: in place */
+    CHECK(m.footprint(m.opaque) == 12288);
+    MALLOC(&m, 302, 20000); /* large: 20480 + a 4 KiB pad */
+    CHECK(m.footprint(m.opaque) == 12288 + 24576);
+    FREE(&m, 302);
+    for (uint32_t i = 0; i < 256; i++)
+        if (i != 5)
+            FREE(&m, i);
+    FREE(&m, 301);
+    CHECK(m.footprint(m.opaque) == 0);
+    m.destroy(m.opaque);
+}
+
+int main(void)
+{
+    test_buddy();
+    test_buddy_bulk();
+    test_classes();
+    test_slabs();
+    if (fails) {
+        fprintf(stderr, "sim_unit: %d checks failed\n", fails);
+        return 1;
+    }
+    printf("sim_unit: all checks passed\n");
+    return 0;
+}
