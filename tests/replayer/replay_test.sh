@@ -6,9 +6,11 @@ set -u
 R=$1 T=$2 O=$3 M=$4 S=$5 W=$6 C=$7
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 ALLOCS=glibc,tcmalloc,jemalloc,mimalloc
+# the system python: a version manager's shim can take seconds to start
+PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 fail() { echo "FAIL ($C): $*"; exit 1; }
 # json FILE PYTHON-EXPR: evaluates EXPR with d = the parsed document; fails unless true
-json() { python3 -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)" || fail "$1: not ($2)"; }
+json() { $PY -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)" || fail "$1: not ($2)"; }
 
 case $C in
 oracle)
@@ -41,7 +43,7 @@ determinism)
     "$O" o.txt oracle.csv 1000 40000 5 && "$T" import o.txt -o o.zst || fail "setup"
     for i in 1 2 3; do
         "$R" o.zst --checkpoints 1000 --csv r$i.csv --json r$i.json >/dev/null || fail "replay $i"
-        python3 -c "import json; print(json.load(open('r$i.json'))['runs'][0]['heap'])" > heap$i.txt
+        $PY -c "import json; print(json.load(open('r$i.json'))['runs'][0]['heap'])" > heap$i.txt
     done
     cmp r1.csv r2.csv && cmp r1.csv r3.csv || fail "checkpoint CSVs differ between runs"
     cmp heap1.txt heap2.txt && cmp heap1.txt heap3.txt || fail "heap figures differ between runs"
@@ -140,7 +142,7 @@ output)
     json out.json 'd["runs"][2]["library"].endswith(".so.4") and d["runs"][1]["ops"] == 20000'
     # the JSON's heap equals the CSV's final row
     "$R" o.zst --checkpoints 5000 --csv c.csv --json c.json > /dev/null || fail "csv"
-    python3 -c "
+    $PY -c "
 import json, sys
 h = json.load(open('c.json'))['runs'][0]['heap']
 last = open('c.csv').read().split()[-1].split(',')
