@@ -1,0 +1,116 @@
+#!/bin/sh
+# cli.sh SIM TRACETOOL DIR: malloc-sim on hand-made traces with answers
+# worked out by hand (see the comments), its JSON, timeline and checkpoint
+# outputs, and its errors on bad input.
+sim=$1 tt=$2 dir=$3 data=$(dirname "$0")/data
+mkdir -p "$dir" || exit 1
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+
+"$tt" import "$data/small.txt" -o "$dir/small.zst" || exit 1
+"$tt" import "$data/mmap.txt" -o "$dir/mmap.zst" || exit 1
+
+# --- small.txt, all models ---
+"$sim" "$dir/small.zst" --json "$dir/small.json" --timeline "$dir/small.tl" > "$dir/small.out" 2> "$dir/small.err" \
+    || bad "small: exit status"
+python3 - "$dir/small.json" "$HAVE_PTM" <<'PY' || fail=1
+import json, sys
+j = json.load(open(sys.argv[1]))   # must be valid JSON
+have_ptm = sys.argv[2] == "1"
+m = {x["model"]: x for x in j["models"]}
+def eq(what, got, want):
+    if got != want:
+        print("FAIL: %s = %r, expected %r" % (what, got, want)); sys.exit(1)
+eq("events", j["events"], 5)
+eq("peak_live_bytes", j["peak_live_bytes"], 300)     # 100 + 200 at op 2 (300 alone at op 4 ties)
+eq("peak_live_op", j["peak_live_op"], 2)
+eq("final_live_bytes", j["final_live_bytes"], 0)
+# jemalloc: 100 -> class 112, 200 -> 224; slabs lcm(4096,112) = lcm(4096,224) = 28672
+eq("jemalloc peak", m["jemalloc"]["peak"]["footprint_bytes"], 2 * 28672)
+eq("jemalloc peak op", m["jemalloc"]["peak"]["op"], 2)
+eq("jemalloc internal", m["jemalloc"]["internal_frag_bytes"], 12 + 24)
+eq("jemalloc final", m["jemalloc"]["final"]["footprint_bytes"], 0)
+# tcmalloc: classes 112 and 208, one 8 KiB span each
+eq("tcmalloc peak", m["tcmalloc"]["peak"]["footprint_bytes"], 16384)
+eq("tcmalloc internal", m["tcmalloc"]["internal_frag_bytes"], 12 + 8)
+# mimalloc: classes 112 and 224, a 64 KiB page each
+eq("mimalloc peak", m["mimalloc"]["peak"]["footprint_bytes"], 131072)
+# buddy (16-byte blocks, 1 MiB zones): 128 + 256 in one zone
+eq("buddy peak", m["buddy"]["peak"]["footprint_bytes"], 1 << 20)
+eq("buddy internal", m["buddy"]["internal_frag_bytes"], 28)  # at its peak: op 1, the 1 MiB zone
+eq("buddy max_order", m["buddy"]["max_order"], 16)
+eq("buddy orders", len(m["buddy"]["orders_final"]["nr_free"]), 17)
+if have_ptm:
+    p = m["ptmalloc2"]
+    # first malloc: the 640-byte tcache (656 chunk) + 112; the first sbrk is
+    # ALIGN_UP(656 + 131072 (top_pad) + 32, 4096) = 135168
+    eq("ptmalloc2 peak", p["peak"]["footprint_bytes"], 135168)
+    eq("ptmalloc2 arena", p["final"]["arena"], 135168)
+    # 656 tcache + 112 (in tcache after free) + 320: the 208 chunk borders top,
+    # so realloc grows it in place to 320, then free puts it in the tcache
+    eq("ptmalloc2 uordblks", p["final"]["uordblks"], 656 + 112 + 320)
+    eq("ptmalloc2 fordblks", p["final"]["fordblks"], 135168 - 1088)
+    eq("ptmalloc2 keepcost", p["final"]["keepcost"], 135168 - 1088)
+    eq("ptmalloc2 tcache final", p["bins"]["final"]["tcache"]["chunks"], 2)
+    eq("saving jemalloc", m["jemalloc"]["saving_vs_ptmalloc2_bytes"], 135168 - 57344)
+print("ok: small.json values")
+PY
+grep -q "ranking by peak footprint" "$dir/small.out" && ok "text report has the ranking" || bad "no ranking"
+grep -q "^  1\. tcmalloc" "$dir/small.out" && ok "tcmalloc ranks first" || bad "ranking order"
+[ -s "$dir/small.err" ] && bad "stderr not empty: $(cat "$dir/small.err")"
+head -1 "$dir/small.tl" | grep -q '^op,t_ns,live_bytes,.*buddy_footprint,jemalloc_footprint,tcmalloc_footprint,mimalloc_footprint$' \
+    && ok "timeline header" || bad "timeline header: $(head -1 "$dir/small.tl")"
+[ "$(sed -n 3p "$dir/small.tl" | cut -d, -f1-3)" = "2,10,300" ] && ok "timeline row" || bad "timeline row 2: $(sed -n 3p "$dir/small.tl")"
+
+# --- mmap.txt: the header's MALLOC_MMAP_THRESHOLD_ and --tune ---
+if [ "$HAVE_PTM" = 1 ]; then
+    # request2size(200000) = 200016: from the heap under the header's 1 MiB threshold
+    "$sim" "$dir/mmap.zst" --model ptmalloc2 --json "$dir/mmap.json" > /dev/null || bad "mmap: exit"
+    python3 -c "import json,sys; p=json.load(open(sys.argv[1]))['models'][0]['final']; sys.exit(0 if p['hblkhd']==0 and p['uordblks']==656+200016+5008 else 1)" "$dir/mmap.json" \
+        && ok "header MALLOC_MMAP_THRESHOLD_: from the heap" || bad "env threshold not applied"
+    # --tune overrides the header: threshold 128K, so it is mmapped: ALIGN_UP(200016 + 8, 4096)
+    "$sim" "$dir/mmap.zst" --model ptmalloc2 --tune mmap_threshold=128K --json "$dir/mmap2.json" > /dev/null || bad "tune: exit"
+    python3 -c "import json,sys; p=json.load(open(sys.argv[1]))['models'][0]['final']; sys.exit(0 if p['hblkhd']==200704 else 1)" "$dir/mmap2.json" \
+        && ok "--tune mmap_threshold=128K overrides the header: 200704 bytes mmapped" || bad "--tune not applied"
+    # checkpoints: a row per op and a final row
+    "$sim" "$dir/small.zst" --model ptmalloc2 --checkpoints 2 --csv "$dir/cp.csv" > /dev/null || bad "checkpoints: exit"
+    printf 'op,arena,hblkhd,uordblks,fordblks,keepcost\n2,135168,0,976,134192,134192\n4,135168,0,1088,134080,134080\nfinal,135168,0,1088,134080,134080\n' > "$dir/cp.want"
+    cmp -s "$dir/cp.csv" "$dir/cp.want" && ok "checkpoint csv" || { bad "checkpoint csv"; diff "$dir/cp.want" "$dir/cp.csv"; }
+fi
+
+# --- a truncated trace: its complete part is simulated, and said so ---
+awk 'BEGIN{for(i=1;i<=300000;i++) printf "%d 7 %d malloc %d -> 0x%x\n", i, i, 16+i%500, 4096+i*1024}' > "$dir/big.txt"
+"$tt" import "$dir/big.txt" -o "$dir/big.zst" || exit 1
+size=$(wc -c < "$dir/big.zst")
+head -c $((size * 2 / 3)) "$dir/big.zst" > "$dir/cut.zst"
+"$sim" "$dir/cut.zst" --model jemalloc > "$dir/cut.out" 2> "$dir/cut.err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q "truncated" "$dir/cut.err" && grep -q "TRUNCATED" "$dir/cut.out"; then
+    n=$(sed -n 's/.*: \([0-9]*\) events.*/\1/p' "$dir/cut.out" | head -1)
+    if [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$n" -lt 300000 ]; then ok "truncated: $n of 300000 events"; else bad "truncated count $n"; fi
+else
+    bad "truncated trace: rc $rc, $(cat "$dir/cut.err")"
+fi
+
+# --- bad inputs: one line naming the file or option, non-zero exit ---
+printf 'hello\n' > "$dir/text.zst"
+expect_err() { # expect_err PATTERN ARGS...
+    pat=$1; shift
+    "$sim" "$@" > /dev/null 2> "$dir/err"
+    rc=$?
+    if [ $rc -ne 0 ] && [ "$(wc -l < "$dir/err")" -eq 1 ] && grep -q -- "$pat" "$dir/err"; then ok "error: $(cat "$dir/err")"
+    else bad "expected one-line error /$pat/ for $*: rc $rc: $(cat "$dir/err")"; fi
+}
+expect_err "$dir/missing.zst" "$dir/missing.zst"
+expect_err "$dir/text.zst: .*" "$dir/text.zst"
+expect_err "--model foo" "$dir/small.zst" --model foo
+expect_err "buddy minimum block 24" "$dir/small.zst" --model buddy --buddy-min 24
+expect_err "go together" "$dir/small.zst" --checkpoints 5
+expect_err "checkpoints 0" "$dir/small.zst" --checkpoints 0 --csv "$dir/x.csv"
+expect_err "unknown option" "$dir/small.zst" --frobnicate
+expect_err "$dir/nodir/x.json" "$dir/small.zst" --model jemalloc --json "$dir/nodir/x.json"
+if [ "$HAVE_PTM" = 1 ]; then
+    expect_err "bogus=1" "$dir/small.zst" --model ptmalloc2 --tune bogus=1
+fi
+exit $fail
