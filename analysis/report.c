@@ -334,38 +334,153 @@ static int known_member(const char *name) {
     return 0;
 }
 
-/* A model's extra members (bins, buddy orders...): numbers as key/values,
- * arrays of objects as tables with the first object's keys as columns. */
+static void fmt_num(char *buf, size_t cap, const rj_t *v) {
+    if (!v) snprintf(buf, cap, "-");
+    else if (v->type == RJ_NUM) snprintf(buf, cap, "%.10g", v->num);
+    else snprintf(buf, cap, "%s", rj_str(v, "-"));
+}
+
+/* An object of equal-length number arrays (the buddy model's per-order
+ * counts): one row per index. */
+static int column_arrays(const rj_t *e) {
+    size_t len = 0;
+    if (e->type != RJ_OBJ || !e->child) return 0;
+    for (const rj_t *c = e->child; c; c = c->next) {
+        if (c->type != RJ_ARR || (len && c->len != len)) return 0;
+        len = c->len;
+    }
+    return len > 0;
+}
+
+static void table_arrays(out_t *o, const rj_t *m, const rj_t *e) {
+    int n = 1, w[12];
+    const char *head[12];
+    int const orders = strstr(e->name, "order") != NULL;
+    double const min_block = rj_num(rj_get(m, "min_block"), 0);
+    head[0] = orders ? "order" : "#";
+    w[0] = 6;
+    if (orders && min_block > 0) { head[n] = "block bytes"; w[n++] = 12; }
+    int const first_data = n;
+    for (const rj_t *c = e->child; c && n < 12; c = c->next) {
+        head[n] = c->name;
+        w[n++] = strlen(c->name) > 14 ? (int)strlen(c->name) : 14;
+    }
+    thead(o, n, w, head);
+    for (size_t i = 0; i < e->child->len; i++) {
+        char cells[12][48];
+        const char *cp[12];
+        snprintf(cells[0], 48, "%zu", i);
+        if (first_data == 2) snprintf(cells[1], 48, "%.0f", min_block * (double)(1ull << (i < 63 ? i : 63)));
+        const rj_t *c = e->child;
+        for (int k = first_data; k < n; k++, c = c->next) {
+            const rj_t *v = c->child;
+            for (size_t j = 0; v && j < i; j++) v = v->next;
+            fmt_num(cells[k], 48, v);
+        }
+        for (int k = 0; k < n; k++) cp[k] = cells[k];
+        trow(o, n, w, cp);
+    }
+    tend(o);
+}
+
+/* An object of objects keyed alike (ptmalloc2's bins at the peak and at the
+ * end): one row per inner key, one column per (outer key, field). */
+static int nested_objects(const rj_t *e) {
+    if (e->type != RJ_OBJ || !e->child) return 0;
+    for (const rj_t *c = e->child; c; c = c->next)
+        if (c->type != RJ_OBJ) return 0;
+    return 1;
+}
+
+static void table_nested(out_t *o, const rj_t *e) {
+    struct { const char *outer, *field; } col[11];
+    int ncol = 0;
+    for (const rj_t *oc = e->child; oc; oc = oc->next)
+        for (const rj_t *row = oc->child; row; row = row->next) {
+            if (row->type == RJ_NUM) {
+                int seen = 0;
+                for (int k = 0; k < ncol; k++) seen |= col[k].outer == oc->name && !col[k].field;
+                if (!seen && ncol < 11) { col[ncol].outer = oc->name; col[ncol++].field = NULL; }
+            }
+            for (const rj_t *f = row->type == RJ_OBJ ? row->child : NULL; f; f = f->next) {
+                int seen = 0;
+                for (int k = 0; k < ncol; k++)
+                    seen |= col[k].outer == oc->name && col[k].field && strcmp(col[k].field, f->name) == 0;
+                if (!seen && ncol < 11) { col[ncol].outer = oc->name; col[ncol++].field = f->name; }
+            }
+        }
+    char heads[12][64];
+    const char *hp[12];
+    int w[12];
+    snprintf(heads[0], 64, "%s", "");
+    w[0] = 14;
+    for (int k = 0; k < ncol; k++) {
+        snprintf(heads[k + 1], 64, "%s%s%s", col[k].outer, col[k].field ? " " : "", col[k].field ? col[k].field : "");
+        w[k + 1] = strlen(heads[k + 1]) > 16 ? (int)strlen(heads[k + 1]) : 16;
+    }
+    for (int k = 0; k <= ncol; k++) hp[k] = heads[k];
+    thead(o, ncol + 1, w, hp);
+    for (const rj_t *row = e->child->child; row; row = row->next) { /* rows: the first outer object's keys */
+        char cells[12][48];
+        const char *cp[12];
+        snprintf(cells[0], 48, "%s", row->name);
+        for (int k = 0; k < ncol; k++) {
+            const rj_t *r = rj_get(rj_get(e, col[k].outer), row->name);
+            fmt_num(cells[k + 1], 48, col[k].field ? rj_get(r, col[k].field) : (r && r->type == RJ_NUM ? r : NULL));
+        }
+        for (int k = 0; k <= ncol; k++) cp[k] = cells[k];
+        trow(o, ncol + 1, w, cp);
+    }
+    tend(o);
+}
+
+/* A model's extra members: its numbers on one line, then tables for the
+ * per-order arrays (buddy), nested objects (ptmalloc2 bins) and arrays of
+ * objects. */
 static void extras(out_t *o, const rj_t *m) {
+    const char *model = rj_str(rj_get(m, "model"), "?");
+    char line[1024] = "";
+    size_t n = 0;
+    for (const rj_t *e = m->child; e; e = e->next) {
+        if (!e->name || known_member(e->name) || e->type != RJ_NUM || n + 2 >= sizeof line) continue;
+        int const k = snprintf(line + n, sizeof line - n, "%s%s %.10g", n ? ", " : "", e->name, e->num);
+        if (k > 0) n += (size_t)k;
+    }
+    if (n) {
+        char key[64];
+        snprintf(key, sizeof key, "%s:", model);
+        fprintf(o->h, "<table class=\"kv\">\n");
+        kv(o, key, "%s", line);
+        fprintf(o->h, "</table>\n");
+    }
     for (const rj_t *e = m->child; e; e = e->next) {
         if (!e->name || known_member(e->name)) continue;
-        if (e->type == RJ_NUM) {
-            fprintf(o->h, "<table class=\"kv\">\n");
-            kv(o, e->name, "%.10g", e->num);
-            fprintf(o->h, "</table>\n");
-        } else if (e->type == RJ_ARR && e->child && e->child->type == RJ_OBJ) {
-            fprintf(o->t, "%s (%s):\n", e->name, rj_str(rj_get(m, "model"), "?"));
-            fprintf(o->h, "<p><b>");
-            rp_html_esc(o->h, e->name);
-            fprintf(o->h, "</b></p>\n");
-            int n = 0, w[12];
-            const char *head[12];
-            for (const rj_t *k = e->child->child; k && n < 12; k = k->next, n++) { head[n] = k->name; w[n] = 14; }
-            thead(o, n, w, head);
-            int rows = 0;
-            for (const rj_t *row = e->child; row && rows < 64; row = row->next, rows++) {
-                char cells[12][48];
-                const char *cp[12];
-                for (int i = 0; i < n; i++) {
-                    const rj_t *v = rj_get(row, head[i]);
-                    if (v && v->type == RJ_NUM) snprintf(cells[i], 48, "%.10g", v->num);
-                    else snprintf(cells[i], 48, "%s", rj_str(v, "-"));
-                    cp[i] = cells[i];
-                }
-                trow(o, n, w, cp);
+        int const arrays = column_arrays(e), nested = !arrays && nested_objects(e);
+        int const objects = e->type == RJ_ARR && e->child && e->child->type == RJ_OBJ;
+        if (!arrays && !nested && !objects) continue;
+        fprintf(o->t, "%s %s:\n", model, e->name);
+        fprintf(o->h, "<p><b>");
+        rp_html_esc(o->h, model);
+        fprintf(o->h, " ");
+        rp_html_esc(o->h, e->name);
+        fprintf(o->h, "</b></p>\n");
+        if (arrays) { table_arrays(o, m, e); continue; }
+        if (nested) { table_nested(o, e); continue; }
+        int nc = 0, w[12];
+        const char *head[12];
+        for (const rj_t *k = e->child->child; k && nc < 12; k = k->next, nc++) { head[nc] = k->name; w[nc] = 14; }
+        thead(o, nc, w, head);
+        int rows = 0;
+        for (const rj_t *row = e->child; row && rows < 64; row = row->next, rows++) {
+            char cells[12][48];
+            const char *cp[12];
+            for (int i = 0; i < nc; i++) {
+                fmt_num(cells[i], 48, rj_get(row, head[i]));
+                cp[i] = cells[i];
             }
-            tend(o);
+            trow(o, nc, w, cp);
         }
+        tend(o);
     }
 }
 

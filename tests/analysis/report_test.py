@@ -378,7 +378,12 @@ cat > "$out" <<'J'
   "final": {"footprint_bytes": 69632, "live_bytes": 1564, "free_bytes": 1, "largest_free_bytes": 1},
   "internal_frag_bytes": 900, "external_frag_bytes": 50, "jw_footprint_over_live_at_peak_live": 43.5,
   "jw_peak_footprint_over_peak_live": 43.5, "saving_vs_ptmalloc2_bytes": 65536,
-  "orders": [{"order": 5, "block_bytes": 32, "allocated": 1, "free": 0}, {"order": 10, "block_bytes": 1024, "allocated": 2, "free": 1}]}]}
+  "min_block": 16, "max_order": 3,
+  "orders_at_peak": {"nr_free": [0, 2, 1, 0], "unusable_index": [0.0, 0.0, 0.5, 1.0]},
+  "extra_rows": [{"order": 5, "block_bytes": 32, "allocated": 1, "free": 0}, {"order": 10, "block_bytes": 1024, "allocated": 2, "free": 1}]},
+ {"model": "ptmalloc2-bins-only", "peak": {"footprint_bytes": 135168, "live_bytes": 1600, "op": 11},
+  "bins": {"peak": {"tcache": {"chunks": 3, "bytes": 96}, "top": {"bytes": 1000}, "arenas": 1},
+           "final": {"tcache": {"chunks": 4, "bytes": 128}, "top": {"bytes": 900}, "arenas": 1}}}]}
 J
 printf 'op,t_ns,live_bytes,ptmalloc2_footprint,buddy_footprint\n1,1000,100,135168,69632\n11,10000,1600,135168,69632\n13,12000,1564,135168,69632\n' > "$tl"
 ''')
@@ -389,7 +394,14 @@ printf 'op,t_ns,live_bytes,ptmalloc2_footprint,buddy_footprint\n1,1000,100,13516
           "jemalloc row: ns/op, peak RSS, saving vs glibc")
     check(re.search(r"^buddy\s+68\.0 KiB\s+1600 B\s+900 B\s+50 B\s+43\.50\s+saves 64\.0 KiB \(48%\)", out, re.M)
           is not None, "buddy row with its saving vs glibc")
-    check(re.search(r"^order\s+block_bytes\s+allocated\s+free", out, re.M) is not None, "buddy per-order table")
+    check(re.search(r"^order\s+block_bytes\s+allocated\s+free", out, re.M) is not None, "array of objects as a table")
+    check(re.search(r"^buddy orders_at_peak:\norder\s+block bytes\s+nr_free\s+unusable_index\n0\s+16\s+0\s+0\n"
+                    r"1\s+32\s+2\s+0\n2\s+64\s+1\s+0.5\n3\s+128\s+0\s+1$", out, re.M) is not None,
+          "buddy per-order table (arrays by order, block size from min_block)")
+    check(re.search(r"^\s+peak chunks\s+peak bytes\s+peak\s+final chunks\s+final bytes\s+final\n"
+                    r"tcache\s+3\s+96\s+-\s+4\s+128\s+-\ntop\s+-\s+1000\s+-\s+-\s+900\s+-\n"
+                    r"arenas\s+-\s+-\s+1\s+-\s+-\s+1$", out, re.M) is not None, "nested bins table")
+    check(line_value(out, "buddy:") == "min_block 16, max_order 3", "model numbers on one line")
     check(line_value(out, "glibc RSS (replay):") == "peak 2.0 MiB (2097152 B), final 1.0 MiB", "RSS line")
     check(line_value(out, "smallest (measured):") == "jemalloc, peak RSS 1.5 MiB: 512.0 KiB less than glibc (2.0 MiB, 25%)",
           "verdict: smallest measured %r" % line_value(out, "smallest (measured):"))
