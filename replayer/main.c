@@ -28,7 +28,9 @@ static void usage(FILE *f) {
             "  --sample N         time one op in every N for the latency histograms (power of two;\n"
             "                     default 1 below 2^20 events, else 16)\n"
             "  --strict           a free of a pointer the trace never returned is an error\n"
-            "  --no-progress      no progress bar\n");
+            "  --no-progress      no progress bar\n"
+            "exit status: 0 ok, 1 error (or an allocator's run failed), 2 usage, 3 truncated trace\n"
+            "(its complete part replayed)\n");
 }
 
 /* The hidden child mode: parse numbers without anything that may allocate. */
@@ -153,7 +155,10 @@ int main(int argc, char **argv) {
     /* the plan */
     rp_prep_t prep;
     char err[512];
-    if (rp_prep(o.trace, o.threads, &prep, err, sizeof err)) {
+    if (o.progress) fprintf(stderr, "reading %s...", o.trace);
+    int const prc = rp_prep(o.trace, o.threads, &prep, err, sizeof err);
+    if (o.progress) fprintf(stderr, "\r%-60s\r", "");
+    if (prc) {
         fprintf(stderr, "%s: %s: %s\n", prog, o.trace, err);
         return 1;
     }
