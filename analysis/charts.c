@@ -157,7 +157,9 @@ static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const
         fprintf(f, "EOD\n");
     }
     fprintf(f, "set title 'Memory over time'\nset xlabel '%s'\n"
-               "set ylabel '%s'\nset yrange [0:*]\nset xrange [0:*]\nset key top left\nset offsets 0,0,graph 0.15,0\nset autoscale xfix\n", xl, bu);
+               "set ylabel '%s'\nset yrange [0:*]\nset xrange [0:*]\nset key top left\n"
+               "set offsets 0,0,graph %s,0\nset autoscale xfix\n", xl, bu,
+            (cf >= 0 && ct >= 0) || rss > 0 ? "0.32" : "0.15"); /* room for the key above the data */
     char pk[32];
     rp_fmt_bytes(pk, sizeof pk, (double)g->peak);
     double const peak_x = tl.by_events ? (double)g->peak_idx - 1 : (double)(g->peak_t - g->first_t);
@@ -169,7 +171,7 @@ static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const
     fprintf(f, "plot $live using 1:2 with filledcurves x1 fs solid 0.25 lc rgb '#1f77b4' notitle, \\\n"
                "     $live using 1:2 with lines ls 1 title 'live bytes requested (trace)'");
     if (cf >= 0 && ct >= 0)
-        fprintf(f, ", \\\n     $sim using 1:2 with lines ls 2 title 'glibc heap footprint (malloc-sim ptmalloc2)'");
+        fprintf(f, ", \\\n     $sim using 1:2 with steps ls 2 title 'glibc heap footprint (malloc-sim ptmalloc2)'");
     if (rss > 0)
         fprintf(f, ", \\\n     %.6g with lines ls 4 dt 2 title 'glibc peak RSS (malloc-replay)'", rss / bd);
     fprintf(f, "\n");
@@ -202,7 +204,7 @@ static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const
             char *u = strstr(title, "_footprint");
             if (u) *u = 0;
             if (strcmp(title, "live_bytes") == 0) snprintf(title, sizeof title, "live bytes");
-            fprintf(f, "%s$sim using 1:%d with lines title '%s'", col > 2 ? ", \\\n     " : "", col, title);
+            fprintf(f, "%s$sim using 1:%d with steps title '%s'", col > 2 ? ", \\\n     " : "", col, title);
             col++;
         }
         fprintf(f, "\n");
@@ -390,7 +392,7 @@ static void chart_sim(rp_plot_t *p, const char *dir, const rj_t *sim) {
                 rj_num(rj_get(r, "internal_frag_bytes"), 0) / bd, rj_num(rj_get(r, "external_frag_bytes"), 0) / bd);
     fprintf(f, "EOD\nset title 'Simulated allocator designs (malloc-sim): peak footprint and waste'\n"
                "set ylabel '%s'\nset style data histograms\nset style histogram clustered gap 1\n"
-               "set style fill solid 0.85 border lc rgb '#ffffff'\nset key top right\nset yrange [0:*]\n"
+               "set style fill solid 0.85 border lc rgb '#ffffff'\nset key below horizontal\nset yrange [0:*]\n"
                "plot $d using 2:xtic(1) title 'peak footprint', '' using 3 title 'live at that peak', "
                "'' using 4 title 'internal fragmentation', '' using 5 title 'external fragmentation'\n", bu);
     fclose(f);
