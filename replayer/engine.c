@@ -32,13 +32,19 @@ static void record(rp_result_t *r, unsigned kind, uint64_t c) {
     while (c > m && !__atomic_compare_exchange_n(&r->maxc[kind], &m, c, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
 }
 
-/* --null: a bump allocator over a ring; contents are never kept. */
-AINLINE void *nb_alloc(rp_engine_t *e, size_t *off, size_t size, size_t align) {
-    if (size > e->nb_cap / 2) return e->nb_base;
-    size_t o = (*off + align - 1) & ~(align - 1);
-    if (o + size > e->nb_cap) o = 0;
-    *off = o + size;
-    return e->nb_base + o;
+/* --null: a bump allocator over a ring; contents are never kept. Lives in
+ * the loop's locals (nb_t) so that stores to the object table cannot alias it. */
+typedef struct nb_s {
+    char *base;
+    size_t cap, off;
+} nb_t;
+
+AINLINE void *nb_alloc(nb_t *nb, size_t size, size_t align) {
+    if (size > nb->cap / 2) return nb->base;
+    size_t o = (nb->off + align - 1) & ~(align - 1);
+    if (o + size > nb->cap) o = 0;
+    nb->off = o + size;
+    return nb->base + o;
 }
 
 static void wait_dep(rp_engine_t *e, uint64_t dep) {
@@ -112,15 +118,15 @@ static void *reallocarray_call(rp_engine_t *e, void *p, size_t nmemb, size_t siz
 
 /* The allocation part of an op: returns the new pointer. Timed when `timed`. */
 AINLINE void *alloc_call(rp_engine_t *e, unsigned code, size_t size, const uint64_t *x, void *old,
-                         size_t *nb_off, const int null) {
+                         nb_t *nb, const int null) {
     if (null) {
         switch (code) {
-        case RP_CALLOC: return nb_alloc(e, nb_off, size * x[0], 16);
+        case RP_CALLOC: return nb_alloc(nb, size * x[0], 16);
         case RP_MEMALIGN: case RP_POSIX_MEMALIGN: case RP_ALIGNED_ALLOC:
-            return nb_alloc(e, nb_off, size, x[0] ? (size_t)x[0] : 16);
-        case RP_REALLOCARRAY: return nb_alloc(e, nb_off, size * x[2], 16);
-        case RP_VALLOC: case RP_PVALLOC: return nb_alloc(e, nb_off, size, e->page);
-        default: return nb_alloc(e, nb_off, size, 16);
+            return nb_alloc(nb, size, x[0] ? (size_t)x[0] : 16);
+        case RP_REALLOCARRAY: return nb_alloc(nb, size * x[2], 16);
+        case RP_VALLOC: case RP_PVALLOC: return nb_alloc(nb, size, e->page);
+        default: return nb_alloc(nb, size, 16);
         }
     }
     switch (code) {
@@ -139,27 +145,26 @@ AINLINE uint64_t alloc_bytes(unsigned code, uint64_t size, const uint64_t *x) {
 }
 
 /* An allocating op with its code known at compile time (one dispatch per op). */
-AINLINE void alloc_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t *nb_off, uint64_t *null_fail,
+AINLINE void alloc_op(rp_engine_t *e, void **const slots, const rp_op_t *o, const uint64_t **xp, nb_t *nb, uint64_t *null_fail,
                       const unsigned code, const int null, const int touch, const int timed) {
     const uint64_t *x = *xp;
     uint64_t t0 = 0;
     if (timed) t0 = tsc_begin();
-    void *const p = alloc_call(e, code, o->size, x, NULL, nb_off, null);
+    void *const p = alloc_call(e, code, o->size, x, NULL, nb, null);
     if (timed) record(e->res, code, tsc_end() - t0);
-    e->slots[o->id] = p;
+    slots[o->id] = p;
     if (__builtin_expect(p == NULL, 0)) (*null_fail)++;
     else if (touch) memset(p, TOUCH_BYTE, alloc_bytes(code, o->size, x));
     *xp = x + (code == RP_MALLOC || code == RP_VALLOC || code == RP_PVALLOC ? 0 : 1);
 }
 
-AINLINE void realloc_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t *nb_off, uint64_t *null_fail,
+AINLINE void realloc_op(rp_engine_t *e, void **const slots, const rp_op_t *o, const uint64_t **xp, nb_t *nb, uint64_t *null_fail,
                         const unsigned code, const int null, const int touch, const int timed) {
     const uint64_t *x = *xp;
-    void **const slots = e->slots;
     void *const old = slots[x[0]];
     uint64_t t0 = 0;
     if (timed) t0 = tsc_begin();
-    void *const p = alloc_call(e, code, o->size, x, old, nb_off, null);
+    void *const p = alloc_call(e, code, o->size, x, old, nb, null);
     if (timed) record(e->res, code, tsc_end() - t0);
     slots[x[0]] = NULL;
     slots[o->id] = p;
@@ -170,15 +175,15 @@ AINLINE void realloc_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, s
 }
 
 /* The rare ops, out of line. */
-static __attribute__((noinline)) void failed_op(rp_engine_t *e, const rp_op_t *o, const uint64_t *x, size_t *nb_off) {
+static __attribute__((noinline)) void failed_op(rp_engine_t *e, const rp_op_t *o, const uint64_t *x, nb_t *nb) {
     void **const slots = e->slots;
     unsigned const sub = o->id;
     if (e->null) return;
     if (sub == RP_REALLOC || sub == RP_REALLOCARRAY) {
-        void *const p = alloc_call(e, sub, o->size, x, slots[x[0]], nb_off, 0);
+        void *const p = alloc_call(e, sub, o->size, x, slots[x[0]], nb, 0);
         if (p) slots[x[0]] = p; /* succeeded where the traced call failed: the object lives on */
     } else {
-        void *const p = alloc_call(e, sub, o->size, x, NULL, nb_off, 0);
+        void *const p = alloc_call(e, sub, o->size, x, NULL, nb, 0);
         if (p) free(p);
     }
 }
@@ -198,9 +203,9 @@ static __attribute__((noinline)) void misc_op(rp_engine_t *e, const rp_op_t *o) 
 }
 
 /* One op; advances *xp past its ext words. */
-AINLINE void do_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t *nb_off, uint64_t *null_fail,
+AINLINE void do_op(rp_engine_t *e, void **const slots, const rp_op_t *o, const uint64_t **xp, nb_t *nb, uint64_t *null_fail,
                    const int null, const int touch, const int timed) {
-#define ALLOC(c) case c: alloc_op(e, o, xp, nb_off, null_fail, c, null, touch, timed); break
+#define ALLOC(c) case c: alloc_op(e, slots, o, xp, nb, null_fail, c, null, touch, timed); break
     switch (o->code) {
     ALLOC(RP_MALLOC);
     ALLOC(RP_CALLOC);
@@ -209,10 +214,9 @@ AINLINE void do_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t
     ALLOC(RP_ALIGNED_ALLOC);
     ALLOC(RP_VALLOC);
     ALLOC(RP_PVALLOC);
-    case RP_REALLOC: realloc_op(e, o, xp, nb_off, null_fail, RP_REALLOC, null, touch, timed); break;
-    case RP_REALLOCARRAY: realloc_op(e, o, xp, nb_off, null_fail, RP_REALLOCARRAY, null, touch, timed); break;
+    case RP_REALLOC: realloc_op(e, slots, o, xp, nb, null_fail, RP_REALLOC, null, touch, timed); break;
+    case RP_REALLOCARRAY: realloc_op(e, slots, o, xp, nb, null_fail, RP_REALLOCARRAY, null, touch, timed); break;
     case RP_FREE: {
-        void **const slots = e->slots;
         void *const p = slots[o->id];
         uint64_t t0 = 0;
         if (timed) t0 = tsc_begin();
@@ -225,7 +229,7 @@ AINLINE void do_op(rp_engine_t *e, const rp_op_t *o, const uint64_t **xp, size_t
         break;
     }
     case RP_FAILED:
-        failed_op(e, o, *xp, nb_off);
+        failed_op(e, o, *xp, nb);
         *xp += rp_ext_words(o);
         break;
     case RP_REALLOC_FREE:
@@ -246,28 +250,33 @@ AINLINE void run_lane(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64
                       const int null, const int touch, const int threads) {
     const uint64_t *x = *ext;
     uint32_t const mask = e->sample - 1;
+    void **const slots = e->slots;
+    nb_t nb = { e->nb_base, e->nb_cap, *nb_off };
+    uint64_t nf = 0;
     if (threads) {
         for (size_t i = 0; i < n; i++) {
             const rp_op_t *o = &ops[i];
             for (unsigned d = 0; d < (o->flags & RP_F_NDEP_MASK); d++) wait_dep(e, *x++);
             if (times) pace_to(e, times[i]);
-            if (((done0 + i) & mask) == 0) do_op(e, o, &x, nb_off, null_fail, null, touch, 1);
-            else do_op(e, o, &x, nb_off, null_fail, null, touch, 0);
+            if (((done0 + i) & mask) == 0) do_op(e, slots, o, &x, &nb, &nf, null, touch, 1);
+            else do_op(e, slots, o, &x, &nb, &nf, null, touch, 0);
             publish(e, lane, done0 + (uint32_t)i + 1);
         }
     } else {
         /* blocks of `sample` ops: the first (by global op count) timed, the rest in a plain loop */
         for (size_t i = 0; i < n;) {
-            if (((done0 + i) & mask) == 0) do_op(e, &ops[i++], &x, nb_off, null_fail, null, touch, 1);
+            if (((done0 + i) & mask) == 0) do_op(e, slots, &ops[i++], &x, &nb, &nf, null, touch, 1);
             size_t end = i + ((0u - (uint32_t)(done0 + i)) & mask); /* the next op to time */
             if (end > n) end = n;
             for (; i < end; i++) {
                 __builtin_prefetch(&ops[i + 32]);
-                do_op(e, &ops[i], &x, nb_off, null_fail, null, touch, 0);
+                do_op(e, slots, &ops[i], &x, &nb, &nf, null, touch, 0);
             }
         }
     }
     *ext = x;
+    *nb_off = nb.off;
+    *null_fail += nf;
 }
 
 #define LANE(nl, tc, th) run_lane(e, ops, n, ext, lane, done0, times, nb_off, null_fail, nl, tc, th)

@@ -123,6 +123,7 @@ typedef struct rp_result_s {
     uint32_t nstats, sample;    /* sample: every sample-th op was timed */
     rp_stat_t stats[RP_NSTATS];
     uint64_t null_fail;         /* allocations that returned NULL where the trace had a pointer */
+    uint64_t minflt;            /* minor page faults during the loop (getrusage) */
     uint64_t order_errors;      /* frees that found no object in their slot (ordering bug) */
     uint64_t count[RP_NKINDS];  /* timed ops per kind */
     uint64_t maxc[RP_NKINDS];   /* max cycles per kind */

@@ -126,12 +126,12 @@ int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, r
         fprintf(f, "],\n   \"ops\": %llu, \"wall_ns\": %llu, \"cpu_ns\": %llu, \"ns_per_op\": %.3f,\n"
                    "   \"peak_rss_bytes\": %llu, \"final_rss_bytes\": %llu, \"baseline_rss_bytes\": %llu, "
                    "\"ideal_peak_bytes\": %llu, \"peak_rss_over_ideal\": %.4f,\n"
-                   "   \"latency_sample\": %u, \"null_results\": %llu, \"order_errors\": %llu,\n   \"latency_ns\": {",
+                   "   \"latency_sample\": %u, \"null_results\": %llu, \"order_errors\": %llu, \"page_faults\": %llu,\n   \"latency_ns\": {",
                 (unsigned long long)x->ops, (unsigned long long)x->wall_ns, (unsigned long long)x->cpu_ns,
                 x->ops ? (double)x->wall_ns / (double)x->ops : 0.0, (unsigned long long)x->peak_rss,
                 (unsigned long long)x->final_rss, (unsigned long long)x->baseline_rss,
                 (unsigned long long)prep->ideal_peak, ratio, x->sample, (unsigned long long)x->null_fail,
-                (unsigned long long)x->order_errors);
+                (unsigned long long)x->order_errors, (unsigned long long)x->minflt);
         int fk = 1;
         for (int k = 0; k < RP_NKINDS; k++) {
             if (!x->count[k]) continue;
