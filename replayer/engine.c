@@ -269,7 +269,9 @@ AINLINE void run_lane(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64
             size_t end = i + ((0u - (uint32_t)(done0 + i)) & mask); /* the next op to time */
             if (end > n) end = n;
             for (; i < end; i++) {
-                __builtin_prefetch(&ops[i + 32]);
+                /* the object table is the one random access of the loop: fetch ahead.
+                 * ops[] ends with a lane's end, so look ahead only inside it */
+                if (i + 8 < n) __builtin_prefetch(&slots[ops[i + 8].id], 1);
                 do_op(e, slots, &ops[i], &x, &nb, &nf, null, touch, 0);
             }
         }
