@@ -19,14 +19,18 @@
 
 #include <string.h>
 
+typedef struct bobj_s {
+    uint64_t where; /* position at its order, or zone count (large) */
+    uint64_t order; /* 0..maxo, LARGE */
+} bobj_t;
+
 typedef struct buddy_s {
     unsigned lgmin, maxo;
     hbs_t free[SIM_BUDDY_MAX_ORDERS]; /* by order: position = offset >> (lgmin + k) */
     uint64_t nzones;
     uint64_t large_bytes, class_bytes;
-    uint64_t *where; /* per id: position (order 0..maxo) or zone count (large) */
-    uint8_t *order;  /* per id: order, 0xff = large */
-    uint64_t cap, cap2;
+    bobj_t *obj; /* per id */
+    uint64_t cap;
     uint64_t peak_nr_free[SIM_BUDDY_MAX_ORDERS];
 } buddy_t;
 
@@ -93,19 +97,20 @@ static unsigned order_of(const buddy_t *b, uint64_t n)
 
 static int fit(buddy_t *b, uint32_t id)
 {
-    return ids_fit((void **)&b->where, &b->cap, id, 8) || ids_fit((void **)&b->order, &b->cap2, id, 1);
+    return ids_fit((void **)&b->obj, &b->cap, id, sizeof *b->obj);
 }
 
 static void release(buddy_t *b, uint32_t id)
 {
-    if (id >= b->cap || id >= b->cap2)
+    if (id >= b->cap)
         return;
-    if (b->order[id] == LARGE) {
-        b->large_bytes -= b->where[id] * zone_bytes(b);
-        b->class_bytes -= b->where[id] * zone_bytes(b);
+    const bobj_t *o = &b->obj[id];
+    if (o->order == LARGE) {
+        b->large_bytes -= o->where * zone_bytes(b);
+        b->class_bytes -= o->where * zone_bytes(b);
     } else {
-        give(b, b->where[id], b->order[id]);
-        b->class_bytes -= (1ull << b->lgmin) << b->order[id];
+        give(b, o->where, (unsigned)o->order);
+        b->class_bytes -= (1ull << b->lgmin) << o->order;
     }
 }
 
@@ -116,8 +121,7 @@ static void alloc(buddy_t *b, uint32_t id, uint64_t n)
     unsigned k = order_of(b, n);
     if (k == LARGE) {
         uint64_t z = (n + zone_bytes(b) - 1) / zone_bytes(b);
-        b->where[id] = z;
-        b->order[id] = LARGE;
+        b->obj[id] = (bobj_t){ z, LARGE };
         b->large_bytes += z * zone_bytes(b);
         b->class_bytes += z * zone_bytes(b);
         return;
@@ -125,8 +129,7 @@ static void alloc(buddy_t *b, uint32_t id, uint64_t n)
     uint64_t pos = take(b, k);
     if (pos == UINT64_MAX)
         return;
-    b->where[id] = pos;
-    b->order[id] = (uint8_t)k;
+    b->obj[id] = (bobj_t){ pos, k };
     b->class_bytes += (1ull << b->lgmin) << k;
 }
 
@@ -142,11 +145,10 @@ static void buddy_step(void *o, const sim_req_t *r)
         return;
     case TR_OP_REALLOC:
     case TR_OP_REALLOCARRAY:
-        if (r->old_id != SIM_NO_ID && r->id != SIM_NO_ID && !fit(b, r->id) &&
-            b->order[r->old_id] != LARGE &&
-            order_of(b, n) == b->order[r->old_id]) { /* same block: stays in place */
-            b->where[r->id] = b->where[r->old_id];
-            b->order[r->id] = b->order[r->old_id];
+        if (r->old_id != SIM_NO_ID && r->id != SIM_NO_ID && r->old_id < b->cap && !fit(b, r->id) &&
+            b->obj[r->old_id].order != LARGE &&
+            order_of(b, n) == b->obj[r->old_id].order) { /* same block: stays in place */
+            b->obj[r->id] = b->obj[r->old_id];
             return;
         }
         if (r->id != SIM_NO_ID) /* a moving realloc: new block first, then copy, free */
@@ -246,8 +248,7 @@ static void buddy_destroy(void *o)
     buddy_t *b = o;
     for (unsigned k = 0; k < SIM_BUDDY_MAX_ORDERS; k++)
         hbs_free(&b->free[k]);
-    free(b->where);
-    free(b->order);
+    free(b->obj);
     free(b);
 }
 

@@ -17,23 +17,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct ament_s {
+    uint64_t key; /* 0 = empty */
+    uint64_t val; /* id | requested size << 32 (UINT32_MAX: see drv_t.size) */
+} ament_t;
+
 typedef struct amap_s {
-    uint64_t *keys; /* 0 = empty */
-    uint32_t *vals;
+    ament_t *ents;
     uint64_t mask, n;
     unsigned shift;
 } amap_t;
 
 typedef struct detached_s {
     uint64_t addr, seq;
-    uint32_t id;
+    uint64_t val; /* as in the map */
 } detached_t;
 
 #define NDETACHED 256
 
 typedef struct drv_s {
     amap_t map;
-    uint64_t *size;  /* requested bytes per id */
+    uint64_t *size;  /* requested bytes per id, for sizes >= 4 GiB only */
     uint32_t *freeids;
     uint64_t nfree, nids, cap;
     detached_t det[NDETACHED];
@@ -47,43 +51,39 @@ static inline uint64_t slot_of(const amap_t *m, uint64_t a)
 
 static int amap_init(amap_t *m, unsigned lg)
 {
-    m->keys = calloc((size_t)1 << lg, sizeof *m->keys);
-    m->vals = malloc(((size_t)1 << lg) * sizeof *m->vals);
+    m->ents = calloc((size_t)1 << lg, sizeof *m->ents);
     m->mask = ((uint64_t)1 << lg) - 1;
     m->shift = 64 - lg;
     m->n = 0;
-    return m->keys && m->vals ? 0 : -1;
+    return m->ents ? 0 : -1;
 }
 
-static int amap_put(amap_t *m, uint64_t a, uint32_t v);
+static int amap_put(amap_t *m, uint64_t a, uint64_t v);
 
 static int amap_grow(amap_t *m)
 {
     amap_t old = *m;
     if (amap_init(m, 64 - old.shift + 1)) {
-        free(m->keys);
-        free(m->vals);
         *m = old;
         return -1;
     }
     for (uint64_t i = 0; i <= old.mask; i++)
-        if (old.keys[i])
-            amap_put(m, old.keys[i], old.vals[i]);
-    free(old.keys);
-    free(old.vals);
+        if (old.ents[i].key)
+            amap_put(m, old.ents[i].key, old.ents[i].val);
+    free(old.ents);
     return 0;
 }
 
 /* Inserts a (not present). */
-static int amap_put(amap_t *m, uint64_t a, uint32_t v)
+static int amap_put(amap_t *m, uint64_t a, uint64_t v)
 {
     if (2 * (m->n + 1) > m->mask + 1 && amap_grow(m))
         return -1;
     uint64_t i = slot_of(m, a);
-    while (m->keys[i])
+    while (m->ents[i].key)
         i = (i + 1) & m->mask;
-    m->keys[i] = a;
-    m->vals[i] = v;
+    m->ents[i].key = a;
+    m->ents[i].val = v;
     m->n++;
     return 0;
 }
@@ -92,8 +92,8 @@ static int amap_put(amap_t *m, uint64_t a, uint32_t v)
 static inline uint64_t amap_find(const amap_t *m, uint64_t a)
 {
     uint64_t i = slot_of(m, a);
-    while (m->keys[i]) {
-        if (m->keys[i] == a)
+    while (m->ents[i].key) {
+        if (m->ents[i].key == a)
             return i;
         i = (i + 1) & m->mask;
     }
@@ -107,16 +107,15 @@ static void amap_del(amap_t *m, uint64_t i)
     uint64_t j = i;
     for (;;) {
         j = (j + 1) & m->mask;
-        if (!m->keys[j])
+        if (!m->ents[j].key)
             break;
-        uint64_t h = slot_of(m, m->keys[j]);
+        uint64_t h = slot_of(m, m->ents[j].key);
         if (((j - h) & m->mask) >= ((j - i) & m->mask)) {
-            m->keys[i] = m->keys[j];
-            m->vals[i] = m->vals[j];
+            m->ents[i] = m->ents[j];
             i = j;
         }
     }
-    m->keys[i] = 0;
+    m->ents[i].key = 0;
     m->n--;
 }
 
@@ -151,35 +150,40 @@ static int bind(drv_t *d, uint64_t addr, uint64_t seq, uint64_t size, uint32_t *
 {
     if (new_id(d, id))
         return -1;
-    d->size[*id] = size;
+    uint64_t s32 = size < UINT32_MAX ? size : UINT32_MAX;
+    if (s32 == UINT32_MAX)
+        d->size[*id] = size;
+    uint64_t v = *id | s32 << 32;
     uint64_t i = amap_find(&d->map, addr);
     if (i != UINT64_MAX) { /* the old owner gave it up in a realloc not yet seen */
         if (d->ndet == NDETACHED) /* forget the oldest: it stays live (a lost free) */
             memmove(d->det, d->det + 1, (NDETACHED - 1) * sizeof d->det[0]), d->ndet--;
-        d->det[d->ndet++] = (detached_t){ addr, seq, d->map.vals[i] };
-        d->map.vals[i] = *id;
+        d->det[d->ndet++] = (detached_t){ addr, seq, d->map.ents[i].val };
+        d->map.ents[i].val = v;
         return 0;
     }
-    return amap_put(&d->map, addr, *id);
+    return amap_put(&d->map, addr, v);
 }
 
-/* The id of a live address given up at release_seq (removing it from the
- * map unless keep), or SIM_NO_ID. */
-static uint32_t unbind(drv_t *d, uint64_t addr, uint64_t release_seq, int keep)
+/* The id of a live address given up at release_seq, removed from the map,
+ * or SIM_NO_ID; *size = its requested bytes. */
+static uint32_t unbind(drv_t *d, uint64_t addr, uint64_t release_seq, uint64_t *size)
 {
+    uint64_t v;
     for (unsigned k = d->ndet; k-- > 0;)
         if (d->det[k].addr == addr && d->det[k].seq > release_seq) {
-            uint32_t id = d->det[k].id;
-            if (!keep)
-                memmove(d->det + k, d->det + k + 1, (d->ndet - k - 1) * sizeof d->det[0]), d->ndet--;
-            return id;
+            v = d->det[k].val;
+            memmove(d->det + k, d->det + k + 1, (d->ndet - k - 1) * sizeof d->det[0]), d->ndet--;
+            goto found;
         }
     uint64_t i = amap_find(&d->map, addr);
     if (i == UINT64_MAX)
         return SIM_NO_ID;
-    uint32_t id = d->map.vals[i];
-    if (!keep)
-        amap_del(&d->map, i);
+    v = d->map.ents[i].val;
+    amap_del(&d->map, i);
+found:;
+    uint32_t id = (uint32_t)v;
+    *size = v >> 32 == UINT32_MAX ? d->size[id] : v >> 32;
     return id;
 }
 
@@ -232,172 +236,207 @@ static void note_peaks(sim_run_t *run, uint64_t live, uint64_t op, int live_peak
     }
 }
 
-int sim_run(sim_run_t *run, tr_reader_t *r)
-{
+struct sim_drv_s {
     drv_t d;
-    memset(&d, 0, sizeof d);
-    tl_t tl = { 0 };
-    int rc = -1;
+    tl_t tl;
+    uint64_t live, op, next_cp, t_ns;
+};
+
+int sim_begin(sim_run_t *run)
+{
+    sim_drv_t *x = calloc(1, sizeof *x);
+    run->drv = x;
     run->results = calloc(run->nmodels ? run->nmodels : 1, sizeof *run->results);
-    if (!run->results || amap_init(&d.map, 12))
+    if (!x || !run->results || amap_init(&x->d.map, 12))
         goto oom;
     if (run->timeline_rows) {
-        tl.width = 3 + run->nmodels;
-        tl.cap = run->timeline_rows < 4 ? 4 : run->timeline_rows - 1; /* + the final row */
-        tl.stride = 1;
-        tl.rows = malloc((tl.cap + 1) * tl.width * 8);
-        if (!tl.rows)
+        x->tl.width = 3 + run->nmodels;
+        x->tl.cap = run->timeline_rows < 4 ? 4 : run->timeline_rows - 1; /* + the final row */
+        x->tl.stride = 1;
+        x->tl.rows = malloc((x->tl.cap + 1) * x->tl.width * 8);
+        if (!x->tl.rows)
             goto oom;
     }
-    uint64_t live = 0, op = 0, next_cp = run->checkpoint_every, t_ns = 0;
-    tr_event_t ev;
-    int got;
-    while ((got = tr_reader_next(r, &ev)) > 0) {
-        sim_req_t q = { .op = ev.op, .tid = ev.tid, .id = SIM_NO_ID, .old_id = SIM_NO_ID };
-        int allocating = 0, skip = 0;
-        switch (ev.op) {
-        case TR_OP_MALLOC:
-        case TR_OP_VALLOC:
-        case TR_OP_PVALLOC:
-            q.size = ev.a;
-            allocating = 1;
-            break;
-        case TR_OP_CALLOC:
-            q.nmemb = ev.a;
-            q.size = ev.a * ev.b;
-            if (ev.b && q.size / ev.b != ev.a)
-                q.size = UINT64_MAX;
-            allocating = 1;
-            break;
-        case TR_OP_MEMALIGN:
-        case TR_OP_POSIX_MEMALIGN:
-        case TR_OP_ALIGNED_ALLOC:
-            q.align = ev.a;
+    x->next_cp = run->checkpoint_every;
+    return 0;
+oom:
+    snprintf(run->err, sizeof run->err, "out of memory");
+    return -1;
+}
+
+int sim_event(sim_run_t *run, const tr_event_t *evp)
+{
+    sim_drv_t *x = run->drv;
+    drv_t *d = &x->d;
+    const tr_event_t ev = *evp;
+    sim_req_t q = { .op = ev.op, .tid = ev.tid, .id = SIM_NO_ID, .old_id = SIM_NO_ID };
+    int allocating = 0, skip = 0;
+    switch (ev.op) {
+    case TR_OP_MALLOC:
+    case TR_OP_VALLOC:
+    case TR_OP_PVALLOC:
+        q.size = ev.a;
+        allocating = 1;
+        break;
+    case TR_OP_CALLOC:
+        q.nmemb = ev.a;
+        q.size = ev.a * ev.b;
+        if (ev.b && q.size / ev.b != ev.a)
+            q.size = UINT64_MAX;
+        allocating = 1;
+        break;
+    case TR_OP_MEMALIGN:
+    case TR_OP_POSIX_MEMALIGN:
+    case TR_OP_ALIGNED_ALLOC:
+        q.align = ev.a;
+        q.size = ev.b;
+        allocating = 1;
+        break;
+    case TR_OP_REALLOC:
+    case TR_OP_REALLOCARRAY:
+        if (ev.op == TR_OP_REALLOC) {
             q.size = ev.b;
-            allocating = 1;
+        } else {
+            q.nmemb = ev.b;
+            q.size = ev.b * ev.c;
+            if (ev.c && q.size / ev.c != ev.b)
+                q.size = UINT64_MAX;
+        }
+        if (!ev.ret && q.size) { /* failed: the old block stays */
+            skip = 1;
             break;
-        case TR_OP_REALLOC:
-        case TR_OP_REALLOCARRAY:
-            if (ev.op == TR_OP_REALLOC) {
-                q.size = ev.b;
-            } else {
-                q.nmemb = ev.b;
-                q.size = ev.b * ev.c;
-                if (ev.c && q.size / ev.c != ev.b)
-                    q.size = UINT64_MAX;
-            }
-            if (!ev.ret && q.size) { /* failed: the old block stays */
+        }
+        if (ev.a) {
+            uint64_t osz;
+            q.old_id = unbind(d, ev.a, ev.release_seq, &osz);
+            if (q.old_id == SIM_NO_ID)
+                run->unknown_frees++;
+            else
+                x->live -= osz; /* its id is released after the bind */
+        }
+        allocating = 1;
+        break;
+    case TR_OP_FREE:
+        if (ev.a) {
+            uint64_t osz;
+            q.old_id = unbind(d, ev.a, ev.seq, &osz);
+            if (q.old_id == SIM_NO_ID) {
+                run->unknown_frees++;
                 skip = 1;
-                break;
-            }
-            if (ev.a) {
-                q.old_id = unbind(&d, ev.a, ev.release_seq, 0);
-                if (q.old_id == SIM_NO_ID)
-                    run->unknown_frees++;
-                else
-                    live -= d.size[q.old_id]; /* its id is released after the bind */
-            }
-            allocating = 1;
-            break;
-        case TR_OP_FREE:
-            if (ev.a) {
-                q.old_id = unbind(&d, ev.a, ev.seq, 0);
-                if (q.old_id == SIM_NO_ID) {
-                    run->unknown_frees++;
-                    skip = 1;
-                } else {
-                    live -= d.size[q.old_id];
-                    release_id(&d, q.old_id);
-                }
             } else {
-                skip = 1;
+                x->live -= osz;
+                release_id(d, q.old_id);
             }
-            break;
-        case TR_OP_MALLOPT:
-            q.param = (int64_t)ev.a;
-            q.value = (int64_t)ev.b;
-            break;
-        case TR_OP_MALLOC_TRIM:
-            q.value = (int64_t)ev.a;
-            break;
-        default:
-            break;
+        } else {
+            skip = 1;
         }
-        if (allocating && ev.ret) {
-            if (bind(&d, ev.ret, ev.seq, q.size, &q.id))
-                goto oom;
-            live += q.size;
-        }
-        if (allocating && q.old_id != SIM_NO_ID) /* realloc: new and old ids differ */
-            release_id(&d, q.old_id);
-        if (!skip && (!allocating || ev.ret || q.old_id != SIM_NO_ID))
-            for (unsigned m = 0; m < run->nmodels; m++)
-                run->models[m].step(run->models[m].opaque, &q);
-        op++;
-        t_ns = ev.t_ns;
-        if (allocating) {
-            int lp = live > run->peak_live;
-            if (lp) {
-                run->peak_live = live;
-                run->peak_live_op = op;
-            }
-            note_peaks(run, live, op, lp);
-        }
-        if (op == next_cp) {
-            run->checkpoint(run->ctx, op, 0);
-            next_cp += run->checkpoint_every;
-        }
-        if (tl.rows && (op % tl.stride == 0 || op == 1))
-            tl_push(&tl, run, op, t_ns, live);
-        if (run->progress && (op & 0xfffff) == 0) {
-            tr_reader_stats_t st;
-            tr_reader_stats(r, &st);
-            run->progress(run->ctx, op, st.file_bytes);
-        }
+        break;
+    case TR_OP_MALLOPT:
+        q.param = (int64_t)ev.a;
+        q.value = (int64_t)ev.b;
+        break;
+    case TR_OP_MALLOC_TRIM:
+        q.value = (int64_t)ev.a;
+        break;
+    default:
+        break;
     }
+    if (allocating && ev.ret) {
+        if (bind(d, ev.ret, ev.seq, q.size, &q.id)) {
+            snprintf(run->err, sizeof run->err, "out of memory");
+            return -1;
+        }
+        x->live += q.size;
+    }
+    if (allocating && q.old_id != SIM_NO_ID) /* realloc: new and old ids differ */
+        release_id(d, q.old_id);
+    if (!skip && (!allocating || ev.ret || q.old_id != SIM_NO_ID))
+        for (unsigned m = 0; m < run->nmodels; m++)
+            run->models[m].step(run->models[m].opaque, &q);
+    uint64_t op = ++x->op;
+    x->t_ns = ev.t_ns;
+    if (allocating) {
+        int lp = x->live > run->peak_live;
+        if (lp) {
+            run->peak_live = x->live;
+            run->peak_live_op = op;
+        }
+        note_peaks(run, x->live, op, lp);
+    }
+    if (op == x->next_cp) {
+        run->checkpoint(run->ctx, op, 0);
+        x->next_cp += run->checkpoint_every;
+    }
+    if (x->tl.rows && (op % x->tl.stride == 0 || op == 1))
+        tl_push(&x->tl, run, op, x->t_ns, x->live);
+    return 0;
+}
+
+void sim_end(sim_run_t *run)
+{
+    sim_drv_t *x = run->drv;
+    uint64_t op = x->op;
     run->events = op;
-    run->final_live = live;
-    run->last_t_ns = t_ns;
+    run->final_live = x->live;
+    run->last_t_ns = x->t_ns;
     for (unsigned m = 0; m < run->nmodels; m++)
         run->models[m].stats(run->models[m].opaque, &run->results[m].final);
     if (run->checkpoint_every)
         run->checkpoint(run->ctx, op, 1);
-    if (tl.rows) {
-        if (!tl.n || tl.rows[(tl.n - 1) * tl.width] != op) {
-            uint64_t *row = tl.rows + tl.n++ * tl.width;
+    tl_t *tl = &x->tl;
+    if (tl->rows) {
+        if (!tl->n || tl->rows[(tl->n - 1) * tl->width] != op) {
+            uint64_t *row = tl->rows + tl->n++ * tl->width;
             row[0] = op;
-            row[1] = t_ns;
-            row[2] = live;
+            row[1] = x->t_ns;
+            row[2] = x->live;
             for (unsigned m = 0; m < run->nmodels; m++)
                 row[3 + m] = run->models[m].footprint(run->models[m].opaque);
         }
-        run->timeline = tl.rows;
-        run->timeline_n = tl.n;
-        tl.rows = NULL;
+        run->timeline = tl->rows;
+        run->timeline_n = tl->n;
+        tl->rows = NULL;
     }
-    rc = 0;
+}
+
+int sim_run(sim_run_t *run, tr_reader_t *r)
+{
+    if (sim_begin(run))
+        return -1;
+    tr_event_t ev;
+    int got;
+    while ((got = tr_reader_next(r, &ev)) > 0) {
+        if (sim_event(run, &ev))
+            return -1;
+        if (run->progress && (run->drv->op & 0xfffff) == 0) {
+            tr_reader_stats_t st;
+            tr_reader_stats(r, &st);
+            run->progress(run->ctx, run->drv->op, st.file_bytes);
+        }
+    }
+    sim_end(run);
     if (got < 0) {
         const tr_error_t *e = tr_reader_error(r);
         snprintf(run->err, sizeof run->err, "%s", e->msg);
         if (e->code == TR_E_TRUNCATED)
             run->truncated = 1;
         else
-            rc = -1;
+            return -1;
     }
-    goto out;
-oom:
-    snprintf(run->err, sizeof run->err, "out of memory");
-out:
-    free(tl.rows);
-    free(d.map.keys);
-    free(d.map.vals);
-    free(d.size);
-    free(d.freeids);
-    return rc;
+    return 0;
 }
 
 void sim_run_free(sim_run_t *run)
 {
+    sim_drv_t *x = run->drv;
+    if (x) {
+        free(x->tl.rows);
+        free(x->d.map.ents);
+        free(x->d.size);
+        free(x->d.freeids);
+        free(x);
+    }
+    run->drv = NULL;
     free(run->results);
     free(run->timeline);
     run->results = NULL;

@@ -30,17 +30,9 @@ typedef struct pmod_s {
     pm_heap_t *h;
     pm_chunk_t **chunk; /* per id */
     uint64_t cap;
-    uint64_t chunk_bytes; /* live chunks' sizes */
     int serial;
     pm_bins_t peak_bins;
 } pmod_t;
-
-static inline uint64_t csize(const pm_chunk_t *c)
-{
-    pm_chunk_info_t ci;
-    pm_chunk_info(c, &ci);
-    return ci.size;
-}
 
 static void put(pmod_t *p, uint32_t id, pm_chunk_t *c)
 {
@@ -55,8 +47,6 @@ static void put(pmod_t *p, uint32_t id, pm_chunk_t *c)
         return;
     }
     p->chunk[id] = c;
-    if (c)
-        p->chunk_bytes += csize(c);
 }
 
 static pm_chunk_t *take(pmod_t *p, uint32_t id)
@@ -65,7 +55,6 @@ static pm_chunk_t *take(pmod_t *p, uint32_t id)
         return NULL;
     pm_chunk_t *c = p->chunk[id];
     p->chunk[id] = NULL;
-    p->chunk_bytes -= csize(c);
     return c;
 }
 
@@ -143,7 +132,10 @@ static void pm_stats(void *o, sim_stats_t *st)
     pm_mallinfo2(p->h, &mi);
     pm_bins(p->h, &b);
     st->footprint = mi.arena + mi.hblkhd;
-    st->class_bytes = p->chunk_bytes;
+    /* in use: every chunk not free in a bin, a fastbin, top or the tcache:
+     * the live objects' chunks with their headers and rounding, plus the
+     * per-thread tcache structs (allocator overhead too) */
+    st->class_bytes = mi.uordblks + mi.hblkhd - b.tcache_bytes;
     st->free_bytes = mi.fordblks + b.tcache_bytes;
     st->largest_free = b.largest_free;
 }

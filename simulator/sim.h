@@ -116,6 +116,8 @@ typedef struct sim_result_s {
     sim_stats_t final;
 } sim_result_t;
 
+typedef struct sim_drv_s sim_drv_t;
+
 typedef struct sim_run_s {
     /* in */
     sim_model_t *models;
@@ -133,12 +135,20 @@ typedef struct sim_run_s {
     size_t timeline_n;
     int truncated;         /* the trace was cut: its complete part was simulated */
     char err[320];         /* the reader's message when truncated or on failure */
+    sim_drv_t *drv;        /* the driver's state */
 } sim_run_t;
 
 /* Streams the trace r through every model. Returns 0 (also when the trace
  * was truncated: run->truncated, run->err), -1 on corruption or out of
- * memory (run->err). Frees results/timeline with sim_run_free. */
+ * memory (run->err). Free with sim_run_free in every case. */
 int sim_run(sim_run_t *run, tr_reader_t *r);
+/* The same, event by event (events in seq order, as tr_reader_next gives
+ * them): sim_begin, sim_event per event (0, or -1 out of memory), sim_end
+ * (fills events, final_live, results[].final, the timeline, the final
+ * checkpoint). */
+int sim_begin(sim_run_t *run);
+int sim_event(sim_run_t *run, const tr_event_t *ev);
+void sim_end(sim_run_t *run);
 void sim_run_free(sim_run_t *run);
 
 #ifdef __cplusplus

@@ -30,6 +30,12 @@ typedef struct scls_s {
     hbs_t unused;   /* slab indices released, reused lowest first */
 } scls_t;
 
+typedef struct obj_s {
+    uint64_t csz;  /* class bytes */
+    uint32_t slab; /* slab index */
+    uint32_t ci;   /* class index or LARGE */
+} obj_t;
+
 typedef struct sc_s {
     sim_sc_kind_t kind;
     unsigned ncls;
@@ -37,10 +43,8 @@ typedef struct sc_s {
     uint8_t small_idx[513]; /* class index by (n + 7) >> 3, n <= 4096 */
     uint64_t slab_max;      /* largest slab class */
     uint64_t footprint, class_bytes;
-    uint64_t *csz;   /* per id: class bytes */
-    uint32_t *slab;  /* per id: slab index */
-    uint8_t *ci;     /* per id: class index or LARGE */
-    uint64_t cap0, cap1, cap2;
+    obj_t *obj;      /* per id, one cache line fetch */
+    uint64_t cap;
 } sc_t;
 
 static unsigned class_index(const sc_t *s, uint64_t c)
@@ -70,15 +74,16 @@ static uint64_t request_of(const sim_req_t *r)
 
 static void release(sc_t *s, uint32_t id)
 {
-    if (id >= s->cap2)
+    if (id >= s->cap)
         return;
-    s->class_bytes -= s->csz[id];
-    if (s->ci[id] == LARGE) {
-        s->footprint -= sim_large_bytes(s->kind, s->csz[id]);
+    obj_t *o = &s->obj[id];
+    s->class_bytes -= o->csz;
+    if (o->ci == LARGE) {
+        s->footprint -= sim_large_bytes(s->kind, o->csz);
         return;
     }
-    scls_t *c = &s->cls[s->ci[id]];
-    uint32_t sl = s->slab[id];
+    scls_t *c = &s->cls[o->ci];
+    uint32_t sl = o->slab;
     if (--c->live[sl] == 0) {
         hbs_clear(&c->nonfull, sl);
         hbs_set(&c->unused, sl);
@@ -90,14 +95,14 @@ static void release(sc_t *s, uint32_t id)
 
 static int alloc(sc_t *s, uint32_t id, uint64_t n)
 {
-    if (ids_fit((void **)&s->csz, &s->cap0, id, 8) || ids_fit((void **)&s->slab, &s->cap1, id, 4) ||
-        ids_fit((void **)&s->ci, &s->cap2, id, 1))
+    if (ids_fit((void **)&s->obj, &s->cap, id, sizeof *s->obj))
         return -1;
+    obj_t *o = &s->obj[id];
     uint64_t cz = sim_class_size(s->kind, n);
-    s->csz[id] = cz;
+    o->csz = cz;
     s->class_bytes += cz;
     if (cz > s->slab_max) {
-        s->ci[id] = LARGE;
+        o->ci = LARGE;
         s->footprint += sim_large_bytes(s->kind, cz);
         return 0;
     }
@@ -126,8 +131,8 @@ static int alloc(sc_t *s, uint32_t id, uint64_t n)
         hbs_clear(&c->nonfull, sl);
     else
         hbs_set(&c->nonfull, sl);
-    s->ci[id] = (uint8_t)k;
-    s->slab[id] = (uint32_t)sl;
+    o->ci = k;
+    o->slab = (uint32_t)sl;
     return 0;
 }
 
@@ -140,15 +145,11 @@ static void sc_step(void *o, const sim_req_t *r)
         return;
     case TR_OP_REALLOC:
     case TR_OP_REALLOCARRAY:
-        if (r->old_id != SIM_NO_ID && r->id != SIM_NO_ID && r->old_id < s->cap2) {
-            uint64_t cz = sim_class_size(s->kind, r->size);
-            if (cz == s->csz[r->old_id] && r->id < s->cap2 && r->id < s->cap0 &&
-                r->id < s->cap1) { /* same class: in place */
-                s->csz[r->id] = cz;
-                s->slab[r->id] = s->slab[r->old_id];
-                s->ci[r->id] = s->ci[r->old_id];
-                return;
-            }
+        if (r->old_id != SIM_NO_ID && r->id != SIM_NO_ID && r->old_id < s->cap &&
+            !ids_fit((void **)&s->obj, &s->cap, r->id, sizeof *s->obj) &&
+            sim_class_size(s->kind, r->size) == s->obj[r->old_id].csz) { /* same class: in place */
+            s->obj[r->id] = s->obj[r->old_id];
+            return;
         }
         if (r->id != SIM_NO_ID) /* a moving realloc: new block first, then copy, free */
             alloc(s, r->id, r->size);
@@ -204,9 +205,7 @@ static void sc_destroy(void *o)
         hbs_free(&s->cls[k].nonfull);
         hbs_free(&s->cls[k].unused);
     }
-    free(s->csz);
-    free(s->slab);
-    free(s->ci);
+    free(s->obj);
     free(s);
 }
 
