@@ -245,6 +245,65 @@ AINLINE void do_op(rp_engine_t *e, void **const slots, const rp_op_t *o, const u
 #undef ALLOC
 }
 
+/* Untimed ops [o, end): threaded dispatch (one indirect jump per handler,
+ * each with its own prediction history), the object table slot fetched
+ * 8 ops ahead (the one random access of the loop). One function per
+ * (null, touch), since a label table cannot be inlined. */
+#define DEFINE_UNTIMED(name, NULLV, TOUCHV)                                                                    \
+static __attribute__((noinline)) void name(rp_engine_t *e, void **const slots, const rp_op_t *o,                 \
+                                           const rp_op_t *const end, const rp_op_t *const lane_end,             \
+                                           const uint64_t **xp, nb_t *nb, uint64_t *nf) {                       \
+    static const void *const tbl[RP_NCODES] = {                                                                 \
+        [RP_MALLOC] = &&l_malloc, [RP_CALLOC] = &&l_calloc, [RP_REALLOC] = &&l_realloc,                         \
+        [RP_REALLOCARRAY] = &&l_other, [RP_FREE] = &&l_free, [RP_MEMALIGN] = &&l_other,                         \
+        [RP_POSIX_MEMALIGN] = &&l_other, [RP_ALIGNED_ALLOC] = &&l_other, [RP_VALLOC] = &&l_other,               \
+        [RP_PVALLOC] = &&l_other, [RP_MALLOPT] = &&l_other, [RP_MALLOC_TRIM] = &&l_other,                       \
+        [RP_NOP] = &&l_next, [RP_FAILED] = &&l_other, [RP_REALLOC_FREE] = &&l_other,                            \
+    };                                                                                                          \
+    if (o + 8 < lane_end) __builtin_prefetch(&slots[o[8].id], 1);                                               \
+    goto *tbl[o->code < RP_NCODES ? o->code : RP_NOP];                                                          \
+l_malloc:                                                                                                       \
+    alloc_op(e, slots, o, xp, nb, nf, RP_MALLOC, NULLV, TOUCHV, 0);                                             \
+    goto l_next;                                                                                                \
+l_calloc:                                                                                                       \
+    alloc_op(e, slots, o, xp, nb, nf, RP_CALLOC, NULLV, TOUCHV, 0);                                             \
+    goto l_next;                                                                                                \
+l_realloc:                                                                                                      \
+    realloc_op(e, slots, o, xp, nb, nf, RP_REALLOC, NULLV, TOUCHV, 0);                                          \
+    goto l_next;                                                                                                \
+l_free: {                                                                                                       \
+        void *const p = slots[o->id];                                                                           \
+        if (!NULLV) free(p);                                                                                    \
+        if (o->id) {                                                                                            \
+            if (__builtin_expect(p == NULL, 0)) __atomic_fetch_add(&e->order_errors, 1, __ATOMIC_RELAXED);     \
+            slots[o->id] = NULL;                                                                                \
+        }                                                                                                       \
+    }                                                                                                           \
+    goto l_next;                                                                                                \
+l_other:                                                                                                        \
+    do_op(e, slots, o, xp, nb, nf, NULLV, TOUCHV, 0);                                                           \
+l_next:                                                                                                         \
+    if (++o == end) return;                                                                                     \
+    if (o + 8 < lane_end) __builtin_prefetch(&slots[o[8].id], 1);                                               \
+    goto *tbl[o->code < RP_NCODES ? o->code : RP_NOP];                                                          \
+}
+DEFINE_UNTIMED(untimed_00, 0, 0)
+DEFINE_UNTIMED(untimed_01, 0, 1)
+DEFINE_UNTIMED(untimed_10, 1, 0)
+DEFINE_UNTIMED(untimed_11, 1, 1)
+
+AINLINE void untimed_block(rp_engine_t *e, void **const slots, const rp_op_t *o, const rp_op_t *const end,
+                           const rp_op_t *const lane_end, const uint64_t **xp, nb_t *nb, uint64_t *nf,
+                           const int null, const int touch) {
+    if (null) {
+        if (touch) untimed_11(e, slots, o, end, lane_end, xp, nb, nf);
+        else untimed_10(e, slots, o, end, lane_end, xp, nb, nf);
+    } else {
+        if (touch) untimed_01(e, slots, o, end, lane_end, xp, nb, nf);
+        else untimed_00(e, slots, o, end, lane_end, xp, nb, nf);
+    }
+}
+
 AINLINE void run_lane(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64_t **ext, uint32_t lane,
                       uint32_t done0, const uint64_t *times, size_t *nb_off, uint64_t *null_fail,
                       const int null, const int touch, const int threads) {
@@ -268,11 +327,9 @@ AINLINE void run_lane(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64
             if (((done0 + i) & mask) == 0) do_op(e, slots, &ops[i++], &x, &nb, &nf, null, touch, 1);
             size_t end = i + ((0u - (uint32_t)(done0 + i)) & mask); /* the next op to time */
             if (end > n) end = n;
-            for (; i < end; i++) {
-                /* the object table is the one random access of the loop: fetch ahead.
-                 * ops[] ends with a lane's end, so look ahead only inside it */
-                if (i + 8 < n) __builtin_prefetch(&slots[ops[i + 8].id], 1);
-                do_op(e, slots, &ops[i], &x, &nb, &nf, null, touch, 0);
+            if (i < end) {
+                untimed_block(e, slots, ops + i, ops + end, ops + n, &x, &nb, &nf, null, touch);
+                i = end;
             }
         }
     }

@@ -14,7 +14,7 @@ BUILD=${1:-$root/build}
 N=${2:-10000000}
 B=$BUILD/bin
 [ -x "$B/malloc-replay" ] || { echo "run.sh: $B/malloc-replay not built" >&2; exit 1; }
-tmp=$(mktemp -d)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/replay-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cc -O2 -I"$root/traces" "$here/gen.c" "$BUILD/lib/libtrace_fmt.a" -lzstd -lpthread -o "$tmp/gen"
 "$tmp/gen" "$tmp/big.zst" "$N"
