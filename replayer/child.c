@@ -7,7 +7,10 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -126,7 +129,7 @@ typedef struct lane_run_s {
     const rp_plan_t *plan;
     const rp_lane_t *lane;
     uint32_t index;
-    volatile int *go;
+    int *go;
     uint64_t null_fail;
 } lane_run_t;
 
@@ -137,7 +140,8 @@ static void *lane_main(void *arg) {
     const uint64_t *ext = (const uint64_t *)(base + lr->lane->ext_off);
     const uint64_t *times = lr->lane->t_off ? (const uint64_t *)(base + lr->lane->t_off) : NULL;
     size_t nb_off = 0;
-    while (!__atomic_load_n(lr->go, __ATOMIC_ACQUIRE)) _mm_pause();
+    while (!__atomic_load_n(lr->go, __ATOMIC_ACQUIRE)) /* sleep, not spin: lanes may outnumber cores */
+        syscall(SYS_futex, lr->go, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
     for (uint64_t done = 0; done < lr->lane->nops;) {
         uint64_t const k = lr->lane->nops - done < SEGMENT ? lr->lane->nops - done : SEGMENT;
         rp_engine_run(lr->e, ops + done, k, &ext, 1, lr->index, (uint32_t)done, times ? times + done : NULL,
@@ -154,7 +158,7 @@ static int run_threads(rp_engine_t *e, const rp_plan_t *plan, const rp_lane_t *l
     pthread_t *th = map_anon(sizeof *th * n);
     e->sync = map_anon(sizeof(rp_sync_t) * n);
     if (!lr || !th || !e->sync) return -1;
-    volatile int go = 0;
+    int go = 0;
     uint32_t started = 0;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -165,6 +169,7 @@ static int run_threads(rp_engine_t *e, const rp_plan_t *plan, const rp_lane_t *l
     }
     e->start_ns = clock_ns(CLOCK_MONOTONIC);
     __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     for (uint32_t i = 0; i < started; i++) {
         pthread_join(th[i], NULL);
         *null_fail += lr[i].null_fail;
