@@ -18,13 +18,32 @@
 #define VEC(T) struct { T *v; size_t n, cap; }
 #define VPUSH(a, x) do { if ((a).n == (a).cap && vgrow((void **)&(a).v, &(a).cap, sizeof *(a).v)) goto nomem; \
                          (a).v[(a).n++] = (x); } while (0)
+/* Arrays of 1 MiB and more live in their own mappings and grow with mremap,
+ * without copying (glibc's realloc copies once its mmap threshold has risen). */
+#define VMAP_MIN (1u << 20)
 static int vgrow(void **v, size_t *cap, size_t elt) {
-    size_t const nc = *cap ? *cap * 2 : 1024;
-    void *p = realloc(*v, nc * elt);
-    if (!p) return -1;
+    size_t const nc = *cap ? *cap * 2 : 256, ob = *cap * elt, nb = nc * elt;
+    void *p;
+    if (nb < VMAP_MIN) {
+        p = realloc(*v, nb);
+        if (!p) return -1;
+    } else if (ob < VMAP_MIN) {
+        p = mmap(NULL, nb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return -1;
+        if (ob) memcpy(p, *v, ob);
+        free(*v);
+    } else {
+        p = mremap(*v, ob, nb, MREMAP_MAYMOVE);
+        if (p == MAP_FAILED) return -1;
+    }
     *v = p;
     *cap = nc;
     return 0;
+}
+#define VFREE(a) vfree((a).v, (a).cap * sizeof *(a).v)
+static void vfree(void *v, size_t bytes) {
+    if (bytes < VMAP_MIN) free(v);
+    else munmap(v, bytes);
 }
 
 /* ---- address hash: open addressing, linear probing, backward-shift delete - */
@@ -400,8 +419,8 @@ nomem:
 
 static void prep_free(prep_t *p) {
     free(p->live.t); free(p->displaced.t); free(p->freed.t); free(p->tids.t);
-    for (size_t i = 0; i < p->lanes.n; i++) free(p->lanes.v[i].free_ids.v);
-    free(p->lanes.v); free(p->ops.v); free(p->ext.v); free(p->oplane.v); free(p->times.v); free(p->deps.v);
+    for (size_t i = 0; i < p->lanes.n; i++) VFREE(p->lanes.v[i].free_ids);
+    VFREE(p->lanes); VFREE(p->ops); VFREE(p->ext); VFREE(p->oplane); VFREE(p->times); VFREE(p->deps);
 }
 
 int rp_prep(const char *path, int threads, rp_prep_t *o, char *err, size_t errlen) {
