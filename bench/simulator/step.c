@@ -1,5 +1,5 @@
 /* step.c - bench_sim_step TRACE MODELS: the simulator's own speed, without
- * the trace decoding: events are decoded in batches of 64K into memory, and
+ * the trace decoding: events are decoded in batches of 4096 into memory, and
  * only the driver and the models (sim_event) are timed. Prints
  * "MODELS EVENTS SECONDS EVENTS_PER_S". */
 #include "sim.h"
@@ -16,10 +16,15 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static void null_step(void *o, const sim_req_t *r) { (void)o, (void)r; }
+static uint64_t null_fp(void *o) { return (uint64_t)(uintptr_t)o; }
+static void null_stats(void *o, sim_stats_t *st) { (void)o, memset(st, 0, sizeof *st); }
+static void null_destroy(void *o) { (void)o; }
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_sim_step TRACE ptmalloc2|buddy|jemalloc|tcmalloc|mimalloc|all\n");
+        fprintf(stderr, "usage: bench_sim_step TRACE ptmalloc2|buddy|jemalloc|tcmalloc|mimalloc|all|none\n");
         return 2;
     }
     tr_error_t err;
@@ -44,11 +49,14 @@ int main(int argc, char **argv)
         if (all || !strcmp(want, sc[k]))
             if (sim_model_sizeclass(&ms[n], (sim_sc_kind_t)k, e, sizeof e) == 0)
                 n++;
+    if (!strcmp(want, "none")) /* the driver alone: a model that does nothing */
+        ms[n++] = (sim_model_t){ .name = "none", .step = null_step, .footprint = null_fp,
+                                 .stats = null_stats, .destroy = null_destroy };
     if (!n) {
         fprintf(stderr, "bench_sim_step: no model %s\n", want);
         return 2;
     }
-    enum { BATCH = 1 << 16 }; /* 4.5 MiB of events: stays in cache */
+    enum { BATCH = 1 << 12 }; /* 288 KiB of events: stays in cache */
     tr_event_t *evs = malloc(BATCH * sizeof *evs);
     sim_run_t run = { .models = ms, .nmodels = n };
     if (!evs || sim_begin(&run))
