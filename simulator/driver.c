@@ -399,15 +399,41 @@ void sim_end(sim_run_t *run)
     }
 }
 
+/* The map slot an event will probe, fetched into the cache ahead of time. */
+static inline void prefetch_event(const sim_drv_t *x, const tr_event_t *e)
+{
+    uint64_t a = e->op == TR_OP_FREE || e->op == TR_OP_REALLOC || e->op == TR_OP_REALLOCARRAY ? e->a : e->ret;
+    if (a)
+        __builtin_prefetch(&x->d.map.ents[slot_of(&x->d.map, a)]);
+}
+
 int sim_run(sim_run_t *run, tr_reader_t *r)
 {
     if (sim_begin(run))
         return -1;
-    tr_event_t ev;
-    int got;
-    while ((got = tr_reader_next(r, &ev)) > 0) {
-        if (sim_event(run, &ev))
+    /* a ring of the next events: each one's map slot is prefetched LA events
+     * before it is simulated (the probe is the driver's one cache miss) */
+    enum { LA = 16 };
+    tr_event_t ring[LA];
+    unsigned n = 0, head = 0;
+    int got = 1;
+    for (;;) {
+        while (got > 0 && n < LA) {
+            tr_event_t *e = &ring[(head + n) % LA];
+            got = tr_reader_next(r, e);
+            if (got > 0) {
+                if (e->op == TR_OP_EXEC)
+                    e->str = NULL; /* valid only until the next read; no model uses it */
+                prefetch_event(run->drv, e);
+                n++;
+            }
+        }
+        if (!n)
+            break;
+        if (sim_event(run, &ring[head]))
             return -1;
+        head = (head + 1) % LA;
+        n--;
         if (run->progress && (run->drv->op & 0xfffff) == 0) {
             tr_reader_stats_t st;
             tr_reader_stats(r, &st);

@@ -189,10 +189,11 @@ static void pm_report(void *o, FILE *f, int json)
         return;
     }
     const pm_bins_t *b[2] = { &p->peak_bins, &fin };
-    fprintf(f, "  ptmalloc2 free memory by bin:  %21s  %21s\n", "at peak footprint", "final");
-    fprintf(f, "    %-10s %20s %20s %20s\n", "", "chunks      bytes", "chunks      bytes", "");
-#define ROW(name, c, by)                                                                          \
-    fprintf(f, "    %-10s %8llu %12llu  %8llu %12llu\n", name, U(b[0]->c), U(b[0]->by), U(b[1]->c), \
+    fprintf(f, "  ptmalloc2 free memory by bin:\n");
+    fprintf(f, "    %-10s %21s   %21s\n", "", "at peak footprint", "final");
+    fprintf(f, "    %-10s %8s %12s   %8s %12s\n", "bin", "chunks", "bytes", "chunks", "bytes");
+#define ROW(name, c, by)                                                                           \
+    fprintf(f, "    %-10s %8llu %12llu   %8llu %12llu\n", name, U(b[0]->c), U(b[0]->by), U(b[1]->c), \
             U(b[1]->by))
     ROW("tcache", tcache_chunks, tcache_bytes);
     ROW("fastbins", fast_chunks, fast_bytes);
