@@ -56,20 +56,25 @@ static int parse_alloc(char *item, rp_run_t *run, const char **genv, int ngenv) 
     memset(run, 0, sizeof *run);
     snprintf(run->label, sizeof run->label, "%s", item);
     for (int i = 0; i < ngenv; i++) run->env[run->nenv++] = genv[i];
-    /* NAME:VAR=VALUE:...  (a ':' starts a setting only when an '=' follows it) */
-    char *c = strchr(item, ':');
-    while (c && !strchr(c, '=')) c = strchr(c + 1, ':');
+    /* NAME:VAR=VALUE:...  A ':' starts a setting only when the text up to the
+     * next ':' holds an '=' (so MALLOC_CONF=narenas:1 stays one value). */
+    char *c = NULL;
+    for (char *q = strchr(item, ':'); q; q = strchr(q + 1, ':'))
+        if (memchr(q + 1, '=', strcspn(q + 1, ":"))) { c = q; break; }
     if (c) {
         *c = 0;
-        for (char *s = c + 1; s && *s;) {
-            char *next = strchr(s, ':');
-            if (next) *next++ = 0;
-            if (!strchr(s, '=') || run->nenv >= RP_MAX_ENV) {
-                fprintf(stderr, "%s: --alloc %s: setting '%s' is not VAR=VALUE\n", prog, run->label, s);
-                return -1;
+        run->env[run->nenv++] = c + 1;
+        for (char *q = c + 1; (q = strchr(q, ':'));) {
+            char *const seg = q + 1;
+            if (memchr(seg, '=', strcspn(seg, ":"))) {
+                if (run->nenv >= RP_MAX_ENV) {
+                    fprintf(stderr, "%s: --alloc %s: too many settings\n", prog, run->label);
+                    return -1;
+                }
+                *q = 0;
+                run->env[run->nenv++] = seg;
             }
-            run->env[run->nenv++] = s;
-            s = next;
+            q = seg;
         }
     }
     snprintf(run->name, sizeof run->name, "%s", item);
@@ -139,8 +144,30 @@ int main(int argc, char **argv) {
     rp_run_t *runs = calloc((size_t)cap, sizeof *runs);
     if (!list || !runs) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
     if (null && parse_alloc((char[]){ "null" }, &runs[n++], genv, ngenv)) return 2;
-    for (char *save = NULL, *it = strtok_r(list, ",", &save); it; it = strtok_r(NULL, ",", &save))
-        if (parse_alloc(it, &runs[n++], genv, ngenv)) return 2;
+    /* Items are split at commas, but an item that does not start with an
+     * allocator's name or a path continues the previous item's setting
+     * (MALLOC_CONF=narenas:1,dirty_decay_ms:0). */
+    char *items[256];
+    int ni = 0;
+    for (char *it = list; it && *it && ni < 256;) {
+        items[ni++] = it;
+        char *comma = it;
+        for (;;) {
+            comma = strchr(comma, ',');
+            if (!comma) { it = NULL; break; }
+            char *const next = comma + 1;
+            size_t const nl = strcspn(next, ":,");
+            int const starts = memchr(next, '/', strcspn(next, ",")) != NULL ||
+                               (nl == 5 && !strncmp(next, "glibc", 5)) || (nl == 4 && !strncmp(next, "libc", 4)) ||
+                               (nl == 8 && (!strncmp(next, "tcmalloc", 8) || !strncmp(next, "jemalloc", 8) ||
+                                            !strncmp(next, "mimalloc", 8))) || (nl == 4 && !strncmp(next, "null", 4)) ||
+                               !memchr(next, ':', strcspn(next, ","));
+            if (starts) { *comma = 0; it = next; break; }
+            comma = next;
+        }
+    }
+    for (int k = 0; k < ni; k++)
+        if (parse_alloc(items[k], &runs[n++], genv, ngenv)) return 2;
     if (!n) { fprintf(stderr, "%s: --alloc: no allocator named\n", prog); return 2; }
     int glibc_run = -1;
     for (int i = 0; i < n; i++)

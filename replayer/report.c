@@ -44,12 +44,17 @@ void rp_print_table(FILE *f, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t
     fprintf(f, "%s: %llu events, %llu thread%s, ideal peak %s; mode %s, touch %s\n", o->trace,
             (unsigned long long)prep->events, (unsigned long long)prep->threads, prep->threads == 1 ? "" : "s",
             ideal, o->threads ? (o->pace ? "threads (paced)" : "threads") : "serial", o->touch ? "all" : "none");
-    fprintf(f, "%-16s %10s %8s %10s %11s %11s %9s  %-22s %-22s\n", "allocator", "wall ms", "ns/op", "cpu ms",
+    int w = 9;
+    for (int i = 0; i < n; i++) {
+        int const l = (int)strlen(runs[i].label);
+        if (l > w) w = l < 48 ? l : 48;
+    }
+    fprintf(f, "%-*s %10s %8s %10s %11s %11s %9s  %-22s %-22s\n", w, "allocator", "wall ms", "ns/op", "cpu ms",
             "peak RSS", "final RSS", "peak/ideal", "malloc p50/p99/p99.9", "free p50/p99/p99.9");
     for (int i = 0; i < n; i++) {
         const rp_run_t *r = &runs[i];
         if (r->failed) {
-            fprintf(f, "%-16.16s failed: %s\n", r->label, r->err);
+            fprintf(f, "%-*.*s failed: %s\n", w, w, r->label, r->err);
             continue;
         }
         const rp_result_t *x = r->res;
@@ -62,7 +67,7 @@ void rp_print_table(FILE *f, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t
                  rp_percentile_ns(x, 0, .999));
         snprintf(fr, sizeof fr, "%.0f/%.0f/%.0f", rp_percentile_ns(x, 4, .5), rp_percentile_ns(x, 4, .99),
                  rp_percentile_ns(x, 4, .999));
-        fprintf(f, "%-16.16s %10.2f %8.2f %10.2f %11s %11s %9s  %-22s %-22s\n", r->label, (double)x->wall_ns / 1e6,
+        fprintf(f, "%-*.*s %10.2f %8.2f %10.2f %11s %11s %9s  %-22s %-22s\n", w, w, r->label, (double)x->wall_ns / 1e6,
                 x->ops ? (double)x->wall_ns / (double)x->ops : 0.0, (double)x->cpu_ns / 1e6, pk, fi, ratio, ml, fr);
     }
     for (int i = 0; i < n; i++) {

@@ -140,6 +140,11 @@ output)
     json out.json 'all(v["p50"] <= v["p99"] <= v["p999"] <= v["max"] for r in d["runs"] for v in r["latency_ns"].values())'
     json out.json 'all(r["peak_rss_bytes"] >= r["final_rss_bytes"] and r["ideal_peak_bytes"] > 0 for r in d["runs"])'
     json out.json 'd["runs"][2]["library"].endswith(".so.4") and d["runs"][1]["ops"] == 20000'
+    # settings whose values hold ':' and ',' (jemalloc's MALLOC_CONF) stay whole
+    "$R" o.zst --alloc jemalloc:MALLOC_CONF=narenas:1,dirty_decay_ms:0,glibc:MALLOC_ARENA_MAX=1:MALLOC_TOP_PAD_=0 \
+        --env MALLOC_PERTURB_=0 --json env.json > /dev/null || fail "settings"
+    json env.json '[r["env"] for r in d["runs"]] == [["MALLOC_PERTURB_=0", "MALLOC_CONF=narenas:1,dirty_decay_ms:0"],
+        ["MALLOC_PERTURB_=0", "MALLOC_ARENA_MAX=1", "MALLOC_TOP_PAD_=0"]]'
     # the JSON's heap equals the CSV's final row
     "$R" o.zst --checkpoints 5000 --csv c.csv --json c.json > /dev/null || fail "csv"
     $PY -c "
