@@ -78,3 +78,24 @@ SQL
 else
     echo "exactness rows skipped: $bin/malloc-record or malloc-replay missing"
 fi
+
+# multi-threaded: the model against malloc-replay --mode threads (arena choice
+# under contention is not predictable from a trace: a difference is expected)
+if [ -x "$bin/malloc-record" ] && [ -x "$bin/malloc-replay" ] && [ -x "$bin/bench_sim_mt" ]; then
+    cd "$tmp"
+    "$bin/malloc-record" -q --stack-depth 0 -o mt.zst "$bin/bench_sim_mt" 4 100000 > /dev/null 2>&1 \
+        && "$bin/malloc-replay" mt.zst --alloc glibc --mode threads --json mt_r.json > /dev/null 2>&1 \
+        && "$bin/malloc-sim" mt.zst --model ptmalloc2 --json mt_s.json > /dev/null 2>&1 \
+        && python3 - mt_r.json mt_s.json <<'PY' || echo "threads row failed"
+import json, sys
+r = json.load(open(sys.argv[1]))["runs"][0]
+s = json.load(open(sys.argv[2]))["models"][0]
+rh = r["heap"]["arena"] + r["heap"]["hblkhd"]
+sf = s["final"]["arena"] + s["final"]["hblkhd"]
+print("threads  4 threads: peak footprint model %d vs replay peak RSS %d (%+.1f%%); "
+      "final arena+hblkhd model %d vs glibc %d (%+d bytes), %d arenas in the model"
+      % (s["peak"]["footprint_bytes"], r["peak_rss_bytes"],
+         100.0 * (s["peak"]["footprint_bytes"] - r["peak_rss_bytes"]) / r["peak_rss_bytes"],
+         sf, rh, sf - rh, s["bins"]["final"]["arenas"]))
+PY
+fi
