@@ -399,9 +399,9 @@ void sim_end(sim_run_t *run)
     }
 }
 
-/* The map slot an event will probe, fetched into the cache ahead of time. */
-static inline void prefetch_event(const sim_drv_t *x, const tr_event_t *e)
+void sim_prefetch(const sim_run_t *run, const tr_event_t *e)
 {
+    const sim_drv_t *x = run->drv;
     uint64_t a = e->op == TR_OP_FREE || e->op == TR_OP_REALLOC || e->op == TR_OP_REALLOCARRAY ? e->a : e->ret;
     if (a)
         __builtin_prefetch(&x->d.map.ents[slot_of(&x->d.map, a)]);
@@ -424,7 +424,7 @@ int sim_run(sim_run_t *run, tr_reader_t *r)
             if (got > 0) {
                 if (e->op == TR_OP_EXEC)
                     e->str = NULL; /* valid only until the next read; no model uses it */
-                prefetch_event(run->drv, e);
+                sim_prefetch(run, e);
                 n++;
             }
         }

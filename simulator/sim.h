@@ -149,6 +149,9 @@ int sim_run(sim_run_t *run, tr_reader_t *r);
 int sim_begin(sim_run_t *run);
 int sim_event(sim_run_t *run, const tr_event_t *ev);
 void sim_end(sim_run_t *run);
+/* Optional: fetches the cache line sim_event(ev) will probe; call it some
+ * events ahead (sim_run does, 16 ahead). */
+void sim_prefetch(const sim_run_t *run, const tr_event_t *ev);
 void sim_run_free(sim_run_t *run);
 
 #ifdef __cplusplus

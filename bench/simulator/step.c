@@ -70,9 +70,12 @@ int main(int argc, char **argv)
         if (!k)
             break;
         double t0 = now();
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k; i++) {
+            if (i + 16 < k)
+                sim_prefetch(&run, &evs[i + 16]);
             if (sim_event(&run, &evs[i]))
                 return 1;
+        }
         t += now() - t0;
         total += k;
     }
