@@ -93,6 +93,21 @@ else
     bad "truncated trace: rc $rc, $(cat "$dir/cut.err")"
 fi
 
+# --- timeline of a long trace: at most 2000 rows, first and last op, evenly spaced ---
+"$sim" "$dir/big.zst" --model buddy,jemalloc --timeline "$dir/big.tl" > /dev/null || bad "big: exit"
+python3 - "$dir/big.tl" <<'PY' && ok "timeline sampling" || fail=1
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+assert rows[0] == ["op", "t_ns", "live_bytes", "buddy_footprint", "jemalloc_footprint"], rows[0]
+ops = [int(r[0]) for r in rows[1:]]
+assert 1000 <= len(ops) <= 2001, len(ops)
+assert ops[0] == 1 and ops[-1] == 300000, (ops[0], ops[-1])
+steps = {b - a for a, b in zip(ops[1:-2], ops[2:-1])}
+assert len(steps) == 1, steps          # even spacing between first and last
+# live bytes: malloc only, so the last row holds every request: sum of 16 + i % 500
+assert int(rows[-1][2]) == sum(16 + i % 500 for i in range(1, 300001)), rows[-1]
+PY
+
 # --- bad inputs: one line naming the file or option, non-zero exit ---
 printf 'hello\n' > "$dir/text.zst"
 expect_err() { # expect_err PATTERN ARGS...
@@ -102,6 +117,12 @@ expect_err() { # expect_err PATTERN ARGS...
     if [ $rc -ne 0 ] && [ "$(wc -l < "$dir/err")" -eq 1 ] && grep -q -- "$pat" "$dir/err"; then ok "error: $(cat "$dir/err")"
     else bad "expected one-line error /$pat/ for $*: rc $rc: $(cat "$dir/err")"; fi
 }
+python3 -c "
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read()); n = len(d) // 2
+for i in range(n, n + 64): d[i] ^= 0x5a
+open(sys.argv[2], 'wb').write(d)" "$dir/big.zst" "$dir/corrupt.zst"
+expect_err "$dir/corrupt.zst: offset [0-9]*.*corrupt" "$dir/corrupt.zst" --model jemalloc
 expect_err "$dir/missing.zst" "$dir/missing.zst"
 expect_err "$dir/text.zst: .*" "$dir/text.zst"
 expect_err "--model foo" "$dir/small.zst" --model foo
