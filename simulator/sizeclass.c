@@ -98,15 +98,24 @@ static int alloc(sc_t *s, uint32_t id, uint64_t n)
     if (ids_fit((void **)&s->obj, &s->cap, id, sizeof *s->obj))
         return -1;
     obj_t *o = &s->obj[id];
-    uint64_t cz = sim_class_size(s->kind, n);
+    uint64_t cz;
+    unsigned k;
+    if (n <= 4096) { /* the common case: one table load (classes are multiples of 8) */
+        k = s->small_idx[(n + 7) >> 3];
+        cz = s->cls[k].size;
+    } else {
+        cz = sim_class_size(s->kind, n);
+        if (cz > s->slab_max) {
+            o->csz = cz;
+            o->ci = LARGE;
+            s->class_bytes += cz;
+            s->footprint += sim_large_bytes(s->kind, cz);
+            return 0;
+        }
+        k = class_index(s, cz);
+    }
     o->csz = cz;
     s->class_bytes += cz;
-    if (cz > s->slab_max) {
-        o->ci = LARGE;
-        s->footprint += sim_large_bytes(s->kind, cz);
-        return 0;
-    }
-    unsigned k = class_index(s, cz);
     scls_t *c = &s->cls[k];
     uint64_t sl = hbs_first(&c->nonfull);
     if (sl == UINT64_MAX) { /* a new slab */

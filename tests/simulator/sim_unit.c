@@ -224,8 +224,35 @@ static void test_slabs(void)
     m.destroy(m.opaque);
 }
 
+/* The slab model's class of every request (a table up to 4 KiB, the class
+ * function above) is sim_class_size's. */
+static void test_slab_classes(void)
+{
+    for (int k = 0; k < 3; k++) {
+        sim_model_t m;
+        char err[128];
+        sim_stats_t st;
+        CHECK(sim_model_sizeclass(&m, (sim_sc_kind_t)k, err, sizeof err) == 0);
+        uint64_t prev = 0;
+        uint32_t id = 0;
+        for (uint64_t n = 0; n <= 300000; n += n < 5000 ? 1 : 37, id++) {
+            MALLOC(&m, id, n);
+            m.stats(m.opaque, &st);
+            if (st.class_bytes - prev != sim_class_size((sim_sc_kind_t)k, n)) {
+                fprintf(stderr, "kind %d: slab model class of %llu = %llu\n", k, (unsigned long long)n,
+                        (unsigned long long)(st.class_bytes - prev));
+                fails++;
+                break;
+            }
+            prev = st.class_bytes;
+        }
+        m.destroy(m.opaque);
+    }
+}
+
 int main(void)
 {
+    test_slab_classes();
     test_buddy();
     test_buddy_bulk();
     test_classes();
