@@ -689,6 +689,10 @@ void rec_writer_start(int after_exec_failure) {
         rec_t.guard = g;
         return;
     }
+    /* the module map of start-up goes out now: a process killed by a signal
+     * before the writer's first pass still symbolizes (the signal path may
+     * not call dl_iterate_phdr) */
+    modules_check();
     good_bytes = tr_writer_bytes(w);
     if (after_exec_failure) atomic_store(&rec_on, 1);
     pthread_attr_t attr;
