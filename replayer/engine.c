@@ -252,7 +252,10 @@ AINLINE void do_op(rp_engine_t *e, void **const slots, const rp_op_t *o, const u
 #define DEFINE_UNTIMED(name, NULLV, TOUCHV)                                                                    \
 static __attribute__((noinline)) void name(rp_engine_t *e, void **const slots, const rp_op_t *o,                 \
                                            const rp_op_t *const end, const rp_op_t *const lane_end,             \
-                                           const uint64_t **xp, nb_t *nb, uint64_t *nf) {                       \
+                                           const uint64_t **xpp, nb_t *nbp, uint64_t *nfp) {                    \
+    const uint64_t *xv = *xpp, **const xp = &xv; /* loop state in registers, stored back at the end */         \
+    nb_t nbv = *nbp, *const nb = &nbv;                                                                          \
+    uint64_t nfv = 0, *const nf = &nfv;                                                                         \
     static const void *const tbl[RP_NCODES] = {                                                                 \
         [RP_MALLOC] = &&l_malloc, [RP_CALLOC] = &&l_calloc, [RP_REALLOC] = &&l_realloc,                         \
         [RP_REALLOCARRAY] = &&l_other, [RP_FREE] = &&l_free, [RP_MEMALIGN] = &&l_other,                         \
@@ -283,7 +286,12 @@ l_free: {                                                                       
 l_other:                                                                                                        \
     do_op(e, slots, o, xp, nb, nf, NULLV, TOUCHV, 0);                                                           \
 l_next:                                                                                                         \
-    if (++o == end) return;                                                                                     \
+    if (++o == end) {                                                                                           \
+        *xpp = xv;                                                                                              \
+        *nbp = nbv;                                                                                             \
+        *nfp += nfv;                                                                                            \
+        return;                                                                                                 \
+    }                                                                                                           \
     if (o + 8 < lane_end) __builtin_prefetch(&slots[o[8].id], 1);                                               \
     goto *tbl[o->code < RP_NCODES ? o->code : RP_NOP];                                                          \
 }
