@@ -15,46 +15,8 @@
 
 #include <zstd.h>
 
-#include "tidmap.h"
+#include "reader_int.h"
 #include "varint.h"
-#include "zsource.h"
-
-#define MAX_RECORD (64u << 20)      /* larger records are corruption */
-#define MAX_STACK_ID (1u << 26)
-#define MAX_DEPTH 4096
-#define REORDER_CAP (1u << 20)      /* events held before a gap is forced (~100 MiB) */
-#define RAW_PAD 16
-
-typedef struct pend_s {
-    uint64_t seq;
-    int marker; /* a realloc's release seq: consumed, never delivered */
-    tr_event_t ev;
-} pend_t;
-
-typedef struct stack_s { uint64_t *pcs; uint32_t n; } stack_t;
-
-struct tr_reader_s {
-    char *path;
-    zsrc_t *src;
-    uint8_t *raw; size_t raw_cap, raw_start, raw_end; uint64_t raw_base;
-    int eof;  /* the source has no more raw bytes */
-    int done; /* no more records (end of file or error) */
-
-    tr_tidmap_t threads; tr_tstate_t *cur;
-
-    tr_header_t hdr;
-    char **strs; size_t nstrs; /* header strings we own */
-    stack_t *stacks; uint32_t stacks_cap, nstacks;
-    tr_module_t *mods; size_t nmods, mods_cap;
-    tr_end_t end; int have_end;
-
-    pend_t *heap; size_t hn, hcap;
-    uint64_t next_seq, watermark;
-    char *cur_str;
-
-    tr_reader_stats_t st;
-    tr_error_t err;
-};
 
 /* ---- errors ------------------------------------------------------------- */
 static int r_fail(tr_reader_t *r, int code, const char *fmt, ...) {
@@ -254,28 +216,38 @@ static int read_header(tr_reader_t *r) {
     return 0;
 }
 
+static int retire(tr_reader_t *r, uint64_t *blk) {
+    uint64_t **v = realloc(r->retired, (r->nretired + 1) * sizeof *v);
+    if (!v) return r_fail(r, TR_E_NOMEM, "out of memory");
+    r->retired = v;
+    r->retired[r->nretired++] = blk;
+    return 0;
+}
+
+/* Entries are published with release stores: a decode-ahead thread may add
+ * stacks while the caller looks up the ones it has seen. */
 static int read_stack(tr_reader_t *r, tr_cursor_t *c) {
     uint64_t const id = tr_get_varint(c);
     uint64_t const n = tr_get_varint(c);
     if (c->bad || id == 0 || id > MAX_STACK_ID || n > MAX_DEPTH || n > (uint64_t)(c->end - c->p))
         return r_fail(r, TR_E_CORRUPT, "bad STACK record (id %llu, depth %llu)",
                       (unsigned long long)id, (unsigned long long)n);
-    if (id >= r->stacks_cap) {
-        size_t cap = r->stacks_cap;
-        stack_t *s = r_grow(r, r->stacks, &cap, (size_t)id + 1, sizeof *s);
-        if (!s) return r->err.code;
-        memset(s + r->stacks_cap, 0, (cap - r->stacks_cap) * sizeof *s);
-        r->stacks = s;
-        r->stacks_cap = (uint32_t)cap;
+    uint64_t **chunk = r->stack_dir[id / STACK_CHUNK];
+    if (!chunk) {
+        chunk = calloc(STACK_CHUNK, sizeof *chunk);
+        if (!chunk) return r_fail(r, TR_E_NOMEM, "out of memory");
+        __atomic_store_n(&r->stack_dir[id / STACK_CHUNK], chunk, __ATOMIC_RELEASE);
     }
-    uint64_t *pcs = malloc((n ? n : 1) * sizeof *pcs);
-    if (!pcs) return r_fail(r, TR_E_NOMEM, "out of memory");
+    uint64_t *blk = malloc((n + 1) * sizeof *blk);
+    if (!blk) return r_fail(r, TR_E_NOMEM, "out of memory");
+    blk[0] = n;
+    uint64_t *pcs = blk + 1;
     for (uint64_t i = 0; i < n; i++)
         pcs[i] = i ? pcs[i - 1] + (uint64_t)tr_get_svarint(c) : tr_get_varint(c);
-    if (c->bad) { free(pcs); return r_fail(r, TR_E_CORRUPT, "STACK record %llu too short", (unsigned long long)id); }
-    free(r->stacks[id].pcs); /* a redefinition replaces */
-    r->stacks[id].pcs = pcs;
-    r->stacks[id].n = (uint32_t)n;
+    if (c->bad) { free(blk); return r_fail(r, TR_E_CORRUPT, "STACK record %llu too short", (unsigned long long)id); }
+    uint64_t *const old = chunk[id % STACK_CHUNK];
+    if (old && retire(r, old)) { free(blk); return r->err.code; } /* a redefinition replaces */
+    __atomic_store_n(&chunk[id % STACK_CHUNK], blk, __ATOMIC_RELEASE);
     if (id > r->nstacks) r->nstacks = (uint32_t)id;
     return 0;
 }
@@ -293,10 +265,15 @@ static int read_module(tr_reader_t *r, tr_cursor_t *c) {
     if (c->bad) return r_fail(r, TR_E_CORRUPT, "MODULE record too short");
     m.build_id = (const uint8_t *)own_str(r, b, bl);
     m.build_id_len = bl;
-    tr_module_t *v = r_grow(r, r->mods, &r->mods_cap, r->nmods + 1, sizeof *v);
-    if (!v) return r->err.code;
-    r->mods = v;
-    r->mods[r->nmods++] = m;
+    size_t const i = r->nmods;
+    if (i == (size_t)MOD_CHUNK * MOD_DIRS)
+        return r_fail(r, TR_E_CORRUPT, "more than %u MODULE records", MOD_CHUNK * MOD_DIRS);
+    if (!r->mod_dir[i / MOD_CHUNK]) {
+        r->mod_dir[i / MOD_CHUNK] = malloc(MOD_CHUNK * sizeof(tr_module_t));
+        if (!r->mod_dir[i / MOD_CHUNK]) return r_fail(r, TR_E_NOMEM, "out of memory");
+    }
+    r->mod_dir[i / MOD_CHUNK][i % MOD_CHUNK] = m; /* the caller sees it with the next view */
+    r->nmods = i + 1;
     return 0;
 }
 
@@ -331,18 +308,40 @@ static int set_thread(tr_reader_t *r, uint32_t tid) {
 
 /* Event fields decode without a bound check per byte: the window has RAW_PAD
  * readable bytes past any record, and read_event checks the cursor once at
- * the end (a varint runs at most 10 bytes past the payload). */
-static inline uint64_t uvar(tr_cursor_t *c) {
+ * the end (each varint moves at most 10 bytes past the payload and reads at
+ * most 10 bytes, and an event has at most 7: RAW_PAD covers them). */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "reader.c: uvar assumes a little-endian machine"
+#endif
+static uint64_t uvar_long(tr_cursor_t *c) { /* 9 or 10 bytes */
     const uint8_t *p = c->p;
-    uint64_t v = p[0];
-    if (__builtin_expect(v < 0x80, 1)) { c->p = p + 1; return v; }
-    v &= 0x7f;
-    for (unsigned i = 1; i < 10; i++) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 10; i++) {
         v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
         if (p[i] < 0x80) { c->p = p + i + 1; return v; }
     }
     c->p = c->end + 1; /* too long: fails the final check */
     return 0;
+}
+
+/* Up to 8 bytes without a branch on the length: one unaligned load, the
+ * first byte without its high bit found by ctz, and the 7-bit groups packed
+ * in three shift-and-mask steps (the lengths of sizes and pointer deltas
+ * vary too much for a byte loop to predict). One-byte values, the common
+ * case of most fields, take a branch of their own. */
+static inline uint64_t uvar(tr_cursor_t *c) {
+    if (c->p[0] < 0x80) return *c->p++; /* per call site: predictable for most fields */
+    uint64_t x;
+    memcpy(&x, c->p, 8); /* little-endian; RAW_PAD keeps this in the buffer */
+    uint64_t const stops = ~x & 0x8080808080808080ull;
+    if (__builtin_expect(stops == 0, 0)) return uvar_long(c);
+    unsigned const bits = (unsigned)__builtin_ctzll(stops) + 1; /* through the last byte's top bit */
+    c->p += bits >> 3;
+    x &= bits == 64 ? ~0ull : (1ull << bits) - 1;
+    x &= 0x7f7f7f7f7f7f7f7full;
+    x = (x & 0x007f007f007f007full) | ((x & 0x7f007f007f007f00ull) >> 1);
+    x = (x & 0x00003fff00003fffull) | ((x & 0x3fff00003fff0000ull) >> 2);
+    return (x & 0x000000000fffffffull) | ((x & 0x0fffffff00000000ull) >> 4);
 }
 static inline int64_t svar(tr_cursor_t *c) { return tr_unzigzag(uvar(c)); }
 
@@ -474,7 +473,7 @@ static inline void deliver(tr_reader_t *r, tr_event_t *out, const tr_event_t *ev
     if (ev->seq >= r->next_seq) r->next_seq = ev->seq + 1;
 }
 
-int tr_reader_next(tr_reader_t *r, tr_event_t *out) {
+int tr_reader_decode(tr_reader_t *r, tr_event_t *out) {
     for (;;) {
         /* release what the merge allows */
         while (r->hn) {
@@ -563,8 +562,9 @@ static tr_reader_t *r_new(const char *path) {
     r->path = strdup(path ? path : "(memory)");
     r->threads.cap = 16;
     r->threads.slot = malloc(sizeof(tr_tstate_t) * r->threads.cap);
+    r->stack_dir = calloc(STACK_DIRS, sizeof *r->stack_dir);
     r->next_seq = 1;
-    if (!r->path || !r->threads.slot) { tr_reader_close(r); return NULL; }
+    if (!r->path || !r->threads.slot || !r->stack_dir) { tr_reader_close(r); return NULL; }
     tidmap_reset(&r->threads);
     return r;
 }
@@ -608,18 +608,50 @@ tr_reader_t *tr_reader_open_mem(const void *data, size_t size, tr_error_t *err) 
     return r_start(r, err);
 }
 
-int tr_reader_prefetch(tr_reader_t *r) { return zsrc_prefetch(r->src) == 0 ? 0 : TR_E_NOMEM; }
+int tr_reader_prefetch(tr_reader_t *r) { return tr_ahead_start(r); }
+
+int tr_reader_next(tr_reader_t *r, tr_event_t *ev) {
+    tr_ahead_t *const a = r->ahead;
+    if (a) {
+        if (__builtin_expect(a->cur && a->i < a->cur->n && !a->str, 1)) {
+            *ev = a->cur->ev[a->i++];
+            if (__builtin_expect(ev->str == NULL, 1)) return 1;
+            a->str = (char *)ev->str;
+            return 1;
+        }
+        return tr_ahead_next(r, ev);
+    }
+    return tr_reader_decode(r, ev);
+}
+
+void tr_reader_view(const tr_reader_t *r, tr_view_t *v) {
+    v->nstacks = r->nstacks;
+    v->nmods = r->nmods;
+    v->have_end = r->have_end;
+    v->end = r->end;
+    v->st = r->st;
+    v->err = r->err;
+}
 
 void tr_reader_close(tr_reader_t *r) {
     if (!r) return;
+    tr_ahead_stop(r);
     zsrc_close(r->src);
     free(r->raw);
     free(r->threads.slot);
     for (size_t i = 0; i < r->nstrs; i++) free(r->strs[i]);
     free(r->strs);
-    for (uint32_t i = 0; i < r->stacks_cap; i++) free(r->stacks[i].pcs);
-    free(r->stacks);
-    free(r->mods);
+    if (r->stack_dir) {
+        for (uint32_t d = 0; d < STACK_DIRS; d++) {
+            if (!r->stack_dir[d]) continue;
+            for (uint32_t i = 0; i < STACK_CHUNK; i++) free(r->stack_dir[d][i]);
+            free(r->stack_dir[d]);
+        }
+        free(r->stack_dir);
+    }
+    for (size_t i = 0; i < r->nretired; i++) free(r->retired[i]);
+    free(r->retired);
+    for (unsigned d = 0; d < MOD_DIRS; d++) free(r->mod_dir[d]);
     for (size_t i = 0; i < r->hn; i++) free((char *)r->heap[i].ev.str);
     free(r->heap);
     free(r->cur_str);
@@ -630,17 +662,36 @@ void tr_reader_close(tr_reader_t *r) {
 const tr_header_t *tr_reader_header(const tr_reader_t *r) { return &r->hdr; }
 
 uint32_t tr_reader_stack(const tr_reader_t *r, uint32_t id, const uint64_t **pcs) {
-    if (id == 0 || id >= r->stacks_cap || !r->stacks[id].pcs) { *pcs = NULL; return 0; }
-    *pcs = r->stacks[id].pcs;
-    return r->stacks[id].n;
+    *pcs = NULL;
+    if (id == 0 || id > MAX_STACK_ID) return 0;
+    uint64_t **chunk = __atomic_load_n(&r->stack_dir[id / STACK_CHUNK], __ATOMIC_ACQUIRE);
+    if (!chunk) return 0;
+    uint64_t *blk = __atomic_load_n(&chunk[id % STACK_CHUNK], __ATOMIC_ACQUIRE);
+    if (!blk) return 0;
+    *pcs = blk + 1;
+    return (uint32_t)blk[0];
 }
 
-uint32_t tr_reader_stack_count(const tr_reader_t *r) { return r->nstacks; }
-size_t tr_reader_module_count(const tr_reader_t *r) { return r->nmods; }
-const tr_module_t *tr_reader_module(const tr_reader_t *r, size_t i) {
-    return i < r->nmods ? &r->mods[i] : NULL;
+uint32_t tr_reader_stack_count(const tr_reader_t *r) {
+    return r->ahead ? tr_ahead_view(r)->nstacks : r->nstacks;
 }
-const tr_end_t *tr_reader_end(const tr_reader_t *r) { return r->have_end ? &r->end : NULL; }
-void tr_reader_stats(const tr_reader_t *r, tr_reader_stats_t *st) { *st = r->st; }
-const tr_error_t *tr_reader_error(const tr_reader_t *r) { return &r->err; }
+size_t tr_reader_module_count(const tr_reader_t *r) {
+    return r->ahead ? tr_ahead_view(r)->nmods : r->nmods;
+}
+const tr_module_t *tr_reader_module(const tr_reader_t *r, size_t i) {
+    return i < tr_reader_module_count(r) ? &r->mod_dir[i / MOD_CHUNK][i % MOD_CHUNK] : NULL;
+}
+const tr_end_t *tr_reader_end(const tr_reader_t *r) {
+    if (r->ahead) {
+        const tr_view_t *v = tr_ahead_view(r);
+        return v->have_end ? &v->end : NULL;
+    }
+    return r->have_end ? &r->end : NULL;
+}
+void tr_reader_stats(const tr_reader_t *r, tr_reader_stats_t *st) {
+    *st = r->ahead ? tr_ahead_view(r)->st : r->st;
+}
+const tr_error_t *tr_reader_error(const tr_reader_t *r) {
+    return r->ahead ? &tr_ahead_view(r)->err : &r->err;
+}
 const char *tr_reader_path(const tr_reader_t *r) { return r->path; }

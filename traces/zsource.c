@@ -38,12 +38,13 @@ struct zsrc_s {
     zsrc_state_t st;
     /* prefetching */
     int threaded;
+    int cancellable; /* read(2) is a cancellation point for the producer */
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t has_data, has_space;
     chunk_t ring[NCHUNK];
     unsigned head, count;
-    int stop;
+    int stop, joined;
     chunk_t *cur; size_t cur_pos;
 };
 
@@ -64,10 +65,10 @@ static int read_input(zsrc_t *z) {
     z->in_len = z->in_pos = 0;
     for (;;) {
         int old;
-        if (z->threaded) pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+        if (z->cancellable) pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
         ssize_t const k = read(z->fd, z->in, ZSTD_DStreamInSize());
         int const e = errno;
-        if (z->threaded) pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+        if (z->cancellable) pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
         if (k < 0 && e == EINTR) continue;
         if (k < 0) return z_fail(z, TR_E_IO, e, "read failed: %s", strerror(e));
         if (k == 0) { z->in_eof = 1; return 0; }
@@ -150,10 +151,12 @@ int zsrc_prefetch(zsrc_t *z) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved); /* the thread takes no signal */
     z->threaded = 1;
+    z->cancellable = 1;
     int const rc = pthread_create(&z->th, NULL, prefetch_main, z);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (rc) {
         z->threaded = 0;
+        z->cancellable = 0;
         pthread_mutex_destroy(&z->mu);
         pthread_cond_destroy(&z->has_data);
         pthread_cond_destroy(&z->has_space);
@@ -192,7 +195,13 @@ ssize_t zsrc_read(zsrc_t *z, uint8_t *dst, size_t cap) {
             z->cur = NULL;
         }
         pthread_mutex_lock(&z->mu);
-        while (z->count == 0) pthread_cond_wait(&z->has_data, &z->mu);
+        while (z->count == 0 && !z->stop) pthread_cond_wait(&z->has_data, &z->mu);
+        if (z->count == 0) { /* zsrc_stop from another thread */
+            pthread_mutex_unlock(&z->mu);
+            z->st.code = TR_E_IO;
+            snprintf(z->st.msg, sizeof z->st.msg, "reader closed");
+            return -1;
+        }
         z->cur = &z->ring[z->head];
         z->cur_pos = 0;
         pthread_mutex_unlock(&z->mu);
@@ -200,6 +209,8 @@ ssize_t zsrc_read(zsrc_t *z, uint8_t *dst, size_t cap) {
 }
 
 const zsrc_state_t *zsrc_state(const zsrc_t *z) { return &z->st; }
+
+void zsrc_cancellable(zsrc_t *z) { z->cancellable = 1; }
 
 static zsrc_t *z_new(void) {
     zsrc_t *z = calloc(1, sizeof *z);
@@ -228,15 +239,24 @@ zsrc_t *zsrc_open_mem(const void *data, size_t size) {
     return z;
 }
 
+void zsrc_stop(zsrc_t *z) {
+    if (!z || !z->threaded) return;
+    pthread_mutex_lock(&z->mu);
+    z->stop = 1;
+    pthread_cond_broadcast(&z->has_space);
+    pthread_cond_broadcast(&z->has_data);
+    pthread_mutex_unlock(&z->mu);
+    if (!z->joined) {
+        pthread_cancel(z->th); /* only takes effect inside read(2) */
+        pthread_join(z->th, NULL);
+        z->joined = 1;
+    }
+}
+
 void zsrc_close(zsrc_t *z) {
     if (!z) return;
     if (z->threaded) {
-        pthread_mutex_lock(&z->mu);
-        z->stop = 1;
-        pthread_cond_broadcast(&z->has_space);
-        pthread_mutex_unlock(&z->mu);
-        pthread_cancel(z->th); /* only takes effect inside read(2) */
-        pthread_join(z->th, NULL);
+        zsrc_stop(z);
         pthread_mutex_destroy(&z->mu);
         pthread_cond_destroy(&z->has_data);
         pthread_cond_destroy(&z->has_space);

@@ -26,9 +26,17 @@ typedef struct zsrc_state_s {
 zsrc_t *zsrc_open_fd(int fd);                       /* takes the fd */
 zsrc_t *zsrc_open_mem(const void *data, size_t size); /* data outlives the source */
 void zsrc_close(zsrc_t *z);
+/* Stops the decompression thread, if any; a zsrc_read waiting for it, in
+ * another thread, then fails. For closing a reader whose decoding thread may
+ * be waiting on this one. */
+void zsrc_stop(zsrc_t *z);
 
 /* Starts the decompression thread; 0, or -1 (then it goes on unthreaded). */
 int zsrc_prefetch(zsrc_t *z);
+
+/* Lets another thread that reads from this source be cancelled inside
+ * read(2) (and nowhere else), for a reader stopped while waiting on a pipe. */
+void zsrc_cancellable(zsrc_t *z);
 
 /* Copies up to cap bytes of raw stream into dst: > 0 bytes, 0 at the end of
  * the input, < 0 on error (zsrc_state tells). */

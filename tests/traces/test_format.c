@@ -459,6 +459,120 @@ static void test_extremes(const char *dir) {
     tr_reader_close(r);
 }
 
+/* The decode-ahead thread (tr_reader_prefetch) must be invisible: a trace
+ * with stacks defined as it goes (ids across many chunks of the stack table),
+ * modules, EXEC paths and a corruption near its end reads the same, event by
+ * event, with the same stack and module tables seen at each event, the same
+ * error and the same statistics, with and without it. */
+typedef struct seen_s {
+    long events;
+    int rc;
+    uint64_t digest; /* over every field, the EXEC paths and each event's stack */
+    size_t mods;
+    uint32_t nstacks;
+    tr_error_t err;
+    tr_reader_stats_t st;
+} seen_t;
+
+static uint64_t mix(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001b3ull; }
+
+static seen_t read_all(const char *path, int ahead) {
+    seen_t s;
+    memset(&s, 0, sizeof s);
+    tr_error_t err;
+    tr_reader_t *r = tr_reader_open(path, &err);
+    CHECK(r != NULL, "ahead: open %s: %s", path, err.msg);
+    if (!r) return s;
+    if (ahead) CHECK(tr_reader_prefetch(r) == 0, "ahead: starts");
+    tr_event_t ev;
+    uint64_t h = 14695981039346656037ull;
+    while ((s.rc = tr_reader_next(r, &ev)) > 0) {
+        h = mix(h, ev.seq); h = mix(h, ev.release_seq); h = mix(h, ev.t_ns); h = mix(h, ev.a);
+        h = mix(h, ev.b); h = mix(h, ev.c); h = mix(h, ev.ret); h = mix(h, ev.tid); h = mix(h, ev.op);
+        for (const char *p = ev.str; p && *p; p++) h = mix(h, (uint8_t)*p);
+        const uint64_t *pcs;
+        uint32_t const n = tr_reader_stack(r, ev.stack, &pcs);
+        CHECK(ev.stack == 0 || n > 0, "ahead=%d: stack %u of event %ld is known when delivered", ahead,
+              ev.stack, s.events);
+        for (uint32_t i = 0; i < n; i++) h = mix(h, pcs[i]);
+        /* a module record precedes every 1000th event (see below) */
+        CHECK(tr_reader_module_count(r) >= (size_t)(ev.t_ns / 10 / 1000),
+              "ahead=%d: module %llu seen by event %llu", ahead, (unsigned long long)(ev.t_ns / 10000),
+              (unsigned long long)ev.seq);
+        s.events++;
+    }
+    s.digest = h;
+    s.mods = tr_reader_module_count(r);
+    s.nstacks = tr_reader_stack_count(r);
+    s.err = *tr_reader_error(r);
+    tr_reader_stats(r, &s.st);
+    if (s.mods) {
+        const tr_module_t *m = tr_reader_module(r, s.mods - 1);
+        CHECK(m && strcmp(m->path, "/lib/m.so") == 0 && m->build_id_len == 2, "ahead=%d: last module", ahead);
+    }
+    tr_reader_close(r);
+    return s;
+}
+
+static void test_ahead(const char *dir) {
+    char path[512], cut[600];
+    snprintf(path, sizeof path, "%s/ahead.zst", dir);
+    snprintf(cut, sizeof cut, "%s/ahead-cut.zst", dir);
+    tr_header_t h = test_header();
+    tr_writer_opts_t o = { 0 };
+    o.frame_bytes = 64 << 10;
+    tr_error_t err;
+    tr_writer_t *w = tr_writer_open(path, &h, &o, &err);
+    CHECK(w != NULL, "ahead: open: %s", err.msg);
+    if (!w) return;
+    uint32_t nst = 0;
+    uint64_t pcs[8];
+    uint8_t const bid[] = { 1, 2 };
+    uint64_t seq = 1;
+    for (uint64_t i = 1; i <= 60000; i++) {
+        if (i % 1000 == 0) {
+            tr_module_t m = { i, i, 4096, 0, "/lib/m.so", bid, 2 };
+            tr_writer_module(w, &m);
+        }
+        if (i % 5 == 1) { /* a new stack, ids spread over many chunks */
+            nst++;
+            for (int i = 0; i < 8; i++) pcs[i] = 0x400000 + nst * 64 + (uint64_t)i;
+            tr_writer_stack(w, nst * 3, pcs, 1 + nst % 8);
+        }
+        tr_event_t e = random_event(7 + (uint32_t)(i % 3), seq, i * 10); /* t_ns tells i */
+        e.stack = nst * 3;
+        if (i % 997 == 0) {
+            e.op = TR_OP_EXEC; e.a = e.b = e.c = e.ret = 0; e.seq = e.release_seq = seq;
+            e.str = i % 2 ? "/bin/odd" : "/bin/even";
+        }
+        seq = e.seq + 1;
+        CHECK(tr_writer_event(w, &e) == 0, "ahead: write");
+    }
+    tr_end_t const end = { TR_END_EXIT, 0, 600000, 60000, 0 };
+    CHECK(tr_writer_close(w, &end, &err) == 0, "ahead: close: %s", err.msg);
+    buf_t b = read_file(path);
+    FILE *f = fopen(cut, "wb"); /* a flipped byte near the end */
+    if (f && b.n > 100) {
+        b.p[b.n - 60] ^= 0x55;
+        fwrite(b.p, 1, b.n, f);
+    }
+    if (f) fclose(f);
+    free(b.p);
+    const char *files[] = { path, cut };
+    for (int k = 0; k < 2; k++) {
+        seen_t const a = read_all(files[k], 0), t = read_all(files[k], 1);
+        CHECK(a.events == t.events && a.rc == t.rc && a.digest == t.digest, "ahead %s: %ld events rc %d vs %ld rc %d",
+              files[k], a.events, a.rc, t.events, t.rc);
+        CHECK(a.mods == t.mods && a.nstacks == t.nstacks, "ahead %s: tables %zu/%u vs %zu/%u", files[k], a.mods,
+              a.nstacks, t.mods, t.nstacks);
+        CHECK(a.err.code == t.err.code && strcmp(a.err.msg, t.err.msg) == 0, "ahead %s: error '%s' vs '%s'",
+              files[k], a.err.msg, t.err.msg);
+        CHECK(memcmp(&a.st, &t.st, sizeof a.st) == 0, "ahead %s: stats differ", files[k]);
+        if (k == 0) CHECK(a.events == 60000 && a.rc == 0 && a.nstacks == 36000, "ahead: all read (%ld, %u stacks)", a.events, a.nstacks);
+        else CHECK(a.rc < 0 && a.events < 60000, "ahead: corruption found (%ld events, rc %d)", a.events, a.rc);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
     test_handmade();
@@ -466,6 +580,7 @@ int main(int argc, char **argv) {
     test_roundtrip(dir);
     test_truncation(dir);
     test_corruption(dir);
+    test_ahead(dir);
     if (failures) {
         fprintf(stderr, "test_format: %d checks failed\n", failures);
         return 1;
