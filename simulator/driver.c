@@ -145,24 +145,35 @@ static int new_id(drv_t *d, uint32_t *id)
 
 static inline void release_id(drv_t *d, uint32_t id) { d->freeids[d->nfree++] = id; }
 
-/* Maps a returned address to a fresh id. */
+/* Maps a returned address to a fresh id: one probe finds either the address
+ * (still mapped) or the empty slot where it goes. */
 static int bind(drv_t *d, uint64_t addr, uint64_t seq, uint64_t size, uint32_t *id)
 {
+    amap_t *m = &d->map;
+    if (__builtin_expect(2 * (m->n + 1) > m->mask + 1, 0) && amap_grow(m))
+        return -1;
     if (new_id(d, id))
         return -1;
     uint64_t s32 = size < UINT32_MAX ? size : UINT32_MAX;
-    if (s32 == UINT32_MAX)
+    if (__builtin_expect(s32 == UINT32_MAX, 0))
         d->size[*id] = size;
     uint64_t v = *id | s32 << 32;
-    uint64_t i = amap_find(&d->map, addr);
-    if (i != UINT64_MAX) { /* the old owner gave it up in a realloc not yet seen */
-        if (d->ndet == NDETACHED) /* forget the oldest: it stays live (a lost free) */
-            memmove(d->det, d->det + 1, (NDETACHED - 1) * sizeof d->det[0]), d->ndet--;
-        d->det[d->ndet++] = (detached_t){ addr, seq, d->map.ents[i].val };
-        d->map.ents[i].val = v;
-        return 0;
+    uint64_t i = slot_of(m, addr);
+    while (m->ents[i].key) {
+        if (__builtin_expect(m->ents[i].key == addr, 0)) {
+            /* the old owner gave it up in a realloc not yet seen */
+            if (d->ndet == NDETACHED) /* forget the oldest: it stays live (a lost free) */
+                memmove(d->det, d->det + 1, (NDETACHED - 1) * sizeof d->det[0]), d->ndet--;
+            d->det[d->ndet++] = (detached_t){ addr, seq, m->ents[i].val };
+            m->ents[i].val = v;
+            return 0;
+        }
+        i = (i + 1) & m->mask;
     }
-    return amap_put(&d->map, addr, v);
+    m->ents[i].key = addr;
+    m->ents[i].val = v;
+    m->n++;
+    return 0;
 }
 
 /* The id of a live address given up at release_seq, removed from the map,
@@ -170,12 +181,13 @@ static int bind(drv_t *d, uint64_t addr, uint64_t seq, uint64_t size, uint32_t *
 static uint32_t unbind(drv_t *d, uint64_t addr, uint64_t release_seq, uint64_t *size)
 {
     uint64_t v;
-    for (unsigned k = d->ndet; k-- > 0;)
-        if (d->det[k].addr == addr && d->det[k].seq > release_seq) {
-            v = d->det[k].val;
-            memmove(d->det + k, d->det + k + 1, (d->ndet - k - 1) * sizeof d->det[0]), d->ndet--;
-            goto found;
-        }
+    if (__builtin_expect(d->ndet != 0, 0))
+        for (unsigned k = d->ndet; k-- > 0;)
+            if (d->det[k].addr == addr && d->det[k].seq > release_seq) {
+                v = d->det[k].val;
+                memmove(d->det + k, d->det + k + 1, (d->ndet - k - 1) * sizeof d->det[0]), d->ndet--;
+                goto found;
+            }
     uint64_t i = amap_find(&d->map, addr);
     if (i == UINT64_MAX)
         return SIM_NO_ID;
@@ -264,97 +276,98 @@ oom:
     return -1;
 }
 
-int sim_event(sim_run_t *run, const tr_event_t *evp)
+int sim_event(sim_run_t *run, const tr_event_t *ev)
 {
     sim_drv_t *x = run->drv;
     drv_t *d = &x->d;
-    const tr_event_t ev = *evp;
-    sim_req_t q = { .op = ev.op, .tid = ev.tid, .id = SIM_NO_ID, .old_id = SIM_NO_ID };
-    int allocating = 0, skip = 0;
-    switch (ev.op) {
+    sim_req_t q = { .op = ev->op, .tid = ev->tid, .id = SIM_NO_ID, .old_id = SIM_NO_ID };
+    int allocating = 1, skip = 0;
+    switch (ev->op) {
     case TR_OP_MALLOC:
     case TR_OP_VALLOC:
     case TR_OP_PVALLOC:
-        q.size = ev.a;
-        allocating = 1;
+        q.size = ev->a;
+        break;
+    case TR_OP_FREE:
+        allocating = 0;
+        skip = 1;
+        if (ev->a) {
+            uint64_t osz;
+            q.old_id = unbind(d, ev->a, ev->seq, &osz);
+            if (__builtin_expect(q.old_id == SIM_NO_ID, 0)) {
+                run->unknown_frees++;
+            } else {
+                x->live -= osz;
+                release_id(d, q.old_id);
+                skip = 0;
+            }
+        }
         break;
     case TR_OP_CALLOC:
-        q.nmemb = ev.a;
-        q.size = ev.a * ev.b;
-        if (ev.b && q.size / ev.b != ev.a)
+        q.nmemb = ev->a;
+        if (__builtin_mul_overflow(ev->a, ev->b, &q.size))
             q.size = UINT64_MAX;
-        allocating = 1;
         break;
     case TR_OP_MEMALIGN:
     case TR_OP_POSIX_MEMALIGN:
     case TR_OP_ALIGNED_ALLOC:
-        q.align = ev.a;
-        q.size = ev.b;
-        allocating = 1;
+        q.align = ev->a;
+        q.size = ev->b;
         break;
     case TR_OP_REALLOC:
     case TR_OP_REALLOCARRAY:
-        if (ev.op == TR_OP_REALLOC) {
-            q.size = ev.b;
+        if (ev->op == TR_OP_REALLOC) {
+            q.size = ev->b;
         } else {
-            q.nmemb = ev.b;
-            q.size = ev.b * ev.c;
-            if (ev.c && q.size / ev.c != ev.b)
+            q.nmemb = ev->b;
+            if (__builtin_mul_overflow(ev->b, ev->c, &q.size))
                 q.size = UINT64_MAX;
         }
-        if (!ev.ret && q.size) { /* failed: the old block stays */
+        if (!ev->ret && q.size) { /* failed: the old block stays */
+            allocating = 0;
             skip = 1;
             break;
         }
-        if (ev.a) {
+        if (ev->a) {
             uint64_t osz;
-            q.old_id = unbind(d, ev.a, ev.release_seq, &osz);
+            q.old_id = unbind(d, ev->a, ev->release_seq, &osz);
             if (q.old_id == SIM_NO_ID)
                 run->unknown_frees++;
             else
                 x->live -= osz; /* its id is released after the bind */
         }
-        allocating = 1;
-        break;
-    case TR_OP_FREE:
-        if (ev.a) {
-            uint64_t osz;
-            q.old_id = unbind(d, ev.a, ev.seq, &osz);
-            if (q.old_id == SIM_NO_ID) {
-                run->unknown_frees++;
-                skip = 1;
-            } else {
-                x->live -= osz;
-                release_id(d, q.old_id);
-            }
-        } else {
-            skip = 1;
-        }
         break;
     case TR_OP_MALLOPT:
-        q.param = (int64_t)ev.a;
-        q.value = (int64_t)ev.b;
+        allocating = 0;
+        q.param = (int64_t)ev->a;
+        q.value = (int64_t)ev->b;
         break;
     case TR_OP_MALLOC_TRIM:
-        q.value = (int64_t)ev.a;
+        allocating = 0;
+        q.value = (int64_t)ev->a;
         break;
     default:
+        allocating = 0;
         break;
     }
-    if (allocating && ev.ret) {
-        if (bind(d, ev.ret, ev.seq, q.size, &q.id)) {
-            snprintf(run->err, sizeof run->err, "out of memory");
-            return -1;
+    if (allocating) {
+        if (ev->ret) {
+            if (bind(d, ev->ret, ev->seq, q.size, &q.id)) {
+                snprintf(run->err, sizeof run->err, "out of memory");
+                return -1;
+            }
+            x->live += q.size;
+        } else if (q.old_id == SIM_NO_ID) {
+            skip = 1; /* a failed allocation: nothing to simulate */
         }
-        x->live += q.size;
+        if (q.old_id != SIM_NO_ID) /* realloc: new and old ids differ */
+            release_id(d, q.old_id);
     }
-    if (allocating && q.old_id != SIM_NO_ID) /* realloc: new and old ids differ */
-        release_id(d, q.old_id);
-    if (!skip && (!allocating || ev.ret || q.old_id != SIM_NO_ID))
+    if (!skip)
         for (unsigned m = 0; m < run->nmodels; m++)
             run->models[m].step(run->models[m].opaque, &q);
     uint64_t op = ++x->op;
-    x->t_ns = ev.t_ns;
+    x->t_ns = ev->t_ns;
     if (allocating) {
         int lp = x->live > run->peak_live;
         if (lp) {
@@ -363,7 +376,7 @@ int sim_event(sim_run_t *run, const tr_event_t *evp)
         }
         note_peaks(run, x->live, op, lp);
     }
-    if (op == x->next_cp) {
+    if (__builtin_expect(op == x->next_cp, 0)) {
         run->checkpoint(run->ctx, op, 0);
         x->next_cp += run->checkpoint_every;
     }

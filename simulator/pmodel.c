@@ -31,6 +31,8 @@ typedef struct pmod_s {
     pm_chunk_t **chunk; /* per id */
     uint64_t cap;
     int serial;
+    uint32_t tid;  /* the model's current thread */
+    int have_tid;
     pm_bins_t peak_bins;
 } pmod_t;
 
@@ -62,8 +64,11 @@ static void pm_step(void *o, const sim_req_t *r)
 {
     pmod_t *p = o;
     pm_heap_t *h = p->h;
-    if (!p->serial)
+    if (!p->serial && (r->tid != p->tid || !p->have_tid)) {
         pm_set_thread(h, r->tid);
+        p->tid = r->tid;
+        p->have_tid = 1;
+    }
     switch (r->op) {
     case TR_OP_MALLOC:
         put(p, r->id, pm_malloc_c(h, r->size));
@@ -109,20 +114,17 @@ static void pm_step(void *o, const sim_req_t *r)
         pm_malloc_trim(h, (size_t)r->value);
         return;
     case TR_OP_THREAD_EXIT:
-        if (!p->serial)
+        if (!p->serial) {
             pm_thread_exit(h, r->tid);
+            p->have_tid = 0; /* the tid may start a new thread */
+        }
         return;
     default:
         return;
     }
 }
 
-static uint64_t pm_fp(void *o)
-{
-    pm_mallinfo_t mi;
-    pm_mallinfo2(((pmod_t *)o)->h, &mi);
-    return mi.arena + mi.hblkhd;
-}
+static uint64_t pm_fp(void *o) { return pm_footprint(((pmod_t *)o)->h); }
 
 static void pm_stats(void *o, sim_stats_t *st)
 {

@@ -745,6 +745,8 @@ void pm_mallinfo2(const pm_heap_t *h, pm_mallinfo_t *mi)
     mi->keepcost = pm_topsize(h->main);
 }
 
+uint64_t pm_footprint(const pm_heap_t *h) { return h->system_mem + h->mmapped_mem; }
+
 void pm_bins(const pm_heap_t *h, pm_bins_t *b)
 {
     memset(b, 0, sizeof *b);

@@ -14,6 +14,7 @@
 #include "ptmalloc2.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define PM_SIZE_SZ 8u
 #define PM_ALIGN 16u
@@ -44,18 +45,25 @@ enum pm_state {
 };
 
 typedef struct pm_chunk_s pm_chunk_t;
-struct pm_chunk_s {
+/* One cache line holds what every path reads (address, size, state, the
+ * neighbours and the bin links); the large-bin skip list's back link and an
+ * mmapped chunk's offset sit on the second. Records are 64-byte aligned. */
+struct __attribute__((aligned(64))) pm_chunk_s {
     uint64_t addr;                     /* chunk address (user pointer - 16) */
     uint64_t size;                     /* chunksize, no flag bits */
-    pm_chunk_t *phys_prev, *phys_next; /* address order in its segment */
-    pm_chunk_t *fd, *bk;               /* bin (circular) / tcache, fastbin (fd) */
-    pm_chunk_t *fd_nextsize, *bk_nextsize;
-    uint64_t mmap_off;                 /* mmapped: prev_size (leading offset) */
-    uint16_t arena;                    /* index of the owning arena */
     uint8_t state;
     uint8_t hashed;                    /* in the user-address index */
+    uint16_t arena;                    /* index of the owning arena */
     uint32_t bin;                      /* PM_BIN: bin index (1 = unsorted) */
+    pm_chunk_t *phys_prev, *phys_next; /* address order in its segment */
+    pm_chunk_t *fd, *bk;               /* bin (circular) / tcache, fastbin (fd) */
+    pm_chunk_t *fd_nextsize;
+    /* -- second cache line -- */
+    pm_chunk_t *bk_nextsize;
+    uint64_t mmap_off;                 /* mmapped: prev_size (leading offset) */
 };
+/* bytes of a record that hold fields (the rest is alignment padding) */
+#define PM_REC_BYTES (offsetof(pm_chunk_t, mmap_off) + sizeof(uint64_t))
 
 typedef struct pm_hinfo_s pm_hinfo_t;
 struct pm_hinfo_s { /* heap_info of a non-main heap */
@@ -107,6 +115,7 @@ struct pm_heap_s {
     uint64_t trim_threshold, top_pad, mmap_threshold, arena_test, arena_max;
     int64_t n_mmaps_max, n_mmaps;
     uint64_t mmapped_mem;
+    uint64_t system_mem; /* sum of the arenas' system_mem */
     bool no_dyn_threshold;
     uint64_t tcache_bins, tcache_count, tcache_unsorted_limit;
     uint64_t max_fast;

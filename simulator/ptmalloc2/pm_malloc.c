@@ -41,7 +41,8 @@ void pm_unlink(pm_arena_t *av, pm_chunk_t *p)
             p->bk_nextsize->fd_nextsize = p->fd_nextsize;
         }
     }
-    p->fd_nextsize = p->bk_nextsize = NULL;
+    if (p->fd_nextsize) /* set and cleared in pairs: the second line stays cold */
+        p->fd_nextsize = p->bk_nextsize = NULL;
     av->n_bins[bin_class(idx)]--;
     av->bin_bytes[bin_class(idx)] -= p->size;
     /* glibc clears binmap bits lazily, but a set bit over an empty bin is
@@ -58,7 +59,8 @@ void pm_unsorted_push(pm_arena_t *av, pm_chunk_t *p)
     p->bk = bck;
     fwd->bk = p;
     bck->fd = p;
-    p->fd_nextsize = p->bk_nextsize = NULL;
+    if (p->fd_nextsize)
+        p->fd_nextsize = p->bk_nextsize = NULL;
     stat_add(av, p, 1);
 }
 

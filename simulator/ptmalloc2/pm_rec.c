@@ -63,7 +63,7 @@ pm_chunk_t *pm_rec_new(pm_heap_t *h)
         c = &s->recs[s->used++];
         h->slab_left--;
     }
-    memset(c, 0, sizeof *c);
+    memset(c, 0, PM_REC_BYTES);
     return c;
 }
 

@@ -4,6 +4,7 @@
 #include "pm_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- mmapped chunks ------------------------------------------------------ */
 
@@ -115,6 +116,7 @@ int pm_heap_trim(pm_heap_t *h, pm_arena_t *av, uint64_t pad)
         if (new_size + (PM_HEAP_MAX - prev_heap->size) < pad + PM_MINSIZE + PM_PAGE)
             break;
         av->system_mem -= heap->size;
+        h->system_mem -= heap->size;
         pm_rec_free(h, top);
         free(heap);
         heap = prev_heap;
@@ -146,6 +148,7 @@ int pm_heap_trim(pm_heap_t *h, pm_arena_t *av, uint64_t pad)
         return 0;
     heap->size -= extra;
     av->system_mem -= extra;
+    h->system_mem -= extra;
     top->size -= extra;
     return 1;
 }
@@ -164,6 +167,7 @@ static pm_chunk_t *sysmalloc_main(pm_heap_t *h, pm_arena_t *av, uint64_t nb)
     uint64_t brk = h->brk_cur;
     h->brk_cur += size;
     av->system_mem += size;
+    h->system_mem += size;
     if (av->top && brk == av->top->addr + old_size) {
         av->top->size += size;
     } else {
@@ -180,6 +184,7 @@ static pm_chunk_t *sysmalloc_main(pm_heap_t *h, pm_arena_t *av, uint64_t nb)
         link_after(NULL, t);
         av->top = t;
         av->system_mem += correction;
+        h->system_mem += correction;
     }
     return NULL;
 }
@@ -195,10 +200,12 @@ static void sysmalloc_heap(pm_heap_t *h, pm_arena_t *av, uint64_t nb, bool tried
     pm_hinfo_t *heap;
     if (diff > 0 && grow_heap(old_heap, diff) == 0) {
         av->system_mem += old_heap->size - old_heap_size;
+        h->system_mem += old_heap->size - old_heap_size;
         old_top->size = old_heap->addr + old_heap->size - old_top->addr;
     } else if ((heap = new_heap(h, nb + PM_MINSIZE + PM_HEAPINFO_SZ, h->top_pad))) {
         heap->prev = old_heap;
         av->system_mem += heap->size;
+        h->system_mem += heap->size;
         av->heap = heap;
         pm_chunk_t *t = new_rec_at(h, av, heap->addr + PM_HEAPINFO_SZ,
                                    heap->size - PM_HEAPINFO_SZ, PM_TOP);
@@ -275,6 +282,7 @@ int pm_systrim(pm_heap_t *h, pm_arena_t *av, uint64_t pad)
     int64_t released = (int64_t)(cur - h->brk_cur);
     if (released != 0) {
         av->system_mem -= (uint64_t)released;
+        h->system_mem -= (uint64_t)released;
         av->top->size = top_size - (uint64_t)released;
         return 1;
     }
@@ -293,9 +301,10 @@ static pm_arena_t *arena_alloc(pm_heap_t *h)
         h->arenas = a;
         h->n_arenas_alloc = n;
     }
-    pm_arena_t *av = calloc(1, sizeof *av);
+    pm_arena_t *av = aligned_alloc(_Alignof(pm_arena_t), sizeof *av); /* bin records: 64 */
     if (!av)
         return NULL;
+    memset(av, 0, sizeof *av);
     for (int i = 0; i < PM_NBINS; i++) {
         av->bins[i].fd = av->bins[i].bk = &av->bins[i];
         av->bins[i].state = PM_SENTINEL;
@@ -346,6 +355,7 @@ static pm_arena_t *int_new_arena(pm_heap_t *h, uint64_t size)
     av->heap = hi;
     av->attached_threads = 1;
     av->system_mem = hi->size;
+    h->system_mem += hi->size;
     uint64_t ptr = hi->addr + PM_HEAPINFO_SZ + PM_ARENA_SZ;
     uint64_t mis = (ptr + 2 * PM_SIZE_SZ) & (PM_ALIGN - 1);
     if (mis)

@@ -125,6 +125,8 @@ typedef struct pm_mallinfo_s {
         fordblks, keepcost;
 } pm_mallinfo_t;
 void pm_mallinfo2(const pm_heap_t *h, pm_mallinfo_t *mi);
+/* mallinfo2's arena + hblkhd (bytes held from the OS), in O(1). */
+uint64_t pm_footprint(const pm_heap_t *h);
 
 /* Where the free memory sits, for the fragmentation report. */
 typedef struct pm_bins_s {

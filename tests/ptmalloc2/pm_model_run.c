@@ -34,6 +34,8 @@ static void print_cp(FILE *o, pm_heap_t *h)
 {
     pm_mallinfo_t m;
     pm_mallinfo2(h, &m);
+    if (pm_footprint(h) != m.arena + m.hblkhd) /* the O(1) sum must agree: breaks the diff */
+        fprintf(o, "footprint %llu != arena + hblkhd\n", (unsigned long long)pm_footprint(h));
     fprintf(o, "C %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", m.arena, m.ordblks, m.smblks, m.hblks,
             m.hblkhd, m.fsmblks, m.uordblks, m.fordblks, m.keepcost);
 }
