@@ -245,8 +245,10 @@ AINLINE void do_op(rp_engine_t *e, void **const slots, const rp_op_t *o, const u
 #undef ALLOC
 }
 
-/* Untimed ops [o, end): threaded dispatch (one indirect jump per handler,
- * each with its own prediction history), the object table slot fetched
+/* Untimed ops [o, end): free and malloc by conditional branches (a
+ * mispredicted one costs less than a mispredicted indirect jump, and a
+ * random op mix mispredicts about every other op), the rest by threaded
+ * dispatch (one indirect jump per handler), the object table slot fetched
  * 8 ops ahead (the one random access of the loop). One function per
  * (null, touch), since a label table cannot be inlined. */
 #define DEFINE_UNTIMED(name, NULLV, TOUCHV)                                                                    \
@@ -264,6 +266,8 @@ static __attribute__((noinline)) void name(rp_engine_t *e, void **const slots, c
         [RP_NOP] = &&l_next, [RP_FAILED] = &&l_other, [RP_REALLOC_FREE] = &&l_other,                            \
     };                                                                                                          \
     if (o + 8 < lane_end) __builtin_prefetch(&slots[o[8].id], 1);                                               \
+    if (o->code == RP_FREE) goto l_free;    /* the two common ops by conditional branches, */                  \
+    if (o->code == RP_MALLOC) goto l_malloc; /* cheaper than the indirect jump when mispredicted */            \
     goto *tbl[o->code < RP_NCODES ? o->code : RP_NOP];                                                          \
 l_malloc:                                                                                                       \
     alloc_op(e, slots, o, xp, nb, nf, RP_MALLOC, NULLV, TOUCHV, 0);                                             \
@@ -293,6 +297,8 @@ l_next:                                                                         
         return;                                                                                                 \
     }                                                                                                           \
     if (o + 8 < lane_end) __builtin_prefetch(&slots[o[8].id], 1);                                               \
+    if (o->code == RP_FREE) goto l_free;    /* the two common ops by conditional branches, */                  \
+    if (o->code == RP_MALLOC) goto l_malloc; /* cheaper than the indirect jump when mispredicted */            \
     goto *tbl[o->code < RP_NCODES ? o->code : RP_NOP];                                                          \
 }
 DEFINE_UNTIMED(untimed_00, 0, 0)
