@@ -420,13 +420,28 @@ void sim_prefetch(const sim_run_t *run, const tr_event_t *e)
         __builtin_prefetch(&x->d.map.ents[slot_of(&x->d.map, a)]);
 }
 
+void sim_prefetch_models(const sim_run_t *run, const tr_event_t *e)
+{
+    if ((e->op != TR_OP_FREE && e->op != TR_OP_REALLOC && e->op != TR_OP_REALLOCARRAY) || !e->a)
+        return;
+    const amap_t *m = &run->drv->d.map;
+    uint64_t i = amap_find(m, e->a);
+    if (i == UINT64_MAX)
+        return;
+    uint32_t id = (uint32_t)m->ents[i].val;
+    for (unsigned k = 0; k < run->nmodels; k++)
+        if (run->models[k].prefetch)
+            run->models[k].prefetch(run->models[k].opaque, id);
+}
+
 int sim_run(sim_run_t *run, tr_reader_t *r)
 {
     if (sim_begin(run))
         return -1;
     /* a ring of the next events: each one's map slot is prefetched LA events
-     * before it is simulated (the probe is the driver's one cache miss) */
-    enum { LA = 16 };
+     * before it is simulated (the probe is the driver's one cache miss), the
+     * models' state of the object it frees LA2 events before */
+    enum { LA = 16, LA2 = 6 };
     tr_event_t ring[LA];
     unsigned n = 0, head = 0;
     int got = 1;
@@ -443,6 +458,8 @@ int sim_run(sim_run_t *run, tr_reader_t *r)
         }
         if (!n)
             break;
+        if (n > LA2)
+            sim_prefetch_models(run, &ring[(head + LA2) % LA]);
         if (sim_event(run, &ring[head]))
             return -1;
         head = (head + 1) % LA;

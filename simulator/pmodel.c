@@ -124,6 +124,13 @@ static void pm_step(void *o, const sim_req_t *r)
     }
 }
 
+static void pm_prefetch(void *o, uint32_t id)
+{
+    pmod_t *p = o;
+    if (id < p->cap && p->chunk[id])
+        __builtin_prefetch(p->chunk[id]);
+}
+
 static uint64_t pm_fp(void *o) { return pm_footprint(((pmod_t *)o)->h); }
 
 static void pm_stats(void *o, sim_stats_t *st)
@@ -291,6 +298,7 @@ int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, con
     m->mallinfo = pm_mi;
     m->report = pm_report;
     m->destroy = pmod_destroy;
+    m->prefetch = pm_prefetch;
     return 0;
 }
 

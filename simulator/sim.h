@@ -66,6 +66,10 @@ typedef struct sim_model_s {
      * preceded by ",\n" (json = 1). Optional. */
     void (*report)(void *opaque, FILE *f, int json);
     void (*destroy)(void *opaque);
+    /* Optional: fetch into the cache what step will read for object id
+     * (called a few events before the free or realloc that gives id up).
+     * A hint only: it must not change the model's state. */
+    void (*prefetch)(void *opaque, uint32_t id);
 } sim_model_t;
 
 /* ---- models --------------------------------------------------------------- */
@@ -152,6 +156,10 @@ void sim_end(sim_run_t *run);
 /* Optional: fetches the cache line sim_event(ev) will probe; call it some
  * events ahead (sim_run does, 16 ahead). */
 void sim_prefetch(const sim_run_t *run, const tr_event_t *ev);
+/* Optional, after sim_prefetch and closer to the event (sim_run: 6 ahead):
+ * for a free or realloc, has the models fetch the state of the object it
+ * gives up (sim_model_t.prefetch). */
+void sim_prefetch_models(const sim_run_t *run, const tr_event_t *ev);
 void sim_run_free(sim_run_t *run);
 
 #ifdef __cplusplus

@@ -73,6 +73,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < k; i++) {
             if (i + 16 < k)
                 sim_prefetch(&run, &evs[i + 16]);
+            if (i + 6 < k)
+                sim_prefetch_models(&run, &evs[i + 6]);
             if (sim_event(&run, &evs[i]))
                 return 1;
         }
