@@ -18,6 +18,9 @@ static void usage(FILE *f) {
             "                     NAME:VAR=VALUE[:VAR=VALUE] adds settings to that run only\n"
             "                     (e.g. glibc,glibc:MALLOC_ARENA_MAX=1). Default glibc.\n"
             "  --env VAR=VALUE    environment setting for every run (repeatable)\n"
+            "  --no-trace-env     glibc runs: do not apply the malloc settings recorded in the trace\n"
+            "                     (its MALLOC_ARENA_MAX etc. and GLIBC_TUNABLES glibc.malloc.*; applied\n"
+            "                     by default, a setting of the same name from --env or --alloc wins)\n"
             "  --mode serial|threads   serial (default): all ops in one thread in trace order;\n"
             "                     threads: one thread per recorded thread, cross-thread waits only\n"
             "  --pace             threads mode: follow the recorded timestamps\n"
@@ -90,7 +93,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--child-replay")) return child(argc, argv);
     rp_opts_t o = { .touch = 1, .progress = 1, .sample = 0 };
     const char *alloc = NULL, *genv[RP_MAX_ENV];
-    int ngenv = 0, null = 0;
+    int ngenv = 0, null = 0, trace_env = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int const more = i + 1 < argc;
@@ -116,6 +119,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--pace")) o.pace = 1;
         else if (!strcmp(a, "--null")) null = 1;
         else if (!strcmp(a, "--strict")) o.strict = 1;
+        else if (!strcmp(a, "--no-trace-env")) trace_env = 0;
         else if (!strcmp(a, "--no-progress")) o.progress = 0;
         else if (ARG("--checkpoints")) {
             char *end;
@@ -200,6 +204,17 @@ int main(int argc, char **argv) {
     }
     if (!o.sample) /* about 2^17 timed ops at most: a timer read costs ~30-50 ns in a VM */
         for (o.sample = 1; o.sample < (1u << 20) && prep.events / o.sample > (1u << 17);) o.sample *= 2;
+    /* the traced program's malloc settings, for glibc runs, under the explicit ones */
+    for (int i = 0; i < n && trace_env; i++) {
+        rp_run_t *const r = &runs[i];
+        if (r->kind != RP_ALLOC_GLIBC) continue;
+        for (int k = 0; k < prep.nenv && r->nenv < RP_MAX_ENV; k++) {
+            size_t const nl = strcspn(prep.env[k], "=") + 1;
+            int given = 0;
+            for (int j = 0; j < r->nenv; j++) given |= !strncmp(r->env[j], prep.env[k], nl);
+            if (!given) r->env[r->nenv++] = prep.env[k];
+        }
+    }
     int csv_fd = -1;
     if (o.csv && (csv_fd = open(o.csv, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
         fprintf(stderr, "%s: %s: %s\n", prog, o.csv, strerror(errno));

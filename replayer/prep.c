@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- growable arrays ------------------------------------------------------ */
@@ -458,8 +459,47 @@ static void prep_free(prep_t *p) {
     VFREE(p->lanes); VFREE(p->ops); VFREE(p->ext); VFREE(p->oplane); VFREE(p->times); VFREE(p->deps);
 }
 
+/* ---- the traced program's malloc settings ------------------------------------ */
+/* glibc 2.36's environment aliases of its malloc tunables */
+static const char *const k_alias[] = { "MALLOC_ARENA_MAX=", "MALLOC_ARENA_TEST=", "MALLOC_MMAP_THRESHOLD_=",
+                                       "MALLOC_TRIM_THRESHOLD_=", "MALLOC_TOP_PAD_=", "MALLOC_MMAP_MAX_=",
+                                       "MALLOC_CHECK_=", "MALLOC_PERTURB_=" };
+
+/* Keeps the header's settings glibc's malloc reads (other MALLOC_* names,
+ * e.g. jemalloc's MALLOC_CONF, and non-malloc tunables are left out). */
+static void trace_env(const tr_header_t *h, rp_prep_t *o) {
+    for (size_t i = 0; h && i < h->nenv && o->nenv < RP_MAX_TRACE_ENV; i++) {
+        const char *const e = h->env[i];
+        if (!e) continue;
+        for (size_t k = 0; k < sizeof k_alias / sizeof k_alias[0]; k++)
+            if (!strncmp(e, k_alias[k], strlen(k_alias[k]))) {
+                if ((o->env[o->nenv] = strdup(e))) o->nenv++;
+                break;
+            }
+        if (strncmp(e, "GLIBC_TUNABLES=", 15)) continue;
+        size_t const n = strlen(e);
+        char *t = malloc(n + 1);
+        if (!t) continue;
+        size_t len = (size_t)sprintf(t, "GLIBC_TUNABLES=");
+        for (const char *q = e + 15; *q;) {
+            size_t const l = strcspn(q, ":");
+            if (!strncmp(q, "glibc.malloc.", 13) && memchr(q, '=', l)) {
+                if (len > 15) t[len++] = ':';
+                memcpy(t + len, q, l);
+                len += l;
+            }
+            q += l + (q[l] == ':');
+        }
+        t[len] = 0;
+        if (len > 15) o->env[o->nenv++] = t;
+        else free(t);
+    }
+}
+
 int rp_prep(const char *path, int threads, rp_prep_t *o, char *err, size_t errlen) {
     memset(o, 0, sizeof *o);
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
     o->fd = -1;
     tr_error_t te;
     memset(&te, 0, sizeof te);
@@ -468,6 +508,7 @@ int rp_prep(const char *path, int threads, rp_prep_t *o, char *err, size_t errle
         snprintf(err, errlen, "%s", te.msg[0] ? te.msg : "cannot open");
         return -1;
     }
+    trace_env(tr_reader_header(r), o);
     tr_reader_prefetch(r);
     prep_t p;
     memset(&p, 0, sizeof p);
@@ -514,6 +555,8 @@ int rp_prep(const char *path, int threads, rp_prep_t *o, char *err, size_t errle
     o->leftover = p.live.n + p.displaced.n;
     o->live_reuse += p.displaced.n;
     rc = write_plan(&p, o, err, errlen);
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    o->prep_ns = (uint64_t)(ts1.tv_sec - ts0.tv_sec) * 1000000000ull + (uint64_t)ts1.tv_nsec - (uint64_t)ts0.tv_nsec;
 out:
     prep_free(&p);
     tr_reader_close(r);

@@ -159,6 +159,7 @@ typedef struct rp_child_args_s {
 int rp_child_main(const rp_child_args_t *a);
 
 /* ---- preprocessing (prep.c, parent only) ---------------------------------- */
+#define RP_MAX_TRACE_ENV 12
 typedef struct rp_prep_s {
     int fd;                  /* memfd holding the plan */
     uint64_t bytes;
@@ -169,6 +170,9 @@ typedef struct rp_prep_s {
     uint64_t live_reuse;     /* allocations at an address still live (lost free) */
     uint64_t leftover;       /* objects live at the end */
     int truncated;           /* reader stopped at a truncation (complete part kept) */
+    uint64_t prep_ns;        /* wall time of rp_prep */
+    int nenv;                /* the trace header's glibc malloc settings: its MALLOC_* aliases of */
+    char *env[RP_MAX_TRACE_ENV]; /* the tunables, and GLIBC_TUNABLES cut to its glibc.malloc.* entries */
     char warn[320];          /* reader's message when truncated */
 } rp_prep_t;
 

@@ -44,6 +44,12 @@ void rp_print_table(FILE *f, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t
     fprintf(f, "%s: %llu events, %llu thread%s, ideal peak %s; mode %s, touch %s\n", o->trace,
             (unsigned long long)prep->events, (unsigned long long)prep->threads, prep->threads == 1 ? "" : "s",
             ideal, o->threads ? (o->pace ? "threads (paced)" : "threads") : "serial", o->touch ? "all" : "none");
+    for (int i = 0; i < n; i++) /* settings besides the allocator's name: from --env, --alloc or the trace */
+        if (runs[i].nenv) {
+            fprintf(f, "%s env:", runs[i].label);
+            for (int k = 0; k < runs[i].nenv; k++) fprintf(f, " %s", runs[i].env[k]);
+            fprintf(f, "\n");
+        }
     int w = 9;
     for (int i = 0; i < n; i++) {
         int const l = (int)strlen(runs[i].label);
@@ -107,9 +113,15 @@ int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, r
     fprintf(f, "{\"trace\": ");
     json_str(f, o->trace);
     fprintf(f, ", \"events\": %llu, \"threads\": %llu, \"truncated\": %s, \"unknown_frees\": %llu,\n"
-               " \"ideal_peak_bytes\": %llu, \"runs\": [",
+               " \"ideal_peak_bytes\": %llu, \"prep_ns\": %llu, \"trace_env\": [",
             (unsigned long long)prep->events, (unsigned long long)prep->threads, prep->truncated ? "true" : "false",
-            (unsigned long long)prep->unknown_frees, (unsigned long long)prep->ideal_peak);
+            (unsigned long long)prep->unknown_frees, (unsigned long long)prep->ideal_peak,
+            (unsigned long long)prep->prep_ns);
+    for (int k = 0; k < prep->nenv; k++) {
+        if (k) fprintf(f, ", ");
+        json_str(f, prep->env[k]);
+    }
+    fprintf(f, "], \"runs\": [");
     int first = 1;
     for (int i = 0; i < n; i++) {
         const rp_run_t *r = &runs[i];

@@ -6,6 +6,8 @@
  *                              malloc gets the old address at seq 3, the
  *                              realloc itself is seq 4
  *   mktrace threads OUT OPS THREADS SEED
+ *   mktrace withenv IN OUT NAME=VALUE...   IN's events with a header that
+ *                              records those environment settings
  */
 #include "trace.h"
 
@@ -34,8 +36,34 @@ static void put(uint32_t tid, int op, uint64_t a, uint64_t b, uint64_t c, uint64
 static uint64_t rng;
 static uint64_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 
+/* A copy of a trace whose header records the settings env[0..n). */
+static int withenv(const char *in, const char *out, const char *const *env, size_t n) {
+    tr_error_t err;
+    tr_reader_t *r = tr_reader_open(in, &err);
+    if (!r) { fprintf(stderr, "mktrace: %s\n", err.msg); return 1; }
+    tr_header_t h = *tr_reader_header(r);
+    h.env = env;
+    h.nenv = n;
+    tr_writer_t *cw = tr_writer_open(out, &h, NULL, &err);
+    if (!cw) { fprintf(stderr, "mktrace: %s\n", err.msg); return 1; }
+    tr_event_t ev;
+    uint64_t k = 0;
+    int rc;
+    while ((rc = tr_reader_next(r, &ev)) > 0) {
+        k++;
+        if (tr_writer_event(cw, &ev)) { fprintf(stderr, "mktrace: %s\n", tr_writer_error(cw)->msg); return 1; }
+    }
+    if (rc < 0) { fprintf(stderr, "mktrace: %s\n", tr_reader_error(r)->msg); return 1; }
+    tr_end_t end = { TR_END_CLOSED, 0, ev.t_ns, k, 0 };
+    if (tr_writer_close(cw, &end, &err)) { fprintf(stderr, "mktrace: %s\n", err.msg); return 1; }
+    tr_reader_close(r);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
+    if (!strcmp(argv[1], "withenv") && argc >= 4)
+        return withenv(argv[2], argv[3], (const char *const *)argv + 4, (size_t)(argc - 4));
     tr_header_t h;
     memset(&h, 0, sizeof h);
     h.tool = "mktrace";

@@ -53,6 +53,31 @@ determinism)
     json tp.json 'd["runs"][0]["heap"] == d["runs"][1]["heap"] and d["runs"][0]["env"] == ["MALLOC_TOP_PAD_=1048576"]'
     json tp.json 'd["runs"][0]["heap"]["arena"] > 1048576'
     ;;
+traceenv)
+    # The traced program's malloc settings are replayed on glibc by default. The
+    # oracle makes its calls under those settings; the replay of its trace, whose
+    # header records them, must give the same heap at every checkpoint.
+    "$O" o.txt plain.csv 500 20000 7 && "$T" import o.txt -o o.zst || fail "setup"
+    set -- GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=4096:glibc.malloc.mmap_threshold=4096:glibc.malloc.tcache_count=0 \
+        MALLOC_TOP_PAD_=1048576 MALLOC_CONF=narenas:1 LANG=C
+    env "$1" "$2" "$O" o2.txt tuned.csv 500 20000 7 || fail "oracle under the settings"
+    cmp -s plain.csv tuned.csv && fail "the settings did not change glibc's heap (test is void)"
+    "$M" withenv o.zst env.zst "$@" || fail "mktrace withenv"
+    "$R" env.zst --alloc glibc,jemalloc --checkpoints 500 --csv r.csv --json r.json >/dev/null || fail "replay"
+    cmp tuned.csv r.csv || { diff tuned.csv r.csv | head -5; fail "replay with the trace's settings differs from glibc run under them"; }
+    json r.json 'd["trace_env"] == ["GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096:glibc.malloc.tcache_count=0", "MALLOC_TOP_PAD_=1048576"]'
+    json r.json '[r["env"] for r in d["runs"]] == [d["trace_env"], []] and d["runs"][0]["heap"]["hblkhd"] > 0'
+    # --no-trace-env: glibc's defaults, as the plain oracle run
+    "$R" env.zst --no-trace-env --checkpoints 500 --csv n.csv --json n.json >/dev/null && cmp plain.csv n.csv || fail "--no-trace-env"
+    json n.json 'd["runs"][0]["env"] == []'
+    # an explicit setting of the same name wins, the others stay
+    "$R" env.zst --env GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576 --alloc glibc,glibc:MALLOC_TOP_PAD_=0 --json x.json >/dev/null || fail "--env"
+    json x.json '[r["env"] for r in d["runs"]] == [["GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576", "MALLOC_TOP_PAD_=1048576"],
+        ["GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576", "MALLOC_TOP_PAD_=0"]]'
+    json x.json 'd["runs"][0]["heap"]["hblkhd"] == 0'
+    "$R" env.zst > table.txt || fail "table"
+    grep -q "^glibc env: GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096:glibc.malloc.tcache_count=0 MALLOC_TOP_PAD_=1048576" table.txt || fail "table: no env line"
+    ;;
 ops)
     "$T" import "$S/ops.txt" -o ops.zst || fail "import ops.txt"
     for a in glibc tcmalloc jemalloc mimalloc; do
