@@ -172,6 +172,13 @@ static void buddy_step(void *o, const sim_req_t *r)
     }
 }
 
+static void buddy_prefetch(void *o, uint32_t id)
+{
+    buddy_t *b = o;
+    if (id < b->cap)
+        __builtin_prefetch(&b->obj[id]);
+}
+
 static void nr_free(const buddy_t *b, uint64_t *nf)
 {
     for (unsigned k = 0; k < b->maxo; k++)
@@ -314,6 +321,7 @@ int sim_model_buddy(sim_model_t *m, uint64_t min_block, unsigned max_order, char
     m->opaque = b;
     m->step = buddy_step;
     m->footprint = buddy_footprint;
+    m->prefetch = buddy_prefetch;
     m->stats = buddy_stats;
     m->at_peak = buddy_at_peak;
     m->report = buddy_report;

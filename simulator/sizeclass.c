@@ -62,6 +62,12 @@ static unsigned class_index(const sc_t *s, uint64_t c)
     return lo;
 }
 
+/* The class (bytes) of a request: one table load up to 4 KiB. */
+static inline uint64_t class_of(const sc_t *s, uint64_t n)
+{
+    return n <= 4096 ? s->cls[s->small_idx[(n + 7) >> 3]].size : sim_class_size(s->kind, n);
+}
+
 static uint64_t request_of(const sim_req_t *r)
 {
     uint64_t n = r->size, a = r->align;
@@ -156,7 +162,7 @@ static void sc_step(void *o, const sim_req_t *r)
     case TR_OP_REALLOCARRAY:
         if (r->old_id != SIM_NO_ID && r->id != SIM_NO_ID && r->old_id < s->cap &&
             !ids_fit((void **)&s->obj, &s->cap, r->id, sizeof *s->obj) &&
-            sim_class_size(s->kind, r->size) == s->obj[r->old_id].csz) { /* same class: in place */
+            class_of(s, r->size) == s->obj[r->old_id].csz) { /* same class: in place */
             s->obj[r->id] = s->obj[r->old_id];
             return;
         }
@@ -177,6 +183,13 @@ static void sc_step(void *o, const sim_req_t *r)
     default:
         return;
     }
+}
+
+static void sc_prefetch(void *o, uint32_t id)
+{
+    sc_t *s = o;
+    if (id < s->cap)
+        __builtin_prefetch(&s->obj[id]);
 }
 
 static uint64_t sc_footprint(void *o) { return ((sc_t *)o)->footprint; }
@@ -253,5 +266,6 @@ int sim_model_sizeclass(sim_model_t *m, sim_sc_kind_t kind, char *err, size_t er
     m->stats = sc_stats;
     m->report = sc_report;
     m->destroy = sc_destroy;
+    m->prefetch = sc_prefetch;
     return 0;
 }
