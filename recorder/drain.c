@@ -377,11 +377,19 @@ static void write_stack(uint32_t id) {
     stack_seen[id >> 3] |= (uint8_t)(1u << (id & 7));
 }
 
-/* Frame boundaries written so far (the last few), to cut back to on error. */
+/* Frame boundaries written so far (the last few, the first one the end of
+ * the header), to cut back to on error; the last one is good_bytes. */
 #define NBOUND 8
 static uint64_t bound_bytes[NBOUND], bound_events[NBOUND], bound_frames[NBOUND];
 static unsigned nbound;
 static uint64_t last_flush_ns;
+
+static void add_bound(void) {
+    bound_bytes[nbound % NBOUND] = good_bytes;
+    bound_events[nbound % NBOUND] = good_events;
+    bound_frames[nbound % NBOUND] = frames;
+    nbound++;
+}
 
 static void flush(void) {
     if (!dirty || failed) return;
@@ -389,10 +397,7 @@ static void flush(void) {
         frames++;
         good_bytes = tr_writer_bytes(w);
         good_events = events_fed;
-        bound_bytes[nbound % NBOUND] = good_bytes;
-        bound_events[nbound % NBOUND] = good_events;
-        bound_frames[nbound % NBOUND] = frames;
-        nbound++;
+        add_bound();
     }
     dirty = 0;
     last_flush_ns = rec_now();
@@ -523,34 +528,41 @@ static void end_frame_by_hand(int fd, int err_no) {
     ok = 1;
 }
 
-static void writer_failed(void) {
-    if (failed) return;
+/* Recording stops for good: print the reason once, cut the file back to
+ * the last complete frame (earlier ones if END does not fit after it) and
+ * append a frame holding END(error, err_no). w is already closed. */
+static void end_by_hand(const char *why, int err_no) {
     failed = 1;
     atomic_store(&rec_on, 0);
-    const tr_error_t *e = tr_writer_error(w);
-    int const err_no = e->sys_errno ? e->sys_errno : EIO;
     char msg[PATH_MAX + 400];
     snprintf(msg, sizeof msg, "malloc-record: %s: %s; recording stopped, the trace ends with END reason error\n",
-             path, e->msg);
+             path, why);
     rec_diag(msg);
-    tr_writer_close(w, NULL, NULL);
-    w = NULL;
     int const fd = atomic_load(&fd_now);
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         /* no room for END after the last frame: give up frames until it fits */
-        for (unsigned back = 1; back <= NBOUND && back <= nbound + 1; back++) {
+        for (unsigned back = 0;; back++) {
             if (ftruncate(fd, (off_t)good_bytes) != 0) break;
             end_frame_by_hand(fd, err_no);
-            if (ok || back > nbound || back == NBOUND) break;
-            unsigned const i = (nbound - back - 1 + NBOUND) % NBOUND;
-            if (back + 1 > nbound) break;
+            if (ok || back + 2 > nbound || back + 1 >= NBOUND) break;
+            unsigned const i = (nbound - back - 2) % NBOUND; /* the boundary before */
             good_bytes = bound_bytes[i];
             good_events = bound_events[i];
             frames = bound_frames[i];
         }
     }
     log_line(TR_END_ERROR, err_no, good_events, dropped_total(), good_bytes);
+}
+
+/* The writer met an error (disk full, ...) while recording. */
+static void writer_failed(void) {
+    if (failed) return;
+    atomic_store(&rec_on, 0); /* producers stop at once */
+    tr_error_t const e = *tr_writer_error(w);
+    tr_writer_close(w, NULL, NULL);
+    w = NULL;
+    end_by_hand(e.msg, e.sys_errno ? e.sys_errno : EIO);
 }
 
 static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes) {
@@ -575,6 +587,7 @@ static void finish(void) {
     /* in-flight events of other threads: a few more passes while any is busy */
     for (int i = 0; i < 20 && !failed; i++) {
         pass(final_reason + 1);
+        if (tr_writer_error(w)->code) { writer_failed(); break; }
         int busy = 0;
         for (rec_ring_t *r = rec_ring_list(); r; r = r->next)
             if (atomic_load(&r->state) != RING_FREE && (atomic_load(&r->busy) || atomic_load(&r->head) != atomic_load(&r->tail))) busy = 1;
@@ -586,10 +599,10 @@ static void finish(void) {
         uint64_t const ev = events_fed;
         tr_error_t err;
         if (tr_writer_close(w, &end, &err) != 0) {
-            char msg[PATH_MAX + 400];
-            snprintf(msg, sizeof msg, "malloc-record: %s: %s\n", path, err.msg);
-            rec_diag(msg);
-            log_line(TR_END_ERROR, err.sys_errno, ev, end.dropped, good_bytes);
+            /* the last frame or END did not fit: END(error) by hand after
+             * the last complete frame */
+            w = NULL;
+            end_by_hand(err.msg, err.sys_errno ? err.sys_errno : EIO);
         } else {
             struct stat st;
             uint64_t bytes = good_bytes;
@@ -694,6 +707,7 @@ void rec_writer_start(int after_exec_failure) {
      * not call dl_iterate_phdr) */
     modules_check();
     good_bytes = tr_writer_bytes(w);
+    add_bound();
     if (after_exec_failure) atomic_store(&rec_on, 1);
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -38,6 +38,13 @@
 #include "rec_internal.h"
 #include "trace.h"
 
+/* The process is ending (exit, _exit, exec): the trace must be ended first
+ * while recording, and also while a writer that met a write error is still
+ * writing its END (recording is already off then, the writer still runs). */
+static inline int must_end(void) {
+    return !rec_t.internal && (atomic_load(&rec_on) || atomic_load(&rec_writer_running));
+}
+
 #define EXPORT __attribute__((visibility("default")))
 
 extern char **environ;
@@ -212,7 +219,11 @@ static char *const *env_for_exec(char *const envp[]) {
 }
 
 static int pre_exec(const char *path) {
-    if (!atomic_load(&rec_on) || rec_t.internal) return 0;
+    if (rec_t.internal) return 0;
+    if (!atomic_load(&rec_on)) {
+        if (must_end()) rec_final(TR_END_EXEC, 0); /* let a failing writer end its trace */
+        return 0;
+    }
     size_t n = strlen(path);
     if (n >= sizeof rec_exec_path) n = sizeof rec_exec_path - 1;
     memcpy(rec_exec_path, path, n);
@@ -319,7 +330,7 @@ EXPORT int execle(const char *p, const char *arg, ...) {
 EXPORT void _exit(int status) {
     static void (*real)(int);
     if (!real) real = rec_next("_exit");
-    if (atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT_NOW, status);
+    if (must_end()) rec_final(TR_END_EXIT_NOW, status);
     if (real) real(status);
     syscall(SYS_exit_group, status);
     __builtin_unreachable();
@@ -330,7 +341,7 @@ EXPORT void _Exit(int status) { _exit(status); }
 EXPORT void quick_exit(int status) {
     static void (*real)(int);
     if (!real) real = rec_next("quick_exit");
-    if (atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT_NOW, status);
+    if (must_end()) rec_final(TR_END_EXIT_NOW, status);
     real(status);
     __builtin_unreachable();
 }
@@ -342,7 +353,7 @@ static int on_exit_ok;
 static void on_exit_final(int status, void *arg) {
     (void)arg;
     atomic_store(&rec_exit_status, status);
-    if (atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT, status);
+    if (must_end()) rec_final(TR_END_EXIT, status);
 }
 
 /* ---- fatal signals ------------------------------------------------------ */
@@ -512,5 +523,5 @@ __attribute__((constructor(101))) static void rec_ctor(void) {
 
 /* Only if on_exit could not be registered (the status is then unknown). */
 __attribute__((destructor(101))) static void rec_dtor(void) {
-    if (!on_exit_ok && atomic_load(&rec_on) && !rec_t.internal) rec_final(TR_END_EXIT, 0);
+    if (!on_exit_ok && must_end()) rec_final(TR_END_EXIT, 0);
 }
