@@ -65,6 +65,30 @@ static void csv_row(int fd, uint64_t op, int final) {
     rp_write_all(fd, line, b.len);
 }
 
+/* ---- RSS over time ---------------------------------------------------------- */
+typedef struct rss_s {
+    int fd;            /* /proc/self/statm, open */
+    uint64_t page, t0; /* t0: CLOCK_MONOTONIC at the loop's start */
+} rss_t;
+
+/* Appends a sample; when the table is full, every other one is dropped (the
+ * caller then samples half as often). Returns 1 when it thinned the table. */
+static int rss_sample(rp_result_t *r, const rss_t *s, uint64_t op, uint64_t now) {
+    if (s->fd < 0) return 0;
+    uint64_t const b = rp_statm_rss_fd(s->fd) * s->page;
+    int thinned = 0;
+    if (r->nrss == RP_RSS_MAX) {
+        for (uint32_t i = 0; i < RP_RSS_MAX / 2; i++) r->rss[i] = r->rss[2 * i + 1];
+        r->nrss = RP_RSS_MAX / 2;
+        thinned = 1;
+    }
+    r->rss[r->nrss].op = op;
+    r->rss[r->nrss].ns = now - s->t0;
+    r->rss[r->nrss].bytes = b > r->baseline_rss ? b - r->baseline_rss : 0;
+    r->nrss++;
+    return thinned;
+}
+
 /* ---- allocator statistics (after the last traced op) ------------------------ */
 static void stat_add(rp_result_t *r, const char *name, uint64_t v) {
     if (r->nstats >= RP_NSTATS) return;
@@ -126,6 +150,7 @@ static void allocator_stats(rp_result_t *r, int kind) {
 /* ---- threads mode ------------------------------------------------------- */
 typedef struct lane_run_s {
     rp_engine_t *e;
+    uint32_t *running;     /* lanes not finished yet */
     const rp_plan_t *plan;
     const rp_lane_t *lane;
     uint32_t index;
@@ -149,27 +174,40 @@ static void *lane_main(void *arg) {
         done += k;
         __atomic_fetch_add(&lr->e->res->progress, k, __ATOMIC_RELAXED);
     }
+    __atomic_fetch_sub(lr->running, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
-static int run_threads(rp_engine_t *e, const rp_plan_t *plan, const rp_lane_t *lanes, uint64_t *null_fail) {
+static int run_threads(rp_engine_t *e, const rp_plan_t *plan, const rp_lane_t *lanes, uint64_t *null_fail,
+                       const rss_t *rs) {
     uint32_t const n = plan->nlanes;
     lane_run_t *lr = map_anon(sizeof *lr * n);
     pthread_t *th = map_anon(sizeof *th * n);
     e->sync = map_anon(sizeof(rp_sync_t) * n);
     if (!lr || !th || !e->sync) return -1;
     int go = 0;
-    uint32_t started = 0;
+    uint32_t started = 0, running = n;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 << 10);
     for (; started < n; started++) {
-        lr[started] = (lane_run_t){ e, plan, &lanes[started], started, &go, 0 };
+        lr[started] = (lane_run_t){ e, &running, plan, &lanes[started], started, &go, 0 };
         if (pthread_create(&th[started], &attr, lane_main, &lr[started])) break;
     }
+    __atomic_fetch_sub(&running, n - started, __ATOMIC_RELEASE);
     e->start_ns = clock_ns(CLOCK_MONOTONIC);
     __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
     syscall(SYS_futex, &go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    /* this thread samples the RSS while the lanes run: every 10 ms, less often
+     * once the table has been thinned */
+    e->res->rss_every = 10000000;
+    while (__atomic_load_n(&running, __ATOMIC_ACQUIRE)) {
+        struct timespec const d = { 0, (long)e->res->rss_every };
+        nanosleep(&d, NULL);
+        if (rss_sample(e->res, rs, __atomic_load_n(&e->res->progress, __ATOMIC_RELAXED), clock_ns(CLOCK_MONOTONIC)) &&
+            e->res->rss_every < 500000000)
+            e->res->rss_every *= 2;
+    }
     for (uint32_t i = 0; i < started; i++) {
         pthread_join(th[i], NULL);
         *null_fail += lr[i].null_fail;
@@ -245,21 +283,34 @@ int rp_child_main(const rp_child_args_t *a) {
     uint64_t const page = e.page;
     r->baseline_rss = rp_proc_statm(1) * page;
     uint64_t null_fail = 0, excluded = 0;
+    rss_t rs = { open("/proc/self/statm", O_RDONLY | O_CLOEXEC), page, 0 };
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     uint64_t const c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), w0 = clock_ns(CLOCK_MONOTONIC), t0 = __rdtsc();
+    rs.t0 = w0;
+    rss_sample(r, &rs, 0, w0);
     if (!plan->threads) {
         const rp_op_t *ops = (const rp_op_t *)((const char *)plan + lanes[0].ops_off);
         const uint64_t *ext = (const uint64_t *)((const char *)plan + lanes[0].ext_off);
         uint64_t const n = lanes[0].nops, cp = a->checkpoints;
         uint64_t next_cp = cp ? cp : UINT64_MAX;
+        /* RSS every rss_every ops (a power of two >= 4096, ~512 samples at most) */
+        uint64_t every = 4096;
+        while (n / every > 512) every *= 2;
+        r->rss_every = every;
+        uint64_t next_rss = every;
         size_t nb_off = 0;
         for (uint64_t done = 0; done < n;) {
             uint64_t end = done + SEGMENT < n ? done + SEGMENT : n;
             if (end > next_cp) end = next_cp;
+            if (end > next_rss) end = next_rss;
             rp_engine_run(&e, ops + done, end - done, &ext, 0, 0, (uint32_t)done, NULL, &nb_off, &null_fail);
             done = end;
             r->progress = done;
+            if (done == next_rss) { /* its own time counts as the harness's (wall and CPU): ~1 us */
+                rss_sample(r, &rs, done, clock_ns(CLOCK_MONOTONIC) - excluded);
+                next_rss += every;
+            }
             if (done == next_cp) {
                 uint64_t const x0 = clock_ns(CLOCK_MONOTONIC);
                 if (a->csv_fd >= 0) csv_row(a->csv_fd, done, 0);
@@ -269,12 +320,14 @@ int rp_child_main(const rp_child_args_t *a) {
         }
     } else {
         e.pace = a->pace;
-        if (run_threads(&e, plan, lanes, &null_fail) < 0) {
+        if (run_threads(&e, plan, lanes, &null_fail, &rs) < 0) {
             fail(r, "cannot start the replay threads");
             return 1;
         }
     }
     uint64_t const t1 = __rdtsc(), w1 = clock_ns(CLOCK_MONOTONIC), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    if (r->nrss == 0 || r->rss[r->nrss - 1].op != plan->nops) rss_sample(r, &rs, plan->nops, w1 - excluded);
+    if (rs.fd >= 0) close(rs.fd);
     getrusage(RUSAGE_SELF, &ru1);
     r->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
     r->ops = plan->nops;
@@ -287,6 +340,8 @@ int rp_child_main(const rp_child_args_t *a) {
     r->peak_rss = hwm > r->baseline_rss ? hwm - r->baseline_rss : 0;
     r->final_rss = now > r->baseline_rss ? now - r->baseline_rss : 0;
     if (r->final_rss > r->peak_rss) r->peak_rss = r->final_rss; /* the two counters are sampled apart */
+    for (uint32_t i = 0; i < r->nrss; i++) /* VmHWM lags: a sample may have seen more */
+        if (r->rss[i].bytes > r->peak_rss) r->peak_rss = r->rss[i].bytes;
     if (a->kind == RP_ALLOC_GLIBC) {
         heap_now(r->heap);
         r->have_heap = 1;

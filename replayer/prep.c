@@ -138,6 +138,7 @@ typedef struct prep_s {
     VEC(uint32_t) oplane;
     VEC(uint64_t) times;
     VEC(uint64_t) deps; /* pairs: global op index, dependency word */
+    VEC(uint64_t) live_at; /* live bytes every RP_LIVE_EVERY ops */
     uint32_t next_id;
     uint64_t live_bytes;
     int threads;
@@ -246,6 +247,7 @@ static int code_of(int op) {
 }
 
 static int event(prep_t *p, rp_prep_t *o, const tr_event_t *ev) {
+    if (p->ops.n % RP_LIVE_EVERY == 0) VPUSH(p->live_at, p->live_bytes); /* after ops.n ops */
     uint32_t li;
     lane_t *l = lane_of(p, ev->tid, &li);
     if (!l) return -1;
@@ -456,7 +458,7 @@ nomem:
 static void prep_free(prep_t *p) {
     free(p->live.t); free(p->displaced.t); free(p->freed.t); free(p->tids.t);
     for (size_t i = 0; i < p->lanes.n; i++) VFREE(p->lanes.v[i].free_ids);
-    VFREE(p->lanes); VFREE(p->ops); VFREE(p->ext); VFREE(p->oplane); VFREE(p->times); VFREE(p->deps);
+    VFREE(p->lanes); VFREE(p->ops); VFREE(p->ext); VFREE(p->oplane); VFREE(p->times); VFREE(p->deps); VFREE(p->live_at);
 }
 
 /* ---- the traced program's malloc settings ------------------------------------ */
@@ -555,6 +557,13 @@ int rp_prep(const char *path, int threads, rp_prep_t *o, char *err, size_t errle
     o->leftover = p.live.n + p.displaced.n;
     o->live_reuse += p.displaced.n;
     rc = write_plan(&p, o, err, errlen);
+    o->final_live = p.live_bytes;
+    if (rc == 0 && p.live_at.n) { /* handed over: the caller keeps it till exit */
+        o->live_at = p.live_at.v;
+        o->nlive_at = p.live_at.n;
+        p.live_at.v = NULL;
+        p.live_at.cap = 0;
+    }
     clock_gettime(CLOCK_MONOTONIC, &ts1);
     o->prep_ns = (uint64_t)(ts1.tv_sec - ts0.tv_sec) * 1000000000ull + (uint64_t)ts1.tv_nsec - (uint64_t)ts0.tv_nsec;
 out:

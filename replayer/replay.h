@@ -105,6 +105,7 @@ typedef struct rp_lane_s {
  * Fixed size, in a memfd shared by parent and child. */
 #define RP_HBUCKETS 1024 /* log-linear: 16 sub-buckets per power of two, cycles */
 #define RP_NSTATS 8
+#define RP_RSS_MAX 1024 /* RSS-over-time samples (serial: at most ~512 plus the last) */
 typedef struct rp_stat_s {
     char name[48];
     uint64_t value;
@@ -125,6 +126,9 @@ typedef struct rp_result_s {
     uint64_t null_fail;         /* allocations that returned NULL where the trace had a pointer */
     uint64_t minflt;            /* minor page faults during the loop (getrusage) */
     uint64_t order_errors;      /* frees that found no object in their slot (ordering bug) */
+    uint32_t nrss, pad2;        /* RSS over time: samples in rss[] */
+    uint64_t rss_every;         /* serial: a sample every rss_every ops; threads: every 10 ms */
+    struct { uint64_t op, ns, bytes; } rss[RP_RSS_MAX]; /* ops done, ns since the start, RSS - baseline */
     uint64_t count[RP_NKINDS];  /* timed ops per kind */
     uint64_t maxc[RP_NKINDS];   /* max cycles per kind */
     uint64_t hist[RP_NKINDS][RP_HBUCKETS];
@@ -160,6 +164,7 @@ int rp_child_main(const rp_child_args_t *a);
 
 /* ---- preprocessing (prep.c, parent only) ---------------------------------- */
 #define RP_MAX_TRACE_ENV 12
+#define RP_LIVE_EVERY 4096 /* ops between two entries of rp_prep_t.live_at */
 typedef struct rp_prep_s {
     int fd;                  /* memfd holding the plan */
     uint64_t bytes;
@@ -171,6 +176,9 @@ typedef struct rp_prep_s {
     uint64_t leftover;       /* objects live at the end */
     int truncated;           /* reader stopped at a truncation (complete part kept) */
     uint64_t prep_ns;        /* wall time of rp_prep */
+    uint64_t *live_at;       /* live requested bytes after op k * RP_LIVE_EVERY (k = 0..nlive_at-1) */
+    size_t nlive_at;
+    uint64_t final_live;     /* live requested bytes after the last op */
     int nenv;                /* the trace header's glibc malloc settings: its MALLOC_* aliases of */
     char *env[RP_MAX_TRACE_ENV]; /* the tunables, and GLIBC_TUNABLES cut to its glibc.malloc.* entries */
     char warn[320];          /* reader's message when truncated */
@@ -208,5 +216,7 @@ int rp_write_all(int fd, const void *p, size_t n);
 /* Reads a number from a /proc file: statm field idx (pages) or a "Key:" line (kB). */
 uint64_t rp_proc_statm(int field);
 uint64_t rp_proc_status_kb(const char *key);
+/* Resident pages from an open /proc/self/statm (one pread, no allocation). */
+uint64_t rp_statm_rss_fd(int fd);
 
 #endif /* REPLAY_H */

@@ -159,6 +159,26 @@ int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, r
             fk = 0;
         }
         fprintf(f, "}");
+        /* RSS over time, columns; serial mode: with the live requested bytes at the same op */
+        fprintf(f, ",\n   \"rss_over_time\": {\"every\": %llu, \"unit\": \"%s\", \"op\": [",
+                (unsigned long long)x->rss_every, o->threads ? "ns" : "ops");
+        for (uint32_t k = 0; k < x->nrss; k++) fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)x->rss[k].op);
+        fprintf(f, "],\n     \"t_ns\": [");
+        for (uint32_t k = 0; k < x->nrss; k++) fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)x->rss[k].ns);
+        fprintf(f, "],\n     \"rss_bytes\": [");
+        for (uint32_t k = 0; k < x->nrss; k++) fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)x->rss[k].bytes);
+        fprintf(f, "]");
+        if (!o->threads) {
+            fprintf(f, ",\n     \"live_bytes\": [");
+            for (uint32_t k = 0; k < x->nrss; k++) {
+                uint64_t const op = x->rss[k].op, i = op / RP_LIVE_EVERY;
+                uint64_t const v = op >= x->ops ? prep->final_live
+                                   : (op % RP_LIVE_EVERY == 0 && i < prep->nlive_at) ? prep->live_at[i] : 0;
+                fprintf(f, "%s%llu", k ? ", " : "", (unsigned long long)v);
+            }
+            fprintf(f, "]");
+        }
+        fprintf(f, "}");
         if (x->have_heap) {
             fprintf(f, ",\n   \"heap\": {");
             for (int k = 0; k < 5; k++)

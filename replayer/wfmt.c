@@ -82,3 +82,13 @@ uint64_t rp_proc_status_kb(const char *key) {
     }
     return 0;
 }
+
+uint64_t rp_statm_rss_fd(int fd) {
+    char buf[128];
+    ssize_t const n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char *p = buf;
+    parse_u64(&p);
+    return parse_u64(&p);
+}

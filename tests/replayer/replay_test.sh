@@ -165,6 +165,12 @@ output)
     json out.json 'all(v["p50"] <= v["p99"] <= v["p999"] <= v["max"] for r in d["runs"] for v in r["latency_ns"].values())'
     json out.json 'all(r["peak_rss_bytes"] >= r["final_rss_bytes"] and r["ideal_peak_bytes"] > 0 for r in d["runs"])'
     json out.json 'd["runs"][2]["library"].endswith(".so.4") and d["runs"][1]["ops"] == 20000'
+    # RSS over time: its live_bytes against live bytes computed from the text trace, its shape
+    $PY "$S/live_oracle.py" o.txt out.json || fail "rss_over_time"
+    # threads mode samples by time (10 ms): at least the first and the last op
+    "$R" o.zst --mode threads --alloc glibc --json th.json >/dev/null || fail "threads"
+    json th.json 'd["runs"][0]["rss_over_time"]["unit"] == "ns" and d["runs"][0]["rss_over_time"]["op"][0] == 0'
+    json th.json 'd["runs"][0]["rss_over_time"]["op"][-1] == 20000 and "live_bytes" not in d["runs"][0]["rss_over_time"]'
     # settings whose values hold ':' and ',' (jemalloc's MALLOC_CONF) stay whole
     "$R" o.zst --alloc jemalloc:MALLOC_CONF=narenas:1,dirty_decay_ms:0,glibc:MALLOC_ARENA_MAX=1:MALLOC_TOP_PAD_=0 \
         --env MALLOC_PERTURB_=0 --json env.json > /dev/null || fail "settings"
