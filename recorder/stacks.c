@@ -2,14 +2,20 @@
  * process-wide lock-free table so that a repeated call site costs one hash
  * and one compare.
  *
- * Table: open addressing on the 64-bit hash of the program counters. A
- * thread that finds an empty slot claims it with a CAS on the hash, appends
- * the pcs to an append-only store, takes the next id, and publishes the id
- * last (release); a thread that finds the hash waits (bounded) for the id and
- * compares the pcs. The writer thread reads the pcs of an id from the store
- * to emit STACK before the first event using it. Everything is mmap'd with
- * MAP_NORESERVE: untouched parts cost nothing. If the table or store is full,
- * events get stack 0.
+ * Table: 2^17 bucket heads (512 KiB) of chains of stack ids, on the 64-bit
+ * hash of the program counters. Each stack lives in an append-only store as
+ * [hash, depth | next id << 32, pc...]; the head and the chain links are ids.
+ * A thread that does not find its stack appends it to the store, takes the
+ * next id and links it in front of its bucket with a CAS (release); if the
+ * CAS fails it looks at the ids linked in meanwhile, so a stack never gets
+ * two ids (a lost race only wastes an id and its store words). The heads are
+ * small and the store grows in order, so a lookup touches two cache lines
+ * and few pages (an open-addressed table of 2^20 slots touched a page per
+ * new stack and missed the TLB at every lookup in big programs like cc1).
+ * The writer thread reads the pcs of an id from the store to emit STACK
+ * before the first event using it. Everything is mmap'd with MAP_NORESERVE:
+ * untouched parts cost nothing. If the store or the ids run out, events get
+ * stack 0.
  */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
@@ -20,22 +26,16 @@
 
 #include "rec_internal.h"
 
-#define ST_BITS 20
-#define ST_SLOTS (1u << ST_BITS)
-#define ST_PROBES 64
+#define ST_BITS 17
+#define ST_HEADS (1u << ST_BITS)
+#define ST_MAX_IDS (1u << 20)           /* the writer's bitmap covers ids <= 2^20 */
 #define STORE_WORDS (32u << 20) /* 256 MiB of pcs */
 #define MAX_DEPTH REC_MAX_DEPTH
 
-typedef struct st_slot_s {
-    _Atomic uint64_t hash;
-    _Atomic uint32_t id;
-    uint32_t pad;
-} st_slot_t;
-
-static st_slot_t *slots;
-static uint64_t *store;          /* [n, pc0, pc1, ...] per stack */
+static _Atomic uint32_t *heads;  /* bucket -> first id, 0 = empty */
+static uint64_t *store;          /* [hash, n | next << 32, pc0, pc1, ...] per stack */
 static _Atomic uint64_t store_used;
-static uint64_t *id_off;         /* id -> offset in store */
+static uint64_t *id_off;         /* id -> offset in store, 0 = none */
 static _Atomic uint32_t next_id;
 static uintptr_t self_lo, self_hi;
 
@@ -60,11 +60,11 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data) {
 }
 
 void rec_stacks_init(void) {
-    if (slots) return;
-    slots = map(sizeof(st_slot_t) * ST_SLOTS);
+    if (heads) return;
+    heads = map(sizeof *heads * ST_HEADS);
     store = map(sizeof(uint64_t) * STORE_WORDS);
-    id_off = map(sizeof(uint64_t) * (ST_SLOTS + 1));
-    if (!slots || !store || !id_off) { slots = NULL; rec_depth = 0; return; }
+    id_off = map(sizeof(uint64_t) * (ST_MAX_IDS + 1));
+    if (!heads || !store || !id_off) { heads = NULL; rec_depth = 0; return; }
     atomic_store(&store_used, 1); /* offset 0 means none */
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&rec_stacks_init);
     /* per-thread caches: no global lock taken while unwinding */
@@ -73,45 +73,53 @@ void rec_stacks_init(void) {
 
 static inline int in_self(void *pc) { return (uintptr_t)pc >= self_lo && (uintptr_t)pc < self_hi; }
 
-static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
+static inline uint64_t hash_pcs(const uint64_t *pcs, uint32_t n) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
     for (uint32_t i = 0; i < n; i++) {
         h = (h ^ pcs[i]) * 0xff51afd7ed558ccdull;
         h ^= h >> 32;
     }
-    h |= 1;
-    uint32_t idx = (uint32_t)(h >> 20) & (ST_SLOTS - 1);
-    for (int probe = 0; probe < ST_PROBES; probe++, idx = (idx + 1) & (ST_SLOTS - 1)) {
-        st_slot_t *s = &slots[idx];
-        uint64_t k = atomic_load_explicit(&s->hash, memory_order_acquire);
-        if (k == 0) {
-            if (atomic_compare_exchange_strong(&s->hash, &k, h)) {
-                uint64_t const off = atomic_fetch_add(&store_used, n + 1);
-                uint32_t const id = atomic_fetch_add(&next_id, 1) + 1;
-                if (off + n + 1 > STORE_WORDS || id > ST_SLOTS) {
-                    atomic_store_explicit(&s->id, UINT32_MAX, memory_order_release);
-                    return 0;
-                }
-                store[off] = n;
-                memcpy(&store[off + 1], pcs, n * sizeof *pcs);
-                id_off[id] = off;
-                atomic_store_explicit(&s->id, id, memory_order_release);
-                return id;
-            }
-        }
-        if (k != h) continue;
-        uint32_t id;
-        for (int spin = 0; (id = atomic_load_explicit(&s->id, memory_order_acquire)) == 0; spin++)
-            if (spin > 100000) return 0; /* claimed by a thread that is gone (fork) */
-        if (id == UINT32_MAX) return 0;
-        uint64_t const off = id_off[id];
-        if (store[off] == n && memcmp(&store[off + 1], pcs, n * sizeof *pcs) == 0) return id;
+    return h;
+}
+
+/* The id of pcs[0..n) among the ids from first up to (not including) stop. */
+static uint32_t find(uint32_t first, uint32_t stop, uint64_t h, const uint64_t *pcs, uint32_t n) {
+    for (uint32_t id = first; id && id != stop;) {
+        const uint64_t *e = &store[id_off[id]];
+        if (e[0] == h && (uint32_t)e[1] == n && memcmp(e + 2, pcs, n * sizeof *pcs) == 0) return id;
+        id = (uint32_t)(e[1] >> 32);
     }
     return 0;
 }
 
+static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
+    uint64_t const h = hash_pcs(pcs, n);
+    _Atomic uint32_t *head = &heads[(h >> 7) & (ST_HEADS - 1)];
+    uint32_t first = atomic_load_explicit(head, memory_order_acquire);
+    uint32_t id = find(first, 0, h, pcs, n);
+    if (id) return id;
+    /* not there: append it, then link it in front of the chain */
+    uint64_t const off = atomic_fetch_add(&store_used, n + 2);
+    if (off + n + 2 > STORE_WORDS) return 0;
+    id = atomic_fetch_add(&next_id, 1) + 1;
+    if (id > ST_MAX_IDS) return 0;
+    uint64_t *e = &store[off];
+    e[0] = h;
+    memcpy(e + 2, pcs, n * sizeof *pcs);
+    id_off[id] = off;
+    for (;;) {
+        e[1] = n | (uint64_t)first << 32;
+        uint32_t const seen = first;
+        if (atomic_compare_exchange_weak_explicit(head, &first, id, memory_order_release, memory_order_acquire))
+            return id;
+        /* others linked stacks in front meanwhile: one of them may be ours */
+        uint32_t const other = find(first, seen, h, pcs, n);
+        if (other) return other; /* our id stays unused: no event names it */
+    }
+}
+
 uint32_t rec_stack_here(rec_ring_t *r) {
-    if (REC_UNLIKELY(!slots)) return 0;
+    if (REC_UNLIKELY(!heads)) return 0;
     void *buf[MAX_DEPTH + 8];
     rec_t.unwinding = 1;
     int n = unw_backtrace(buf, rec_depth + 6 < MAX_DEPTH + 8 ? rec_depth + 6 : MAX_DEPTH + 8);
@@ -137,11 +145,11 @@ uint32_t rec_stack_here(rec_ring_t *r) {
 }
 
 uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs) {
-    if (!slots || id == 0 || id > atomic_load(&next_id) || id > ST_SLOTS) return 0;
+    if (!heads || id == 0 || id > atomic_load(&next_id) || id > ST_MAX_IDS) return 0;
     uint64_t const off = id_off[id];
     if (!off) return 0;
-    *pcs = &store[off + 1];
-    return (uint32_t)store[off];
+    *pcs = &store[off + 2];
+    return (uint32_t)store[off + 1];
 }
 
 uint32_t rec_stack_max_id(void) { return atomic_load(&next_id); }
