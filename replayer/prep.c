@@ -97,7 +97,7 @@ static int map_grow(map_t *m) {
 
 /* Slot for k (new entries zeroed with the key set); NULL when out of memory. */
 static ent_t *map_put(map_t *m, uint64_t k) {
-    if ((m->n + 1) * 4 > (m->mask + 1) * 3 && map_grow(m)) return NULL;
+    if ((m->n + 1) * 2 > m->mask + 1 && map_grow(m)) return NULL; /* load <= 1/2: short probes */
     size_t i = hslot(k, m->mask);
     for (; m->t[i].key; i = (i + 1) & m->mask)
         if (m->t[i].key == k) return &m->t[i];

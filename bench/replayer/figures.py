@@ -18,6 +18,12 @@ def speed(path):
           f"{100 * n['cpu_ns'] / g['cpu_ns']:.1f}% by CPU   (target <= 10%)")
 
 
+def prep(path):
+    d, _ = runs(path)
+    print(f"preprocessing (trace to plan, in the parent): {d['prep_ns'] / 1e9:.2f} s for {d['events']} events = "
+          f"{d['events'] / d['prep_ns'] * 1e3:.1f} M events/s")
+
+
 def touched(path):
     _, r = runs(path)
     n, g = r["null"], r["glibc"]
@@ -47,4 +53,4 @@ def rss(path, base_kb, orig_kb):
 
 
 if __name__ == "__main__":
-    {"speed": speed, "touched": touched, "determinism": determinism, "rss": rss}[sys.argv[1]](*sys.argv[2:])
+    {"speed": speed, "prep": prep, "touched": touched, "determinism": determinism, "rss": rss}[sys.argv[1]](*sys.argv[2:])

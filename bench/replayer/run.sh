@@ -3,6 +3,7 @@
 #   harness throughput with --null (>= 100M ops/s serial on a 10M-op trace),
 #   the harness's share of the loop time with --alloc glibc (<= 10%),
 #   identical heap figures from two serial glibc replays,
+#   preprocessing speed (events/s, no target in the issue),
 #   peak RSS of a real single-threaded program (perl) reproduced within 5%.
 # Prints ratios measured in this run. Times are the replay loop's own (the
 # child's wall and CPU time around the loop), from the JSON output; on a
@@ -25,6 +26,7 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 "$B/malloc-replay" "$tmp/big.zst" --null --alloc glibc --touch all --no-progress --json "$tmp/all.json" > /dev/null
 echo "preprocessing + 2 replays (trace read once): $(python3 -c "print(f'{$t1 - $t0:.1f}')") s total"
+python3 "$here/figures.py" prep "$tmp/none.json"
 python3 "$here/figures.py" speed "$tmp/none.json"
 python3 "$here/figures.py" touched "$tmp/all.json"
 
