@@ -19,6 +19,7 @@
 #include <x86intrin.h>
 
 #define SEGMENT 65536u
+#define LANE_SEGMENT 4096u /* threads mode: progress (and the RSS samples' op column) this often */
 #define NULL_RING (64u << 20)
 
 static uint64_t clock_ns(clockid_t c) {
@@ -168,13 +169,14 @@ static void *lane_main(void *arg) {
     while (!__atomic_load_n(lr->go, __ATOMIC_ACQUIRE)) /* sleep, not spin: lanes may outnumber cores */
         syscall(SYS_futex, lr->go, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
     for (uint64_t done = 0; done < lr->lane->nops;) {
-        uint64_t const k = lr->lane->nops - done < SEGMENT ? lr->lane->nops - done : SEGMENT;
+        uint64_t const k = lr->lane->nops - done < LANE_SEGMENT ? lr->lane->nops - done : LANE_SEGMENT;
         rp_engine_run(lr->e, ops + done, k, &ext, 1, lr->index, (uint32_t)done, times ? times + done : NULL,
                       &nb_off, &lr->null_fail);
         done += k;
         __atomic_fetch_add(&lr->e->res->progress, k, __ATOMIC_RELAXED);
     }
-    __atomic_fetch_sub(lr->running, 1, __ATOMIC_RELEASE);
+    if (__atomic_sub_fetch(lr->running, 1, __ATOMIC_RELEASE) == 0) /* the sampler waits for this */
+        syscall(SYS_futex, lr->running, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     return NULL;
 }
 
@@ -199,14 +201,20 @@ static int run_threads(rp_engine_t *e, const rp_plan_t *plan, const rp_lane_t *l
     __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
     syscall(SYS_futex, &go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     /* this thread samples the RSS while the lanes run: every 10 ms, less often
-     * once the table has been thinned */
+     * once the table has been thinned; the last lane's end wakes it at once */
     e->res->rss_every = 10000000;
-    while (__atomic_load_n(&running, __ATOMIC_ACQUIRE)) {
-        struct timespec const d = { 0, (long)e->res->rss_every };
-        nanosleep(&d, NULL);
-        if (rss_sample(e->res, rs, __atomic_load_n(&e->res->progress, __ATOMIC_RELAXED), clock_ns(CLOCK_MONOTONIC)) &&
-            e->res->rss_every < 500000000)
-            e->res->rss_every *= 2;
+    uint64_t next = e->start_ns + e->res->rss_every;
+    for (uint32_t v; (v = __atomic_load_n(&running, __ATOMIC_ACQUIRE));) {
+        uint64_t const now = clock_ns(CLOCK_MONOTONIC);
+        if (now >= next) {
+            if (rss_sample(e->res, rs, __atomic_load_n(&e->res->progress, __ATOMIC_RELAXED), now) &&
+                e->res->rss_every < 500000000)
+                e->res->rss_every *= 2;
+            next = now + e->res->rss_every;
+            continue;
+        }
+        struct timespec const to = { (time_t)((next - now) / 1000000000u), (long)((next - now) % 1000000000u) };
+        syscall(SYS_futex, &running, FUTEX_WAIT_PRIVATE, v, &to, NULL, 0);
     }
     for (uint32_t i = 0; i < started; i++) {
         pthread_join(th[i], NULL);
