@@ -280,7 +280,8 @@ int sim_event(sim_run_t *run, const tr_event_t *ev)
 {
     sim_drv_t *x = run->drv;
     drv_t *d = &x->d;
-    sim_req_t q = { .op = ev->op, .tid = ev->tid, .id = SIM_NO_ID, .old_id = SIM_NO_ID };
+    sim_req_t q = { .op = ev->op, .n = x->op + 1, .tid = ev->tid, .id = SIM_NO_ID,
+                    .old_id = SIM_NO_ID };
     int allocating = 1, skip = 0;
     switch (ev->op) {
     case TR_OP_MALLOC:

@@ -34,6 +34,9 @@ typedef struct pmod_s {
     uint32_t tid;  /* the model's current thread */
     int have_tid;
     pm_bins_t peak_bins;
+    const pm_contention_t *cont;
+    uint64_t cont_sum;                      /* reused_arenas + remote_ops seen so far */
+    uint64_t first_reused, first_remote;    /* op counts (0 = never) */
 } pmod_t;
 
 static void put(pmod_t *p, uint32_t id, pm_chunk_t *c)
@@ -60,9 +63,24 @@ static pm_chunk_t *take(pmod_t *p, uint32_t id)
     return c;
 }
 
+static void step_op(pmod_t *p, const sim_req_t *r);
+
 static void pm_step(void *o, const sim_req_t *r)
 {
     pmod_t *p = o;
+    step_op(p, r);
+    const pm_contention_t *c = p->cont;
+    if (__builtin_expect(c->reused_arenas + c->remote_ops != p->cont_sum, 0)) {
+        if (c->reused_arenas && !p->first_reused)
+            p->first_reused = r->n;
+        if (c->remote_ops && !p->first_remote)
+            p->first_remote = r->n;
+        p->cont_sum = c->reused_arenas + c->remote_ops;
+    }
+}
+
+static void step_op(pmod_t *p, const sim_req_t *r)
+{
     pm_heap_t *h = p->h;
     if (!p->serial && (r->tid != p->tid || !p->have_tid)) {
         pm_set_thread(h, r->tid);
@@ -189,12 +207,19 @@ static void pm_report(void *o, FILE *f, int json)
     pmod_t *p = o;
     pm_bins_t fin;
     pm_bins(p->h, &fin);
+    const pm_contention_t *c = p->cont;
     if (json) {
         fprintf(f, ",\n   \"bins\": {");
         bins_json(f, "peak", &p->peak_bins);
         fprintf(f, ",\n            ");
         bins_json(f, "final", &fin);
-        fprintf(f, "}");
+        fprintf(f, "},\n   \"threads\": {\"seen\": %llu, \"serial\": %s, \"arenas\": %llu, "
+                   "\"reused_arena_calls\": %llu, \"first_reused_arena_op\": %llu, "
+                   "\"remote_arena_ops\": %llu, \"first_remote_arena_op\": %llu, "
+                   "\"exact\": %s}",
+                U(c->threads), p->serial ? "true" : "false", U(fin.arenas), U(c->reused_arenas),
+                U(p->first_reused), U(c->remote_ops), U(p->first_remote),
+                c->reused_arenas || c->remote_ops ? "false" : "true");
         return;
     }
     const pm_bins_t *b[2] = { &p->peak_bins, &fin };
@@ -213,6 +238,28 @@ static void pm_report(void *o, FILE *f, int json)
     ROW("mmapped", mmapped_chunks, mmapped_bytes);
 #undef ROW
     fprintf(f, "    (top: chunks = arenas; mmapped: in use, not free)\n");
+    if (p->serial || c->threads <= 1)
+        return;
+    fprintf(f, "  ptmalloc2 threads: %llu in the trace, %llu arenas\n", U(c->threads), U(fin.arenas));
+    if (!c->reused_arenas && !c->remote_ops) {
+        fprintf(f, "    every thread had an arena of its own or a free one and no call reached\n"
+                   "    another thread's arena: each arena sees the trace's order of calls under any\n"
+                   "    interleaving, so final figures do not depend on lock contention (the peak,\n"
+                   "    a sum over arenas at one moment, follows the trace's interleaving)\n");
+        return;
+    }
+    fprintf(f, "    where a contended real run may differ (glibc's choice depends on lock contention,\n"
+               "    which no trace records; the model takes the uncontended outcome):\n");
+    if (c->reused_arenas)
+        fprintf(f, "    - %llu threads found the arena limit reached (first at op %llu): glibc's\n"
+                   "      reused_arena takes the first arena it can trylock, the model the next in\n"
+                   "      round-robin order; from there per-arena figures and footprint may differ\n",
+                U(c->reused_arenas), U(p->first_reused));
+    if (c->remote_ops)
+        fprintf(f, "    - %llu frees/reallocs reached another thread's arena (first at op %llu): a\n"
+                   "      contended run may order them against that thread's own calls differently\n"
+                   "      than the trace; chunk placement in that arena may then differ\n",
+                U(c->remote_ops), U(p->first_remote));
 }
 
 static void pmod_destroy(void *o)
@@ -288,6 +335,7 @@ int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, con
         return -1;
     }
     p->serial = serial;
+    p->cont = pm_contention(p->h);
     memset(m, 0, sizeof *m);
     m->name = "ptmalloc2";
     m->opaque = p;

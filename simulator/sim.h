@@ -31,6 +31,7 @@ extern "C" {
 /* One operation as a model sees it. */
 typedef struct sim_req_s {
     uint8_t op;       /* tr_op_t */
+    uint64_t n;       /* this event's op count (1 = the first event) */
     uint32_t tid;
     uint32_t id;      /* allocating ops and realloc: the new object (SIM_NO_ID: the call failed) */
     uint32_t old_id;  /* free, realloc: the object given up (SIM_NO_ID: NULL or unknown) */

@@ -92,10 +92,13 @@ r = json.load(open(sys.argv[1]))["runs"][0]
 s = json.load(open(sys.argv[2]))["models"][0]
 rh = r["heap"]["arena"] + r["heap"]["hblkhd"]
 sf = s["final"]["arena"] + s["final"]["hblkhd"]
+t = s["threads"]
 print("threads  4 threads: peak footprint model %d vs replay peak RSS %d (%+.1f%%); "
-      "final arena+hblkhd model %d vs glibc %d (%+d bytes), %d arenas in the model"
+      "final arena+hblkhd model %d vs glibc %d (%+d bytes), %d arenas in the model; "
+      "contention-dependent calls: %d reused_arena, %d on another thread's arena"
       % (s["peak"]["footprint_bytes"], r["peak_rss_bytes"],
          100.0 * (s["peak"]["footprint_bytes"] - r["peak_rss_bytes"]) / r["peak_rss_bytes"],
-         sf, rh, sf - rh, s["bins"]["final"]["arenas"]))
+         sf, rh, sf - rh, s["bins"]["final"]["arenas"],
+         t["reused_arena_calls"], t["remote_arena_ops"]))
 PY
 fi

@@ -245,6 +245,7 @@ static pm_thread_t *thread_add(pm_heap_t *h, uint32_t tid)
         free(t);
         return NULL;
     }
+    h->cont.threads++;
     if (h->th_ever++ == 0)
         t->arena = h->main; /* the first thread is the main thread */
     return t;
@@ -304,7 +305,10 @@ static inline void maybe_init_tcache(pm_heap_t *h, pm_thread_t *t)
 
 static void int_free_any(pm_heap_t *h, pm_chunk_t *c)
 {
-    pm_int_free(h, pm_arena_of(h, c), c);
+    pm_arena_t *av = pm_arena_of(h, c);
+    if (h->cur && av != h->cur->arena)
+        h->cont.remote_ops++;
+    pm_int_free(h, av, c);
 }
 
 
@@ -428,7 +432,7 @@ static pm_chunk_t *int_realloc(pm_heap_t *h, pm_arena_t *av, pm_chunk_t *oldp, u
             if (newp == oldp->phys_next && newp->state != PM_MMAPPED) {
                 pm_absorb_next(h, oldp);
             } else {
-                int_free_any(h, oldp);
+                pm_int_free(h, av, oldp); /* av is oldp's arena */
                 return newp;
             }
         }
@@ -462,6 +466,8 @@ pm_chunk_t *pm_realloc_c(pm_heap_t *h, pm_chunk_t *c, size_t n)
     if (hashed)
         pm_ix_del(h, c);
     pm_arena_t *av = pm_arena_of(h, c);
+    if (av != t->arena)
+        h->cont.remote_ops++;
     pm_chunk_t *r = int_realloc(h, av, c, nb);
     if (!r && !av->is_main) {
         /* __libc_realloc tries harder: malloc elsewhere, copy, free */
@@ -744,6 +750,8 @@ void pm_mallinfo2(const pm_heap_t *h, pm_mallinfo_t *mi)
     mi->usmblks = 0;
     mi->keepcost = pm_topsize(h->main);
 }
+
+const pm_contention_t *pm_contention(const pm_heap_t *h) { return &h->cont; }
 
 uint64_t pm_footprint(const pm_heap_t *h) { return h->system_mem + h->mmapped_mem; }
 

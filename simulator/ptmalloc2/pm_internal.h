@@ -148,6 +148,8 @@ struct pm_heap_s {
 
     uint64_t tcache_chunks, tcache_bytes;
     uint64_t mmapped_chunks_live;
+
+    pm_contention_t cont; /* where a contended real run may differ */
 };
 
 /* size helpers */

@@ -377,6 +377,7 @@ static void detach_arena(pm_arena_t *a)
 static pm_arena_t *reused_arena(pm_heap_t *h, pm_thread_t *t)
 {
     /* Under strict hand-off every trylock succeeds: take next_to_use. */
+    h->cont.reused_arenas++;
     if (!h->next_to_use)
         h->next_to_use = h->main;
     pm_arena_t *r = h->next_to_use;

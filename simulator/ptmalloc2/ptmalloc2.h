@@ -128,6 +128,21 @@ void pm_mallinfo2(const pm_heap_t *h, pm_mallinfo_t *mi);
 /* mallinfo2's arena + hblkhd (bytes held from the OS), in O(1). */
 uint64_t pm_footprint(const pm_heap_t *h);
 
+/* The calls whose outcome in a real multi-threaded run depends on lock
+ * contention, which no trace records (the model takes the uncontended
+ * outcome): a thread that needed an arena when the arena limit was reached
+ * (reused_arena takes the first arena it can trylock; the model, as under
+ * strict hand-off, takes the next in round-robin order), and frees/reallocs
+ * that reach another thread's arena (under its lock; a contended run may
+ * order them differently against that thread's own calls than the trace
+ * does). Counters only grow; the pointer stays valid for the heap's life. */
+typedef struct pm_contention_s {
+    uint64_t reused_arenas; /* reused_arena calls */
+    uint64_t remote_ops;    /* _int_free / _int_realloc on another thread's arena */
+    uint64_t threads;       /* threads the heap has seen */
+} pm_contention_t;
+const pm_contention_t *pm_contention(const pm_heap_t *h);
+
 /* Where the free memory sits, for the fragmentation report. */
 typedef struct pm_bins_s {
     size_t tcache_chunks, tcache_bytes;

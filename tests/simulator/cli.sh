@@ -77,6 +77,19 @@ if [ "$HAVE_PTM" = 1 ]; then
     "$sim" "$dir/small.zst" --model ptmalloc2 --checkpoints 2 --csv "$dir/cp.csv" > /dev/null || bad "checkpoints: exit"
     printf 'op,arena,hblkhd,uordblks,fordblks,keepcost\n2,135168,0,976,134192,134192\n4,135168,0,1088,134080,134080\nfinal,135168,0,1088,134080,134080\n' > "$dir/cp.want"
     cmp -s "$dir/cp.csv" "$dir/cp.want" && ok "checkpoint csv" || { bad "checkpoint csv"; diff "$dir/cp.want" "$dir/cp.csv"; }
+    # threads.txt: where lock contention could change glibc's outcome
+    "$tt" import "$data/threads.txt" -o "$dir/threads.zst" || exit 1
+    "$sim" "$dir/threads.zst" --model ptmalloc2 --tune arena_max=2 --json "$dir/threads.json" > "$dir/threads.out" \
+        || bad "threads: exit"
+    python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['models'][0]['threads']; w={'seen': 3, 'serial': False, 'arenas': 2, 'reused_arena_calls': 1, 'first_reused_arena_op': 3, 'remote_arena_ops': 2, 'first_remote_arena_op': 4, 'exact': False}; print(t); sys.exit(0 if t==w else 1)" "$dir/threads.json" \
+        && ok "threads: reused_arena at op 3, 2 calls on another thread's arena from op 4" || bad "threads json"
+    grep -q "1 threads found the arena limit reached (first at op 3)" "$dir/threads.out" \
+        && grep -q "2 frees/reallocs reached another thread's arena (first at op 4)" "$dir/threads.out" \
+        && ok "threads: text report says where contention matters" || bad "threads text: $(tail -8 "$dir/threads.out")"
+    # without the limit every thread has an arena: nothing depends on contention
+    "$sim" "$dir/threads.zst" --model ptmalloc2 --json "$dir/threads2.json" > "$dir/threads2.out" || bad "threads2: exit"
+    python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['models'][0]['threads']; print(t); sys.exit(0 if t['arenas']==3 and t['reused_arena_calls']==0 and t['remote_arena_ops']==2 else 1)" "$dir/threads2.json" \
+        && ok "threads: 3 arenas without the limit" || bad "threads2 json"
 fi
 
 # --- a truncated trace: its complete part is simulated, and said so ---
