@@ -36,7 +36,8 @@ typedef struct rec_ev_s {
     uint8_t pad[7];
 } rec_ev_t;
 
-#define REC_RING_SLOTS 4096u /* per thread; 256 KiB */
+#define REC_RING_SLOTS 16384u /* per thread; 1 MiB: ~10 ms of a busy thread, so the
+                                writer is woken every ~8K events, not every 2K */
 #define REC_MAX_DEPTH 256
 
 enum { RING_FREE = 0, RING_LIVE = 1, RING_EXITING = 2 };
