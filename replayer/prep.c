@@ -66,11 +66,25 @@ typedef struct map_s {
 
 static inline size_t hslot(uint64_t k, size_t mask) { return (size_t)((k * 0x9e3779b97f4a7c15ull) >> 20) & mask; }
 
+/* Tables of 1 MiB and more are mapped on transparent huge pages: a growing
+ * table was written page by page, and page faults cost ~10 us here (VM). */
 static int map_init(map_t *m, size_t cap) {
-    m->t = calloc(cap, sizeof *m->t);
+    size_t const bytes = cap * sizeof *m->t;
+    if (bytes < VMAP_MIN) {
+        m->t = calloc(cap, sizeof *m->t);
+    } else {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        m->t = p == MAP_FAILED ? NULL : p;
+        if (m->t) madvise(m->t, bytes, MADV_HUGEPAGE);
+    }
     m->mask = cap - 1;
     m->n = 0;
     return m->t ? 0 : -1;
+}
+
+static void map_free(map_t *m) {
+    if (m->t) vfree(m->t, (m->mask + 1) * sizeof *m->t);
+    m->t = NULL;
 }
 
 static ent_t *map_find(const map_t *m, uint64_t k) {
@@ -90,7 +104,7 @@ static int map_grow(map_t *m) {
             g.t[j] = m->t[i];
         }
     g.n = m->n;
-    free(m->t);
+    map_free(m);
     *m = g;
     return 0;
 }
@@ -140,11 +154,16 @@ typedef struct prep_s {
     VEC(uint64_t) deps; /* pairs: global op index, dependency word */
     VEC(uint64_t) live_at; /* live bytes every RP_LIVE_EVERY ops */
     uint32_t next_id;
+    uint32_t last_tid, last_lane; /* the last event's thread and lane */
     uint64_t live_bytes;
     int threads;
 } prep_t;
 
 static lane_t *lane_of(prep_t *p, uint32_t tid, uint32_t *index) {
+    if (p->lanes.n && tid == p->last_tid) { /* runs of one thread's events: no lookup */
+        *index = p->last_lane;
+        return &p->lanes.v[p->last_lane];
+    }
     ent_t *e = map_put(&p->tids, (uint64_t)tid + 1);
     if (!e) return NULL;
     if (!e->birth) {
@@ -156,6 +175,8 @@ static lane_t *lane_of(prep_t *p, uint32_t tid, uint32_t *index) {
         e->id = (uint32_t)(p->lanes.n - 1);
     }
     *index = e->id;
+    p->last_tid = tid;
+    p->last_lane = e->id;
     return &p->lanes.v[e->id];
 nomem:
     return NULL;
@@ -456,7 +477,7 @@ nomem:
 }
 
 static void prep_free(prep_t *p) {
-    free(p->live.t); free(p->displaced.t); free(p->freed.t); free(p->tids.t);
+    map_free(&p->live); map_free(&p->displaced); map_free(&p->freed); map_free(&p->tids);
     for (size_t i = 0; i < p->lanes.n; i++) VFREE(p->lanes.v[i].free_ids);
     VFREE(p->lanes); VFREE(p->ops); VFREE(p->ext); VFREE(p->oplane); VFREE(p->times); VFREE(p->deps); VFREE(p->live_at);
 }
