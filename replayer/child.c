@@ -266,6 +266,11 @@ int rp_child_main(const rp_child_args_t *a) {
     e.touch = a->touch;
     e.funcs = a->funcs;
     e.sample = a->sample ? a->sample : 1;
+    for (unsigned c = 0; c < RP_NCODES; c++) { /* at most ~2^14 timed per code besides the 1-in-sample */
+        uint64_t s = 1;
+        while (plan->ncode[c] / s > (1u << 14)) s *= 2;
+        e.kmask[c] = (uint32_t)(s - 1);
+    }
     e.page = (size_t)sysconf(_SC_PAGESIZE);
     e.slots = map_anon(plan->nslots * sizeof(void *));
     if (e.null) {

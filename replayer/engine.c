@@ -268,7 +268,14 @@ AINLINE void free_op(rp_engine_t *e, void **const slots, const rp_op_t *o, const
 
 #define H_F(q) free_op(e, slots, q, null)
 #define H_M(q) alloc_op(e, slots, q, xp, nb, nf, RP_MALLOC, null, touch, 0)
-#define H_O(q) do_op(e, slots, q, xp, nb, nf, null, touch, 0)
+/* an "other" op: timed one in kmask + 1 of its code */
+AINLINE void other_op(rp_engine_t *e, void **const slots, const rp_op_t *o, const uint64_t **xp, nb_t *nb,
+                      uint64_t *nf, const int null, const int touch) {
+    unsigned const c = o->code < RP_NCODES ? o->code : RP_NOP;
+    if (__builtin_expect((++e->kseen[c] & e->kmask[c]) == 0, 0)) do_op(e, slots, o, xp, nb, nf, null, touch, 1);
+    else do_op(e, slots, o, xp, nb, nf, null, touch, 0);
+}
+#define H_O(q) other_op(e, slots, q, xp, nb, nf, null, touch)
 #define PAIR(a, b) l_##a##b: H_##a(o); H_##b(o + 1); o += 2; goto l_disp;
 #define DEFINE_UNTIMED(name, NULLV, TOUCHV)                                                                    \
 static __attribute__((noinline)) void name(rp_engine_t *e, void **const slots, const rp_op_t *o,                 \

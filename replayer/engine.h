@@ -22,6 +22,9 @@ typedef struct rp_engine_s {
     rp_sync_t *sync;       /* threads mode */
     uint64_t start_ns;     /* --pace: replay start (CLOCK_MONOTONIC) */
     uint64_t order_errors; /* frees of an empty slot (atomic adds) */
+    /* serial mode: ops other than malloc and free are also timed one in
+     * kmask[code] + 1 of their own code, so that rare ones get samples */
+    uint32_t kmask[RP_NCODES], kseen[RP_NCODES];
 } rp_engine_t;
 
 /* Replays ops[0..n) of one lane; *ext is advanced past the words consumed.

@@ -153,6 +153,7 @@ typedef struct prep_s {
     VEC(uint64_t) times;
     VEC(uint64_t) deps; /* pairs: global op index, dependency word */
     VEC(uint64_t) live_at; /* live bytes every RP_LIVE_EVERY ops */
+    uint64_t ncode[RP_NCODES];
     uint32_t next_id;
     uint32_t last_tid, last_lane; /* the last event's thread and lane */
     uint64_t live_bytes;
@@ -350,6 +351,7 @@ static int event(prep_t *p, rp_prep_t *o, const tr_event_t *ev) {
         break;
     }
     (void)ext0;
+    p->ncode[op.code]++;
     VPUSH(p->ops, op);
     if (p->threads) {
         VPUSH(p->oplane, li);
@@ -417,6 +419,7 @@ static int write_plan(prep_t *p, rp_prep_t *o, char *err, size_t errlen) {
         h.nslots = p->next_id;
         h.nlanes = 1;
         h.lanes_off = lanes_off;
+        memcpy(h.ncode, p->ncode, sizeof h.ncode);
         if (pwrite_all(fd, &h, sizeof h, 0) || pwrite_all(fd, lanes, sizeof *lanes, lanes_off) ||
             pwrite_all(fd, p->ops.v, p->ops.n * sizeof(rp_op_t), lanes[0].ops_off) ||
             pwrite_all(fd, p->ext.v, p->ext.n * 8, lanes[0].ext_off)) {
@@ -446,6 +449,7 @@ static int write_plan(prep_t *p, rp_prep_t *o, char *err, size_t errlen) {
     h->nlanes = nl;
     h->threads = (uint32_t)p->threads;
     h->lanes_off = lanes_off;
+    memcpy(h->ncode, p->ncode, sizeof h->ncode);
     memcpy(m + lanes_off, lanes, sizeof *lanes * nl);
     { /* threads: ops scattered to their lanes with their dependency words */
         uint64_t *on = calloc(nl, sizeof *on), *xn = calloc(nl, sizeof *xn);

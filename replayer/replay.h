@@ -91,6 +91,7 @@ typedef struct rp_plan_s {
     uint32_t nlanes;   /* 1 in serial mode */
     uint32_t threads;  /* 1 = threads mode (dependencies present) */
     uint64_t lanes_off;
+    uint64_t ncode[RP_NCODES]; /* ops per code */
 } rp_plan_t;
 
 typedef struct rp_lane_s {

@@ -177,6 +177,23 @@ output)
         --env MALLOC_PERTURB_=0 --json env.json > /dev/null || fail "settings"
     json env.json '[r["env"] for r in d["runs"]] == [["MALLOC_PERTURB_=0", "MALLOC_CONF=narenas:1,dirty_decay_ms:0"],
         ["MALLOC_PERTURB_=0", "MALLOC_ARENA_MAX=1", "MALLOC_TOP_PAD_=0"]]'
+    # a trace long enough to time one op in several: rare ops are still timed, each of them
+    $PY -c "
+n = 0
+def ev(s):
+    global n
+    n += 1
+    print(n, 1, n, s)
+for i in range(80000):
+    ev('malloc %d -> 0x%x' % (16 + i % 100, 0x1000 + 16 * (i % 64)))
+    ev('free 0x%x' % (0x1000 + 16 * (i % 64)))
+    if i % 30000 == 7:
+        ev('memalign 64 100 -> 0x90000')
+        ev('realloc 0x90000 200 -> 0x90000')
+        ev('free 0x90000')" > rare.txt
+    "$T" import rare.txt -o rare.zst && "$R" rare.zst --alloc glibc,jemalloc --json rare.json >/dev/null || fail "rare ops"
+    json rare.json 'all(r["latency_sample"] > 1 and r["latency_ns"]["memalign"]["count"] == 3 and r["latency_ns"]["realloc"]["count"] == 3 for r in d["runs"])'
+    json rare.json 'all(r["latency_ns"]["malloc"]["count"] < 80000 / 2 for r in d["runs"])'
     # progress bar: on stderr when it is a terminal and the replay lasts over a second, never otherwise
     printf '1 1 0 malloc 10 -> 0x10\n2 1 1500000000 free 0x10\n' > slow.txt && "$T" import slow.txt -o slow.zst || fail "slow"
     script -qec "'$R' slow.zst --mode threads --pace" /dev/null > tty.txt 2>&1 || fail "replay on a terminal"
