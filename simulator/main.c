@@ -203,7 +203,8 @@ int main(int argc, char **argv)
             continue;
         int bad;
         if (k == 0)
-            bad = sim_model_ptmalloc2(&ms[n], h->env, h->nenv, tune, serial, err, sizeof err);
+            bad = sim_model_ptmalloc2(&ms[n], h->env, h->nenv, tune, serial, h->ncpu, err,
+                                      sizeof err);
         else if (k == 1)
             bad = sim_model_buddy(&ms[n], bmin, bmax > 64 ? 64 : (unsigned)bmax, err, sizeof err);
         else

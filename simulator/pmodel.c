@@ -14,9 +14,9 @@
 
 int sim_have_ptmalloc2(void) { return 0; }
 int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, const char *tune,
-                        int serial, char *err, size_t errlen)
+                        int serial, unsigned ncpu, char *err, size_t errlen)
 {
-    (void)m, (void)env, (void)nenv, (void)tune, (void)serial;
+    (void)m, (void)env, (void)nenv, (void)tune, (void)serial, (void)ncpu;
     snprintf(err, errlen, "this build has no ptmalloc2 model");
     return -1;
 }
@@ -213,11 +213,12 @@ static void pm_report(void *o, FILE *f, int json)
         bins_json(f, "peak", &p->peak_bins);
         fprintf(f, ",\n            ");
         bins_json(f, "final", &fin);
-        fprintf(f, "},\n   \"threads\": {\"seen\": %llu, \"serial\": %s, \"arenas\": %llu, "
+        fprintf(f, "},\n   \"threads\": {\"seen\": %llu, \"serial\": %s, \"ncpu\": %llu, \"arenas\": %llu, "
                    "\"reused_arena_calls\": %llu, \"first_reused_arena_op\": %llu, "
                    "\"remote_arena_ops\": %llu, \"first_remote_arena_op\": %llu, "
                    "\"exact\": %s}",
-                U(c->threads), p->serial ? "true" : "false", U(fin.arenas), U(c->reused_arenas),
+                U(c->threads), p->serial ? "true" : "false", U(c->ncpu), U(fin.arenas),
+                U(c->reused_arenas),
                 U(p->first_reused), U(c->remote_ops), U(p->first_remote),
                 c->reused_arenas || c->remote_ops ? "false" : "true");
         return;
@@ -240,7 +241,8 @@ static void pm_report(void *o, FILE *f, int json)
     fprintf(f, "    (top: chunks = arenas; mmapped: in use, not free)\n");
     if (p->serial || c->threads <= 1)
         return;
-    fprintf(f, "  ptmalloc2 threads: %llu in the trace, %llu arenas\n", U(c->threads), U(fin.arenas));
+    fprintf(f, "  ptmalloc2 threads: %llu in the trace, %llu arenas (limit 8 x %llu CPUs unless arena_max)\n",
+            U(c->threads), U(fin.arenas), U(c->ncpu));
     if (!c->reused_arenas && !c->remote_ops) {
         fprintf(f, "    every thread had an arena of its own or a free one and no call reached\n"
                    "    another thread's arena: each arena sees the trace's order of calls under any\n"
@@ -313,10 +315,11 @@ static int apply_list(pm_config_t *cfg, const char *list, char sep, int need_pre
 }
 
 int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, const char *tune,
-                        int serial, char *err, size_t errlen)
+                        int serial, unsigned ncpu, char *err, size_t errlen)
 {
     pm_config_t cfg;
     pm_config_default(&cfg);
+    cfg.ncpu = ncpu;
     for (size_t i = 0; i < nenv; i++)
         for (size_t k = 0; k < sizeof alias / sizeof alias[0]; k++) {
             size_t n = strlen(alias[k][0]);

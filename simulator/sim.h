@@ -81,9 +81,11 @@ typedef struct sim_model_s {
  * "name=value,..." of glibc.malloc tunable names (mmap_threshold, trim_threshold,
  * top_pad, mxfast, arena_max, tcache_count, ... ; K/M/G suffixes) that
  * overrides it. serial: every op on one thread (as malloc-replay --mode
- * serial), otherwise each trace thread is a model thread. */
+ * serial), otherwise each trace thread is a model thread. ncpu: the CPUs
+ * of the recording machine (the trace header's), for glibc's arena limit of
+ * 8 x ncpu; 0 = this machine's. */
 int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv,
-                        const char *tune, int serial, char *err, size_t errlen);
+                        const char *tune, int serial, unsigned ncpu, char *err, size_t errlen);
 int sim_have_ptmalloc2(void);
 
 /* Binary buddy: blocks of min_block << k bytes, k = 0..max_order; min_block a

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
     const char *want = argv[2];
     int all = !strcmp(want, "all");
     if ((all || !strcmp(want, "ptmalloc2")) && sim_have_ptmalloc2())
-        if (sim_model_ptmalloc2(&ms[n], NULL, 0, NULL, 0, e, sizeof e) == 0)
+        if (sim_model_ptmalloc2(&ms[n], NULL, 0, NULL, 0, 0, e, sizeof e) == 0)
             n++;
     if (all || !strcmp(want, "buddy"))
         if (sim_model_buddy(&ms[n], 16, 16, e, sizeof e) == 0)

@@ -97,6 +97,7 @@ pm_heap_t *pm_create(const pm_config_t *cfg)
     cpu_set_t cs;
     int n = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 0;
     h->ncpu = cfg->ncpu ? cfg->ncpu : (n > 0 ? (unsigned)n : 2);
+    h->cont.ncpu = h->ncpu;
     /* tunables behave as mallopt does */
     if (cfg->mmap_threshold >= 0) {
         h->mmap_threshold = (uint64_t)cfg->mmap_threshold;

@@ -140,6 +140,7 @@ typedef struct pm_contention_s {
     uint64_t reused_arenas; /* reused_arena calls */
     uint64_t remote_ops;    /* _int_free / _int_realloc on another thread's arena */
     uint64_t threads;       /* threads the heap has seen */
+    uint64_t ncpu;          /* CPUs for the arena limit (8 x ncpu unless arena_max) */
 } pm_contention_t;
 const pm_contention_t *pm_contention(const pm_heap_t *h);
 
