@@ -210,15 +210,14 @@ static int born(prep_t *p, rp_prep_t *o, uint64_t a, uint32_t id, uint64_t size,
         if (add_dep(p, lane, f->lane, f->count)) return -1;
         map_del(&p->freed, f);
     }
-    ent_t *e = map_find(&p->live, a);
-    if (e) { /* still live: a realloc's release ordered before us, or a lost free */
+    ent_t *e = map_put(&p->live, a); /* one probe: a live entry has birth >= 1, a new one 0 */
+    if (!e) return -1;
+    if (e->birth) { /* still live: a realloc's release ordered before us, or a lost free */
         ent_t *d = map_put(&p->displaced, a);
         if (!d) return -1;
         if (d->birth) o->live_reuse++; /* an older displaced object is now unreachable */
         ent_t const keep = *e;
         *d = keep;
-    } else if (!(e = map_put(&p->live, a))) {
-        return -1;
     }
     e->key = a;
     e->birth = seq ? seq : 1;
