@@ -13,7 +13,7 @@ bin=$(cd "$build/bin" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$bin/bench_sim_gen" "$tmp/synth.zst" "$events"
-echo "trace: $events synthetic events, $(wc -c < "$tmp/synth.zst") bytes"
+echo "trace: $events synthetic events, $(wc -c < "$tmp/synth.zst") bytes; load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 wall() { # seconds of wall time of the command
   python3 - "$@" <<'PY'
 import subprocess, sys, time
@@ -25,13 +25,15 @@ PY
 rate() { python3 -c "import sys; print('%.2f' % ($1 / $2 / 1e6))"; }
 d=$(wall "$bin/malloc-trace" info "$tmp/synth.zst")
 echo "decode only (malloc-trace info):        $(rate "$events" "$d") M events/s"
+set -- $("$bin/bench_sim_step" "$tmp/synth.zst" none)
+echo "driver alone (address map, ids, peaks; no model): $(rate "$events" "$3") M events/s, $(python3 -c "print('%.1f' % ($3 / $events * 1e9))") ns/event"
 for m in ptmalloc2 all; do
     set -- $("$bin/bench_sim_step" "$tmp/synth.zst" "$m")
     target=20; [ "$m" = all ] && target=5
     s=$3
     w=$(wall "$bin/malloc-sim" "$tmp/synth.zst" --model "$m" --no-progress)
-    printf '%-10s simulation only: %6s M events/s  end to end: %6s M events/s  (target %s M/s)\n' \
-        "$m" "$(rate "$events" "$s")" "$(rate "$events" "$w")" "$target"
+    printf '%-10s simulation only: %6s M events/s (%5.1f ns/event)  end to end: %6s M events/s  (target %s M/s)\n' \
+        "$m" "$(rate "$events" "$s")" "$(python3 -c "print($s / $events * 1e9)")" "$(rate "$events" "$w")" "$target"
 done
 
 # exactness on real programs: recorded by malloc-record, replayed on glibc
