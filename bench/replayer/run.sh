@@ -20,6 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 cc -O2 -I"$root/traces" "$here/gen.c" "$BUILD/lib/libtrace_fmt.a" -lzstd -lpthread -o "$tmp/gen"
 "$tmp/gen" "$tmp/big.zst" "$N"
 echo "trace: $N ops (synthetic, single thread: malloc/calloc/realloc/free, live set <= 64k objects)"
+echo "machine load (1/5/15 min, $(nproc) CPUs): $(cut -d' ' -f1-3 /proc/loadavg); wall figures include time other processes took"
 
 t0=$(date +%s.%N)
 "$B/malloc-replay" "$tmp/big.zst" --null --alloc glibc --touch none --no-progress --json "$tmp/none.json" > /dev/null
@@ -29,6 +30,12 @@ echo "preprocessing + 2 replays (trace read once): $(python3 -c "print(f'{$t1 - 
 python3 "$here/figures.py" prep "$tmp/none.json"
 python3 "$here/figures.py" speed "$tmp/none.json"
 python3 "$here/figures.py" touched "$tmp/all.json"
+
+# For reference (not the target's measurement): the loop alone, in one process, best of 5 passes
+R=$root/replayer
+cc -D_GNU_SOURCE -O2 -fno-semantic-interposition -I"$R" -I"$root/traces" "$here/loop.c" "$R/prep.c" "$R/engine.c" \
+    "$R/wfmt.c" "$BUILD/lib/libtrace_fmt.a" -lzstd -lpthread -o "$tmp/loop"
+echo "the --null loop alone (bench/replayer/loop.c, in-process, touch none): $("$tmp/loop" "$tmp/big.zst" 5 | tail -1)"
 
 "$B/malloc-replay" "$tmp/big.zst" --alloc glibc,glibc --touch none --no-progress --json "$tmp/det.json" > /dev/null
 python3 "$here/figures.py" determinism "$tmp/det.json"
