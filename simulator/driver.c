@@ -13,20 +13,10 @@
  * the detaching allocation takes the detached object.
  */
 #include "sim.h"
+#include "amap.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct ament_s {
-    uint64_t key; /* 0 = empty */
-    uint64_t val; /* id | requested size << 32 (UINT32_MAX: see drv_t.size) */
-} ament_t;
-
-typedef struct amap_s {
-    ament_t *ents;
-    uint64_t mask, n;
-    unsigned shift;
-} amap_t;
 
 typedef struct detached_s {
     uint64_t addr, seq;
@@ -43,81 +33,6 @@ typedef struct drv_s {
     detached_t det[NDETACHED];
     unsigned ndet;
 } drv_t;
-
-static inline uint64_t slot_of(const amap_t *m, uint64_t a)
-{
-    return ((a >> 4) * 0x9E3779B97F4A7C15ull) >> m->shift;
-}
-
-static int amap_init(amap_t *m, unsigned lg)
-{
-    m->ents = calloc((size_t)1 << lg, sizeof *m->ents);
-    m->mask = ((uint64_t)1 << lg) - 1;
-    m->shift = 64 - lg;
-    m->n = 0;
-    return m->ents ? 0 : -1;
-}
-
-static int amap_put(amap_t *m, uint64_t a, uint64_t v);
-
-static int amap_grow(amap_t *m)
-{
-    amap_t old = *m;
-    if (amap_init(m, 64 - old.shift + 1)) {
-        *m = old;
-        return -1;
-    }
-    for (uint64_t i = 0; i <= old.mask; i++)
-        if (old.ents[i].key)
-            amap_put(m, old.ents[i].key, old.ents[i].val);
-    free(old.ents);
-    return 0;
-}
-
-/* Inserts a (not present). */
-static int amap_put(amap_t *m, uint64_t a, uint64_t v)
-{
-    if (2 * (m->n + 1) > m->mask + 1 && amap_grow(m))
-        return -1;
-    uint64_t i = slot_of(m, a);
-    while (m->ents[i].key)
-        i = (i + 1) & m->mask;
-    m->ents[i].key = a;
-    m->ents[i].val = v;
-    m->n++;
-    return 0;
-}
-
-/* Slot of a, or UINT64_MAX. */
-static inline uint64_t amap_find(const amap_t *m, uint64_t a)
-{
-    uint64_t i = slot_of(m, a);
-    while (m->ents[i].key) {
-        if (m->ents[i].key == a)
-            return i;
-        i = (i + 1) & m->mask;
-    }
-    return UINT64_MAX;
-}
-
-static void amap_del(amap_t *m, uint64_t i)
-{
-    /* backward shift: move later members of the cluster into the hole
-     * when their home slot does not lie in (hole, them] */
-    uint64_t j = i;
-    for (;;) {
-        j = (j + 1) & m->mask;
-        if (!m->ents[j].key)
-            break;
-        uint64_t h = slot_of(m, m->ents[j].key);
-        if (((j - h) & m->mask) >= ((j - i) & m->mask)) {
-            m->ents[i] = m->ents[j];
-            i = j;
-        }
-    }
-    m->ents[i].key = 0;
-    m->n--;
-}
 
 static int new_id(drv_t *d, uint32_t *id)
 {
@@ -150,25 +65,20 @@ static inline void release_id(drv_t *d, uint32_t id) { d->freeids[d->nfree++] = 
 static int bind(drv_t *d, uint64_t addr, uint64_t seq, uint64_t size, uint32_t *id)
 {
     amap_t *m = &d->map;
-    if (__builtin_expect(2 * (m->n + 1) > m->mask + 1, 0) && amap_grow(m))
-        return -1;
-    if (new_id(d, id))
+    if (amap_reserve(m) || new_id(d, id))
         return -1;
     uint64_t s32 = size < UINT32_MAX ? size : UINT32_MAX;
     if (__builtin_expect(s32 == UINT32_MAX, 0))
         d->size[*id] = size;
     uint64_t v = *id | s32 << 32;
-    uint64_t i = slot_of(m, addr);
-    while (m->ents[i].key) {
-        if (__builtin_expect(m->ents[i].key == addr, 0)) {
-            /* the old owner gave it up in a realloc not yet seen */
-            if (d->ndet == NDETACHED) /* forget the oldest: it stays live (a lost free) */
-                memmove(d->det, d->det + 1, (NDETACHED - 1) * sizeof d->det[0]), d->ndet--;
-            d->det[d->ndet++] = (detached_t){ addr, seq, m->ents[i].val };
-            m->ents[i].val = v;
-            return 0;
-        }
-        i = (i + 1) & m->mask;
+    int found;
+    uint64_t i = amap_slot(m, addr, &found);
+    if (__builtin_expect(found, 0)) { /* the old owner gave it up in a realloc not yet seen */
+        if (d->ndet == NDETACHED) /* forget the oldest: it stays live (a lost free) */
+            memmove(d->det, d->det + 1, (NDETACHED - 1) * sizeof d->det[0]), d->ndet--;
+        d->det[d->ndet++] = (detached_t){ addr, seq, m->ents[i].val };
+        m->ents[i].val = v;
+        return 0;
     }
     m->ents[i].key = addr;
     m->ents[i].val = v;
@@ -189,7 +99,7 @@ static uint32_t unbind(drv_t *d, uint64_t addr, uint64_t release_seq, uint64_t *
                 goto found;
             }
     uint64_t i = amap_find(&d->map, addr);
-    if (i == UINT64_MAX)
+    if (i == AMAP_NONE)
         return SIM_NO_ID;
     v = d->map.ents[i].val;
     amap_del(&d->map, i);
@@ -259,7 +169,7 @@ int sim_begin(sim_run_t *run)
     sim_drv_t *x = calloc(1, sizeof *x);
     run->drv = x;
     run->results = calloc(run->nmodels ? run->nmodels : 1, sizeof *run->results);
-    if (!x || !run->results || amap_init(&x->d.map, 12))
+    if (!x || !run->results || amap_init(&x->d.map, 10))
         goto oom;
     if (run->timeline_rows) {
         x->tl.width = 3 + run->nmodels;
@@ -418,7 +328,7 @@ void sim_prefetch(const sim_run_t *run, const tr_event_t *e)
     const sim_drv_t *x = run->drv;
     uint64_t a = e->op == TR_OP_FREE || e->op == TR_OP_REALLOC || e->op == TR_OP_REALLOCARRAY ? e->a : e->ret;
     if (a)
-        __builtin_prefetch(&x->d.map.ents[slot_of(&x->d.map, a)]);
+        __builtin_prefetch(&x->d.map.ents[amap_home(&x->d.map, a) * 4]);
 }
 
 void sim_prefetch_models(const sim_run_t *run, const tr_event_t *e)
@@ -427,7 +337,7 @@ void sim_prefetch_models(const sim_run_t *run, const tr_event_t *e)
         return;
     const amap_t *m = &run->drv->d.map;
     uint64_t i = amap_find(m, e->a);
-    if (i == UINT64_MAX)
+    if (i == AMAP_NONE)
         return;
     uint32_t id = (uint32_t)m->ents[i].val;
     for (unsigned k = 0; k < run->nmodels; k++)
@@ -488,7 +398,7 @@ void sim_run_free(sim_run_t *run)
     sim_drv_t *x = run->drv;
     if (x) {
         free(x->tl.rows);
-        free(x->d.map.ents);
+        amap_free(&x->d.map);
         free(x->d.size);
         free(x->d.freeids);
         free(x);

@@ -1,7 +1,9 @@
 /* sim_unit.c - hand-worked unit tests of the simulator's models: the buddy
  * allocator step by step (blocks, footprint, /proc/buddyinfo counts, Linux's
  * unusable-free and fragmentation indices), the size-class tables against
- * the allocators' documented classes, and the slab footprint. */
+ * the allocators' documented classes, and the slab footprint; the driver's
+ * address map against a plain array. */
+#include "amap.h"
 #include "sim.h"
 
 #include <math.h>
@@ -250,8 +252,67 @@ static void test_slab_classes(void)
     }
 }
 
+/* The driver's address map (amap.h) against an array of the live keys:
+ * random inserts and deletes, keys that all share a few home buckets (long
+ * overflow chains, counts that saturate), growth; every live key found with
+ * its value, every deleted one gone. */
+static void test_amap(void)
+{
+    static uint64_t key[20000], val[20000];
+    for (int crowd = 0; crowd < 2; crowd++) {
+        amap_t m = { 0 };
+        if (amap_init(&m, 2)) {
+            CHECK(0);
+            return;
+        }
+        uint64_t rng = 12345, n = 0, ops = 0, bad = 0, next = 1;
+        uint64_t cap = crowd ? 1500 : 20000, steps = crowd ? 60000 : 400000;
+        for (uint64_t step = 0; step < steps; step++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            int ins = n < 100 || (n < cap && rng % 100 < (step < steps / 2 ? 55 : 45));
+            if (ins) {
+                uint64_t id = next++, k = crowd ? id << 20 : id * 16;
+                if (crowd) { /* crowd: every key in one of 3 home buckets */
+                    uint64_t want = amap_home(&m, 0x1000 * (1 + rng % 3));
+                    while (amap_home(&m, k) != want)
+                        k += 8;
+                }
+                if (amap_reserve(&m)) { bad++; break; }
+                int found;
+                uint64_t i = amap_slot(&m, k, &found);
+                if (found) { /* a fresh key is never present */
+                    bad++;
+                    continue;
+                }
+                m.ents[i].key = k;
+                m.ents[i].val = k ^ 0x5555;
+                m.n++;
+                key[n] = k, val[n] = k ^ 0x5555, n++;
+            } else {
+                uint64_t j = rng / 7 % n, i = amap_find(&m, key[j]);
+                if (i == AMAP_NONE || m.ents[i].val != val[j]) { bad++; continue; }
+                amap_del(&m, i);
+                if (amap_find(&m, key[j]) != AMAP_NONE)
+                    bad++;
+                key[j] = key[--n], val[j] = val[n];
+            }
+            ops++;
+        }
+        for (uint64_t j = 0; j < n; j++) {
+            uint64_t i = amap_find(&m, key[j]);
+            if (i == AMAP_NONE || m.ents[i].val != val[j])
+                bad++;
+        }
+        CHECK(bad == 0);
+        CHECK(m.n == n);
+        CHECK(ops > steps / 2);
+        amap_free(&m);
+    }
+}
+
 int main(void)
 {
+    test_amap();
     test_slab_classes();
     test_buddy();
     test_buddy_bulk();
