@@ -122,7 +122,9 @@ uint32_t rec_stack_here(rec_ring_t *r) {
     if (REC_UNLIKELY(!heads)) return 0;
     void *buf[MAX_DEPTH + 8];
     rec_t.unwinding = 1;
-    int n = unw_backtrace(buf, rec_depth + 6 < MAX_DEPTH + 8 ? rec_depth + 6 : MAX_DEPTH + 8);
+    /* + 3: this function and the hook above it (the rest is inlined), and
+     * one spare; unwinding costs per frame */
+    int n = unw_backtrace(buf, rec_depth + 3 < MAX_DEPTH + 8 ? rec_depth + 3 : MAX_DEPTH + 8);
     rec_t.unwinding = 0;
     int s = 0;
     while (s < n && !in_self(buf[s])) s++; /* libunwind's own frames */
