@@ -160,6 +160,7 @@ static void note_peaks(sim_run_t *run, uint64_t live, uint64_t op, int live_peak
 
 struct sim_drv_s {
     drv_t d;
+    int any_prefetch; /* some model has a prefetch hook */
     tl_t tl;
     uint64_t live, op, next_cp, t_ns;
 };
@@ -180,6 +181,8 @@ int sim_begin(sim_run_t *run)
             goto oom;
     }
     x->next_cp = run->checkpoint_every;
+    for (unsigned m = 0; m < run->nmodels; m++)
+        x->any_prefetch |= run->models[m].prefetch != NULL;
     return 0;
 oom:
     snprintf(run->err, sizeof run->err, "out of memory");
@@ -333,7 +336,8 @@ void sim_prefetch(const sim_run_t *run, const tr_event_t *e)
 
 void sim_prefetch_models(const sim_run_t *run, const tr_event_t *e)
 {
-    if ((e->op != TR_OP_FREE && e->op != TR_OP_REALLOC && e->op != TR_OP_REALLOCARRAY) || !e->a)
+    if ((e->op != TR_OP_FREE && e->op != TR_OP_REALLOC && e->op != TR_OP_REALLOCARRAY) || !e->a ||
+        !run->drv->any_prefetch)
         return;
     const amap_t *m = &run->drv->d.map;
     uint64_t i = amap_find(m, e->a);
