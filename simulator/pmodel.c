@@ -216,7 +216,7 @@ static void pm_report(void *o, FILE *f, int json)
         fprintf(f, "},\n   \"threads\": {\"seen\": %llu, \"serial\": %s, \"ncpu\": %llu, \"arenas\": %llu, "
                    "\"reused_arena_calls\": %llu, \"first_reused_arena_op\": %llu, "
                    "\"remote_arena_ops\": %llu, \"first_remote_arena_op\": %llu, "
-                   "\"exact\": %s}",
+                   "\"contention_independent\": %s}",
                 U(c->threads), p->serial ? "true" : "false", U(c->ncpu), U(fin.arenas),
                 U(c->reused_arenas),
                 U(p->first_reused), U(c->remote_ops), U(p->first_remote),

@@ -81,7 +81,7 @@ if [ "$HAVE_PTM" = 1 ]; then
     "$tt" import "$data/threads.txt" -o "$dir/threads.zst" || exit 1
     "$sim" "$dir/threads.zst" --model ptmalloc2 --tune arena_max=2 --json "$dir/threads.json" > "$dir/threads.out" \
         || bad "threads: exit"
-    python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['models'][0]['threads']; t.pop('ncpu'); w={'seen': 3, 'serial': False, 'arenas': 2, 'reused_arena_calls': 1, 'first_reused_arena_op': 3, 'remote_arena_ops': 2, 'first_remote_arena_op': 4, 'exact': False}; print(t); sys.exit(0 if t==w else 1)" "$dir/threads.json" \
+    python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['models'][0]['threads']; t.pop('ncpu'); w={'seen': 3, 'serial': False, 'arenas': 2, 'reused_arena_calls': 1, 'first_reused_arena_op': 3, 'remote_arena_ops': 2, 'first_remote_arena_op': 4, 'contention_independent': False}; print(t); sys.exit(0 if t==w else 1)" "$dir/threads.json" \
         && ok "threads: reused_arena at op 3, 2 calls on another thread's arena from op 4" || bad "threads json"
     grep -q "1 threads found the arena limit reached (first at op 3)" "$dir/threads.out" \
         && grep -q "2 frees/reallocs reached another thread's arena (first at op 4)" "$dir/threads.out" \
