@@ -1,14 +1,17 @@
 #!/bin/sh
 # malloc-sim's benchmark, in one run: speed on a 10M-event synthetic trace and
 # exactness of the ptmalloc2 model against real glibc on recorded programs.
-# usage: bench/simulator/run.sh [BUILD_DIR] [EVENTS]
+# usage: bench/simulator/run.sh [BUILD_DIR] [EVENTS] [BASE_BUILD_DIR]
+# With BASE_BUILD_DIR (another build, e.g. of an older commit), also the
+# speed of this build over that one, from 3 interleaved runs of each (min),
+# which stays meaningful on a loaded machine where absolute figures do not.
 # Targets (issue 5): ptmalloc2 alone >= 20M events/s, all models >= 5M/s;
 # checkpoint rows identical to malloc-replay --mode serial on perl, python3,
 # sqlite3. Speeds are CPU time of the simulating thread (the machine is
 # shared); "end to end" includes decoding the trace (zstd + varints, on a
 # second thread) and is wall time.
 set -eu
-build=${1:-build}; events=${2:-10000000}
+build=${1:-build}; events=${2:-10000000}; base=${3:-}
 bin=$(cd "$build/bin" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -35,6 +38,25 @@ for m in ptmalloc2 all; do
     printf '%-10s simulation only: %6s M events/s (%5.1f ns/event)  end to end: %6s M events/s  (target %s M/s)\n' \
         "$m" "$(rate "$events" "$s")" "$(python3 -c "print($s / $events * 1e9)")" "$(rate "$events" "$w")" "$target"
 done
+
+if [ -n "$base" ]; then
+    bbin=$(cd "$base/bin" && pwd)
+    for m in ptmalloc2 all; do
+        sn=; sb=; wn=; wb=
+        for i in 1 2 3; do
+            sb="$sb $("$bbin/bench_sim_step" "$tmp/synth.zst" "$m" | cut -d' ' -f3)"
+            sn="$sn $("$bin/bench_sim_step" "$tmp/synth.zst" "$m" | cut -d' ' -f3)"
+            wb="$wb $(wall "$bbin/malloc-sim" "$tmp/synth.zst" --model "$m" --no-progress)"
+            wn="$wn $(wall "$bin/malloc-sim" "$tmp/synth.zst" --model "$m" --no-progress)"
+        done
+        python3 - "$m" "$sb" "$sn" "$wb" "$wn" <<'PY'
+import sys
+m, sb, sn, wb, wn = sys.argv[1], *[min(map(float, a.split())) for a in sys.argv[2:]]
+print("%-10s vs base build: simulation only %.2fx (%.3f s -> %.3f s), end to end %.2fx (%.3f s -> %.3f s)"
+      % (m, sb / sn, sb, sn, wb / wn, wb, wn))
+PY
+    done
+fi
 
 # exactness on real programs: recorded by malloc-record, replayed on glibc
 if [ -x "$bin/malloc-record" ] && [ -x "$bin/malloc-replay" ]; then
