@@ -236,6 +236,11 @@ void tr_reader_stats(const tr_reader_t *r, tr_reader_stats_t *st);
 const tr_error_t *tr_reader_error(const tr_reader_t *r);
 const char *tr_reader_path(const tr_reader_t *r);
 
+/* 1 if paths a and b name the same existing file (so that writing b would
+ * destroy a: a tool's output given as its input trace), else 0. "-" and
+ * paths that do not exist are never the same. */
+int tr_same_file(const char *a, const char *b);
+
 /* ---- encoding helpers (shared with the recorder) ------------------------- */
 /* LEB128: writes at most 10 bytes, returns the count. */
 static inline size_t tr_put_varint(uint8_t *p, uint64_t v) {
