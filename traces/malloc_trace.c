@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <uthash.h>
 
 #include "text.h"
@@ -22,6 +23,19 @@ static void usage(FILE *out) {
             "                                      text (as dump prints it) or a glibc mtrace() log -> trace\n"
             "       malloc-trace --version\n"
             "TRACE and FILE may be '-' for standard input. Format: traces/FORMAT.md.\n");
+}
+
+/* An option error: one line with the reason, exit status 2. */
+static int bad_usage(const char *what, const char *arg) {
+    fprintf(stderr, "%s: %s%s%s (see --help)\n", prog, what, arg ? ": " : "", arg ? arg : "");
+    return 2;
+}
+
+/* Reports a failed write of standard output; 0 if every write went through. */
+static int check_stdout(void) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
+    return 1;
 }
 
 static int die_open(const char *path, const tr_error_t *err) {
@@ -47,10 +61,11 @@ static int cmd_dump(int argc, char **argv) {
     int header = 1;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--no-header") == 0) header = 0;
+        else if (argv[i][0] == '-' && argv[i][1]) return bad_usage("dump: unknown option", argv[i]);
         else if (!path) path = argv[i];
-        else { usage(stderr); return 2; }
+        else return bad_usage("dump: more than one TRACE", argv[i]);
     }
-    if (!path) { usage(stderr); return 2; }
+    if (!path) return bad_usage("dump: no TRACE given", NULL);
     tr_error_t err;
     tr_reader_t *r = tr_reader_open(path, &err);
     if (!r) return die_open(path, &err);
@@ -65,8 +80,7 @@ static int cmd_dump(int argc, char **argv) {
         line[n] = '\n';
         fwrite(line, 1, n + 1, stdout);
     }
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno));
+    if (check_stdout()) {
         tr_reader_close(r);
         return 1;
     }
@@ -115,7 +129,8 @@ static const char *end_reason(uint32_t r) {
 }
 
 static int cmd_info(int argc, char **argv) {
-    if (argc != 1) { usage(stderr); return 2; }
+    if (argc < 1) return bad_usage("info: no TRACE given", NULL);
+    if (argc > 1) return bad_usage(argv[1][0] == '-' ? "info: unknown option" : "info: more than one TRACE", argv[1]);
     const char *path = argv[0];
     tr_error_t err;
     tr_reader_t *r = tr_reader_open(path, &err);
@@ -232,9 +247,10 @@ static int cmd_info(int argc, char **argv) {
     HASH_ITER(hh, live, o, tmp) { HASH_DEL(live, o); free(o); }
     tcount_t *tc, *ttmp;
     HASH_ITER(hh, threads, tc, ttmp) { HASH_DEL(threads, tc); free(tc); }
-    fflush(stdout);
     int status;
-    if (rc == TR_E_NOMEM) {
+    if (check_stdout()) {
+        status = 1;
+    } else if (rc == TR_E_NOMEM) {
         fprintf(stderr, "%s: %s: out of memory\n", prog, path);
         status = 1;
     } else {
@@ -245,63 +261,108 @@ static int cmd_info(int argc, char **argv) {
 }
 
 /* ---- import -------------------------------------------------------------------- */
+/* Standard input, when it is a pipe, is copied to a temporary file first:
+ * the importer reads the first line twice (to tell the two text forms). */
+static FILE *seekable_stdin(void) {
+    if (lseek(0, 0, SEEK_CUR) >= 0) return stdin;
+    FILE *t = tmpfile();
+    if (!t) return NULL;
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+        if (fwrite(buf, 1, n, t) != n) { fclose(t); return NULL; }
+    if (ferror(stdin) || fflush(t) != 0 || fseek(t, 0, SEEK_SET) != 0) { fclose(t); return NULL; }
+    return t;
+}
+
 static int cmd_import(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
+        if (strcmp(argv[i], "-o") == 0) {
+            if (i + 1 >= argc) return bad_usage("import: -o needs a file name", NULL);
+            out = argv[++i];
+        }
+        else if (argv[i][0] == '-' && argv[i][1]) return bad_usage("import: unknown option", argv[i]);
         else if (!in) in = argv[i];
-        else { usage(stderr); return 2; }
+        else return bad_usage("import: more than one FILE", argv[i]);
     }
-    if (!in || !out) { usage(stderr); return 2; }
-    FILE *f = strcmp(in, "-") == 0 ? stdin : fopen(in, "r");
+    if (!in) return bad_usage("import: no FILE given", NULL);
+    if (!out || !*out) return bad_usage("import: no output given (-o TRACE)", NULL);
+    if (tr_same_file(in, out)) {
+        fprintf(stderr, "%s: %s: -o would overwrite the input\n", prog, out);
+        return 2;
+    }
+    int const from_stdin = strcmp(in, "-") == 0;
+    FILE *f = from_stdin ? seekable_stdin() : fopen(in, "r");
     if (!f) {
-        fprintf(stderr, "%s: %s: cannot open: %s\n", prog, in, strerror(errno));
+        fprintf(stderr, "%s: %s: cannot %s: %s\n", prog, in, from_stdin ? "read" : "open", strerror(errno));
         return 1;
     }
     text_src_t src = { f, in, 0, NULL, 0 };
     /* Peek at the first meaningful line to tell an mtrace log from our text. */
-    int mtrace = 0;
+    int mtrace = 0, lines = 0;
     long const start = ftell(f);
     while (text_next_line(&src)) {
+        lines++;
         const char *l = src.buf;
         while (*l == ' ' || *l == '\t') l++;
         if (!*l || *l == '#') continue;
         mtrace = mtrace_line(l);
         break;
     }
-    if (start >= 0 && fseek(f, start, SEEK_SET) == 0) {
-        src.line = 0;
-    } else if (f == stdin) {
-        fprintf(stderr, "%s: -: standard input must be seekable (use a file)\n", prog);
-        free(src.buf);
-        return 1;
-    }
+    int status = 0;
     char msg[512];
-    int const rc = mtrace ? mtrace_import(&src, out, msg, sizeof msg) : text_import(&src, out, msg, sizeof msg);
+    char *tmp = NULL;
     if (ferror(f)) {
         fprintf(stderr, "%s: %s: read error: %s\n", prog, in, strerror(errno));
-        free(src.buf);
-        if (f != stdin) fclose(f);
-        return 1;
+        status = 1;
+    } else if (lines == 0) {
+        fprintf(stderr, "%s: %s: empty file\n", prog, in);
+        status = 1;
+    } else if (start < 0 || fseek(f, start, SEEK_SET) != 0) {
+        fprintf(stderr, "%s: %s: cannot seek back: %s\n", prog, in, strerror(errno));
+        status = 1;
     }
+    /* The trace goes to a temporary file beside the output, renamed over it
+     * only once complete: a failed import leaves an existing file alone. */
+    if (!status && strcmp(out, "-") != 0) {
+        size_t const n = strlen(out) + 32;
+        tmp = malloc(n);
+        if (!tmp) { fprintf(stderr, "%s: out of memory\n", prog); status = 1; }
+        else snprintf(tmp, n, "%s.import-%ld.tmp", out, (long)getpid());
+    }
+    if (!status) {
+        src.line = 0;
+        const char *dst = tmp ? tmp : out;
+        int const rc = mtrace ? mtrace_import(&src, dst, msg, sizeof msg) : text_import(&src, dst, msg, sizeof msg);
+        if (ferror(f)) {
+            fprintf(stderr, "%s: %s: read error: %s\n", prog, in, strerror(errno));
+            status = 1;
+        } else if (rc) {
+            /* messages about the output name the temporary file: name the output */
+            size_t const tl = tmp ? strlen(tmp) : 0;
+            if (tmp && strncmp(msg, tmp, tl) == 0) fprintf(stderr, "%s: %s%s\n", prog, out, msg + tl);
+            else fprintf(stderr, "%s: %s: %s\n", prog, in, msg);
+            status = 1;
+        } else if (tmp && rename(tmp, out) != 0) {
+            fprintf(stderr, "%s: %s: cannot rename the finished trace into place: %s\n", prog, out, strerror(errno));
+            status = 1;
+        }
+        if (status && tmp) unlink(tmp);
+    }
+    free(tmp);
     free(src.buf);
     if (f != stdin) fclose(f);
-    if (rc) {
-        fprintf(stderr, "%s: %s: %s\n", prog, in, msg);
-        return 1;
-    }
-    return 0;
+    return status;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { usage(stderr); return 2; }
+    if (argc < 2) return bad_usage("no command given (info, dump or import)", NULL);
     const char *cmd = argv[1];
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "dump") == 0) return cmd_dump(argc - 2, argv + 2);
     if (strcmp(cmd, "import") == 0) return cmd_import(argc - 2, argv + 2);
     if (strcmp(cmd, "--version") == 0) { printf("malloc-trace %s (trace format %d)\n", MS_VERSION, TR_FORMAT_VERSION); return 0; }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) { usage(stdout); return 0; }
-    fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
-    usage(stderr);
-    return 2;
+    return bad_usage("unknown command", cmd);
 }

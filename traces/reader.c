@@ -22,7 +22,7 @@
 static int r_fail(tr_reader_t *r, int code, const char *fmt, ...) {
     if (r->err.code) return r->err.code;
     r->err.code = code;
-    r->err.offset = zsrc_state(r->src)->frame_off;
+    r->err.offset = r->frame_off;
     r->err.raw_offset = r->raw_base + r->raw_start;
     char what[200];
     va_list ap;
@@ -33,7 +33,7 @@ static int r_fail(tr_reader_t *r, int code, const char *fmt, ...) {
         snprintf(r->err.msg, sizeof r->err.msg, "%s", what);
     else
         snprintf(r->err.msg, sizeof r->err.msg, "offset %llu (zstd frame %llu, raw byte %llu): %s",
-                 (unsigned long long)r->err.offset, (unsigned long long)zsrc_state(r->src)->frames,
+                 (unsigned long long)r->err.offset, (unsigned long long)r->frame_idx,
                  (unsigned long long)r->err.raw_offset, what);
     r->done = 1;
     return code;
@@ -75,14 +75,21 @@ static int fill(tr_reader_t *r, size_t need) {
         const zsrc_state_t *zs = zsrc_state(r->src);
         r->st.file_bytes = zs->file_bytes;
         r->st.frames = zs->frames;
-        if (k < 0) {
+        if (k < 0) { /* in the frame being decompressed: frames counts those before it */
             r->err.sys_errno = zs->sys_errno;
+            r->frame_off = zs->frame_off;
+            r->frame_idx = zs->frames;
             return r_fail(r, zs->code, "%s", zs->msg);
         }
         if (k == 0) {
             r->eof = 1;
             r->st.truncated = zs->truncated;
             return 0;
+        }
+        /* a read never spans frames: the bytes being decoded are in its frame */
+        if (r->nframes_seen == 0 || zs->frame_off != r->frame_off) {
+            r->frame_off = zs->frame_off;
+            r->frame_idx = r->nframes_seen++;
         }
         r->raw_end += (size_t)k;
         r->st.raw_bytes += (uint64_t)k;
@@ -497,6 +504,10 @@ int tr_reader_decode(tr_reader_t *r, tr_event_t *out) {
         }
         uint8_t type;
         tr_cursor_t c;
+        if (__builtin_expect(r->have_end, 0) && fill(r, 1) > 0) { /* two traces concatenated, or garbage */
+            r_fail(r, TR_E_CORRUPT, "data after the END record");
+            continue;
+        }
         int k = next_record(r, &type, &c);
         if (k <= 0) { r->done = 1; continue; }
         if (type >= TR_OP_FIRST && type <= TR_OP_LAST) {

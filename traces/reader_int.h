@@ -58,6 +58,7 @@ struct tr_reader_s {
     char *path;
     zsrc_t *src;
     uint8_t *raw; size_t raw_cap, raw_start, raw_end; uint64_t raw_base;
+    uint64_t frame_off, frame_idx, nframes_seen; /* the frame of the bytes being decoded */
     int eof;  /* the source has no more raw bytes */
     int done; /* no more records (end of file or error) */
 

@@ -106,5 +106,40 @@ check "unwritable output" sh -c "test $rc -eq 1 && grep -q 'cannot create' err.t
 "$mt" frob 2> /dev/null; rc=$?
 check "unknown command: usage error" test $rc -eq 2
 
+# 6. nothing the user has is lost: a failed import leaves an existing trace
+#    alone, an output that is the input is refused, a pipe is read whole
+cp a.zst keep.zst
+"$mt" import badop.txt -o keep.zst 2> /dev/null
+check "failed import keeps the old file" cmp -s a.zst keep.zst
+check "no temporary file left" sh -c "! ls keep.zst.*.tmp 2>/dev/null | grep -q ."
+cp a.txt same.txt
+"$mt" import same.txt -o same.txt 2> err.txt; rc=$?
+check "output = input refused" sh -c "test $rc -eq 2 && grep -q 'would overwrite the input' err.txt && cmp -s a.txt same.txt"
+cat a.txt | "$mt" import - -o piped.zst && "$mt" dump piped.zst > piped.txt
+check "import from a pipe" cmp -s a.txt piped.txt
+: > empty.txt
+"$mt" import empty.txt -o e.zst 2> err.txt; rc=$?
+check "empty text refused" sh -c "test $rc -eq 1 && grep -q 'empty.txt: empty file' err.txt && test ! -e e.zst"
+
+# 7. two traces end to end are one too many: data after END is an error
+cat a.zst a.zst > twice.zst
+expect_error "data after END" twice.zst "data after the END record"
+check "the first trace's events still come out" \
+    sh -c "'$mt' dump twice.zst 2>/dev/null | cmp -s - a.txt"
+
+# 8. a full standard output is an error, not a silent loss
+if [ -w /dev/full ]; then
+  "$mt" info a.zst > /dev/full 2> err.txt; rc=$?
+  check "info to a full disk" sh -c "test $rc -eq 1 && grep -q 'standard output: No space left' err.txt"
+fi
+
+# 8b. the frame an error is in is named right (frame 0 of a one-frame file)
+zstd -dc a.zst | head -c 300 | zstd -q > rawcut.zst
+expect_error "cut inside a record" rawcut.zst "offset 0 (zstd frame 0, raw byte"
+
+# 9. option errors: one line with the reason, exit 2
+"$mt" info a.zst --bogus 2> err.txt; rc=$?
+check "unknown option: one line" sh -c "test $rc -eq 2 && test \$(wc -l < err.txt) -eq 1 && grep -q 'unknown option: --bogus' err.txt"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
