@@ -134,7 +134,7 @@ if [ -w /dev/full ]; then
 fi
 
 # 8b. the frame an error is in is named right (frame 0 of a one-frame file)
-zstd -dc a.zst | head -c 300 | zstd -q > rawcut.zst
+zstd -dc a.zst | head -c 310 | zstd -q > rawcut.zst # inside a record
 expect_error "cut inside a record" rawcut.zst "offset 0 (zstd frame 0, raw byte"
 
 # 9. option errors: one line with the reason, exit 2
