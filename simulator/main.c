@@ -88,13 +88,27 @@ static FILE *open_out(const char *path)
     return f;
 }
 
+/* Closes an output, reporting a write that failed on the way (ENOSPC...). */
 static int close_out(FILE *f, const char *path)
 {
-    if (f && (ferror(f) | fclose(f))) {
-        fprintf(stderr, "%s: %s: write failed\n", prog, path);
+    if (!f)
+        return 0;
+    int const bad = fflush(f) != 0 || ferror(f);
+    int const e = errno;
+    if ((fclose(f) != 0 || bad) && f != stdout) {
+        fprintf(stderr, "%s: %s: write failed: %s\n", prog, path, strerror(e ? e : errno ? errno : EIO));
         return -1;
     }
     return 0;
+}
+
+/* Standard output is closed by exit: check its writes here. */
+static int check_stdout(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -152,6 +166,19 @@ int main(int argc, char **argv)
     }
     if (!trace) {
         usage(stderr);
+        return 2;
+    }
+    {
+        const char *const outs[] = { json, csv, timeline };
+        const char *const names[] = { "--json", "--csv", "--timeline" };
+        for (int k = 0; k < 3; k++)
+            if (outs[k] && tr_same_file(trace, outs[k])) {
+                fprintf(stderr, "%s: %s: %s would overwrite the input trace\n", prog, outs[k], names[k]);
+                return 2;
+            }
+    }
+    if (bmax > 64) {
+        fprintf(stderr, "%s: --buddy-max-order %llu: expected at most 64\n", prog, (unsigned long long)bmax);
         return 2;
     }
     if (!!checkpoints != !!csv) {
@@ -250,14 +277,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s: truncated (%s): simulated the %llu complete events\n", prog,
                 trace, run.err, (unsigned long long)run.events);
     sim_report_text(stdout, trace, &run);
+    if (check_stdout())
+        rc = 1;
     if (json) {
         FILE *f = open_out(json);
-        if (!f || sim_report_json(f, trace, &run) || close_out(f, json))
+        if (!f)
+            rc = 1;
+        else if ((sim_report_json(f, trace, &run) != 0) | (close_out(f, json) != 0))
             rc = 1;
     }
     if (timeline) {
         FILE *f = open_out(timeline);
-        if (!f || sim_report_timeline(f, &run) || close_out(f, timeline))
+        if (!f)
+            rc = 1;
+        else if ((sim_report_timeline(f, &run) != 0) | (close_out(f, timeline) != 0))
             rc = 1;
     }
     sim_run_free(&run);

@@ -162,4 +162,16 @@ expect_err "$dir/nodir/x.json" "$dir/small.zst" --model jemalloc --json "$dir/no
 if [ "$HAVE_PTM" = 1 ]; then
     expect_err "bogus=1" "$dir/small.zst" --model ptmalloc2 --tune bogus=1
 fi
+expect_err "buddy-max-order 99: expected at most 64" "$dir/small.zst" --model buddy --buddy-max-order 99
+# an output that is the input trace is refused before anything is written
+cp "$dir/small.zst" "$dir/keep.zst"
+expect_err "would overwrite the input" "$dir/keep.zst" --model jemalloc --json "$dir/keep.zst"
+expect_err "would overwrite the input" "$dir/keep.zst" --model jemalloc --timeline "$dir/keep.zst"
+if cmp -s "$dir/small.zst" "$dir/keep.zst"; then ok "input kept"; else bad "the input trace was overwritten"; fi
+# a failed write is an error: standard output on a full disk
+if [ -w /dev/full ]; then
+    "$sim" "$dir/small.zst" --model jemalloc > /dev/full 2> "$dir/err"; rc=$?
+    if [ $rc -eq 1 ] && grep -q "standard output: No space left" "$dir/err"; then ok "full stdout"
+    else bad "full stdout: rc $rc: $(cat "$dir/err")"; fi
+fi
 exit $fail
