@@ -3,8 +3,9 @@
 # exactness of the ptmalloc2 model against real glibc on recorded programs.
 # usage: bench/simulator/run.sh [BUILD_DIR] [EVENTS] [BASE_BUILD_DIR]
 # With BASE_BUILD_DIR (another build, e.g. of an older commit), also the
-# speed of this build over that one, from 3 interleaved runs of each (min),
-# which stays meaningful on a loaded machine where absolute figures do not.
+# speed of this build over that one: the median of the ratios of 5 pairs of
+# back-to-back runs, which stays meaningful on a loaded machine where
+# absolute figures do not.
 # Targets (issue 5): ptmalloc2 alone >= 20M events/s, all models >= 5M/s;
 # checkpoint rows identical to malloc-replay --mode serial on perl, python3,
 # sqlite3. Speeds are CPU time of the simulating thread (the machine is
@@ -43,17 +44,21 @@ if [ -n "$base" ]; then
     bbin=$(cd "$base/bin" && pwd)
     for m in ptmalloc2 all; do
         sn=; sb=; wn=; wb=
-        for i in 1 2 3; do
+        for i in 1 2 3 4 5; do
             sb="$sb $("$bbin/bench_sim_step" "$tmp/synth.zst" "$m" | cut -d' ' -f3)"
             sn="$sn $("$bin/bench_sim_step" "$tmp/synth.zst" "$m" | cut -d' ' -f3)"
             wb="$wb $(wall "$bbin/malloc-sim" "$tmp/synth.zst" --model "$m" --no-progress)"
             wn="$wn $(wall "$bin/malloc-sim" "$tmp/synth.zst" --model "$m" --no-progress)"
         done
         python3 - "$m" "$sb" "$sn" "$wb" "$wn" <<'PY'
-import sys
-m, sb, sn, wb, wn = sys.argv[1], *[min(map(float, a.split())) for a in sys.argv[2:]]
-print("%-10s vs base build: simulation only %.2fx (%.3f s -> %.3f s), end to end %.2fx (%.3f s -> %.3f s)"
-      % (m, sb / sn, sb, sn, wb / wn, wb, wn))
+import statistics, sys
+m = sys.argv[1]
+sb, sn, wb, wn = [list(map(float, a.split())) for a in sys.argv[2:]]
+med = statistics.median
+print("%-10s vs base build (median of 5 pairs): simulation only %.2fx (%.3f s -> %.3f s), "
+      "end to end %.2fx (%.3f s -> %.3f s)"
+      % (m, med([b / n for b, n in zip(sb, sn)]), med(sb), med(sn),
+         med([b / n for b, n in zip(wb, wn)]), med(wb), med(wn)))
 PY
     done
 fi
