@@ -18,7 +18,8 @@
  * in global order (releases at their release seq) never hands out an address
  * that is still live nor frees one twice: cross-thread frees come after their
  * malloc, reuse after the free; every program counter of every stack lies in
- * a module of the trace's module map. Prints "ok ..." or the first failure. */
+ * a module of the trace's module map, and no two stack ids hold the same
+ * program counters (deduplication). Prints "ok ..." or the first failure. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,12 @@
 #include "trace.h"
 
 typedef struct { uint32_t tid; int op; uint64_t a, b, c, ret; int matched; } call_t;
+
+typedef struct { uint64_t hash; uint32_t id; } stack_key_t;
+static int key_cmp(const void *x, const void *y) {
+    const stack_key_t *a = x, *b = y;
+    return a->hash < b->hash ? -1 : a->hash > b->hash ? 1 : (a->id > b->id) - (a->id < b->id);
+}
 typedef struct { uint64_t seq, rel; uint32_t tid; int op; uint64_t a, b, c, ret; } ev_t;
 
 static int fail(const char *what, ...) __attribute__((format(printf, 1, 2)));
@@ -303,6 +310,28 @@ int main(int argc, char **argv) {
                 if (m == nm) fail("stack %u: pc 0x%" PRIx64 " is in no module of the map", id, pcs[i]);
             }
         }
+        /* deduplicated: no two ids with the same pcs */
+        stack_key_t *keys = malloc(sizeof *keys * (ns + 1));
+        if (!keys) fail("out of memory");
+        size_t nk = 0;
+        for (uint32_t id = 1; id <= ns; id++) {
+            const uint64_t *pcs;
+            uint32_t const n = tr_reader_stack(r, id, &pcs);
+            if (!n) continue;
+            uint64_t h = 1469598103934665603ull ^ n;
+            for (uint32_t i = 0; i < n; i++) h = (h ^ pcs[i]) * 1099511628211ull;
+            keys[nk].hash = h;
+            keys[nk++].id = id;
+        }
+        qsort(keys, nk, sizeof *keys, key_cmp);
+        for (size_t k = 1; k < nk; k++) {
+            if (keys[k].hash != keys[k - 1].hash) continue;
+            const uint64_t *p, *q;
+            uint32_t const n = tr_reader_stack(r, keys[k - 1].id, &p), m = tr_reader_stack(r, keys[k].id, &q);
+            if (n == m && memcmp(p, q, n * sizeof *p) == 0)
+                fail("stacks %u and %u hold the same %u program counters", keys[k - 1].id, keys[k].id, n);
+        }
+        free(keys);
         if (want_module[0]) {
             int loaded = 0, unloaded = 0;
             for (size_t m = 0; m < nm; m++) {
