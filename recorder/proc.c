@@ -326,6 +326,19 @@ EXPORT int execle(const char *p, const char *arg, ...) {
     return execve(p, argv, envp);
 }
 
+/* ---- dlclose ------------------------------------------------------------ */
+/* A module's code may have allocated since the writer last scanned the
+ * module map (dlopen, calls, dlclose between two passes: ld's LTO plugin);
+ * the scan must see the module before it is unmapped, or the pcs of those
+ * stacks would lie in no module of the trace. So dlclose first waits for a
+ * writer pass that starts after the call (bounded, ~1-2 ms). */
+EXPORT int dlclose(void *handle) {
+    static int (*real)(void *);
+    if (!real) real = (int (*)(void *))rec_next("dlclose");
+    if (atomic_load(&rec_on) && !rec_t.internal && !rec_t.guard) rec_writer_sync();
+    return real ? real(handle) : -1;
+}
+
 /* ---- ends --------------------------------------------------------------- */
 EXPORT void _exit(int status) {
     static void (*real)(int);

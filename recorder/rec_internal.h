@@ -184,6 +184,9 @@ REC_HIDDEN int rec_trace_fd_is(int fd);
 REC_HIDDEN int rec_trace_fd(void);
 REC_HIDDEN int rec_trace_fd_move(void); /* before the program dup2s over it */
 REC_HIDDEN void rec_modules_dirty(void);
+/* Waits (at most ~2 s) until a writer pass that started after this call
+ * has ended: its module scan saw every module loaded now. */
+REC_HIDDEN void rec_writer_sync(void);
 REC_HIDDEN void rec_diag(const char *msg); /* one line on stderr, no stdio */
 
 /* ---- proc.c ------------------------------------------------------------- */
