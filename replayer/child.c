@@ -5,6 +5,7 @@
 #include "engine.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <limits.h>
@@ -51,10 +52,18 @@ static void heap_now(uint64_t h[5]) {
     h[0] = mi.arena; h[1] = mi.hblkhd; h[2] = mi.uordblks; h[3] = mi.fordblks; h[4] = mi.keepcost;
 }
 
-static void csv_row(int fd, uint64_t op, int final) {
+/* Writes to the checkpoint CSV: after an error (kept in r->csv_errno for the
+ * parent to report) nothing more is written. */
+static void csv_write(rp_result_t *r, int fd, const char *p, size_t n) {
+    if (fd < 0 || r->csv_errno) return;
+    if (rp_write_all(fd, p, n) < 0) r->csv_errno = errno ? errno : EIO;
+}
+
+static void csv_row(rp_result_t *r, int fd, uint64_t op, int final) {
     char line[160];
     rp_buf_t b = { line, 0, sizeof line };
     uint64_t h[5];
+    if (r->csv_errno) return;
     heap_now(h);
     if (final) rp_put_str(&b, "final");
     else rp_put_u64(&b, op);
@@ -63,7 +72,7 @@ static void csv_row(int fd, uint64_t op, int final) {
         rp_put_u64(&b, h[i]);
     }
     rp_put_ch(&b, '\n');
-    rp_write_all(fd, line, b.len);
+    csv_write(r, fd, line, b.len);
 }
 
 /* ---- RSS over time ---------------------------------------------------------- */
@@ -248,6 +257,7 @@ static const rp_plan_t *load_plan(int fd, uint64_t bytes) {
 int rp_child_main(const rp_child_args_t *a) {
     rp_result_t *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, a->result_fd, 0);
     if (r == MAP_FAILED) return 2;
+    r->ready = 1; /* the preloaded library's constructors have returned */
     rp_plan_t hdr;
     if (pread(a->plan_fd, &hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr || hdr.magic != RP_PLAN_MAGIC) {
         fail(r, "replay plan unreadable");
@@ -284,7 +294,7 @@ int rp_child_main(const rp_child_args_t *a) {
     r->sample = e.sample;
     if (a->csv_fd >= 0) {
         static const char head[] = "op,arena,hblkhd,uordblks,fordblks,keepcost\n";
-        rp_write_all(a->csv_fd, head, sizeof head - 1);
+        csv_write(r, a->csv_fd, head, sizeof head - 1);
     }
     /* The harness's own resident pages (plan, tables, code) are the baseline;
      * the peak-RSS mark is reset so that only the replay raises it. */
@@ -326,8 +336,8 @@ int rp_child_main(const rp_child_args_t *a) {
             }
             if (done == next_cp) {
                 uint64_t const x0 = clock_ns(CLOCK_MONOTONIC);
-                if (a->csv_fd >= 0) csv_row(a->csv_fd, done, 0);
-                next_cp += cp;
+                if (a->csv_fd >= 0) csv_row(r, a->csv_fd, done, 0);
+                next_cp = r->csv_errno ? UINT64_MAX : next_cp + cp; /* no more rows after a write error */
                 excluded += clock_ns(CLOCK_MONOTONIC) - x0;
             }
         }
@@ -358,7 +368,7 @@ int rp_child_main(const rp_child_args_t *a) {
     if (a->kind == RP_ALLOC_GLIBC) {
         heap_now(r->heap);
         r->have_heap = 1;
-        if (a->csv_fd >= 0) csv_row(a->csv_fd, 0, 1);
+        if (a->csv_fd >= 0) csv_row(r, a->csv_fd, 0, 1);
     } else if (!e.null) {
         allocator_stats(r, a->kind);
     }

@@ -39,8 +39,14 @@ typedef struct nb_s {
     size_t cap, off;
 } nb_t;
 
+/* A size or an alignment over half the ring: the ring's start when it fits
+ * there, else NULL like a real allocator that cannot serve it. */
+static __attribute__((noinline, cold)) void *nb_big(const nb_t *nb, size_t size, size_t align) {
+    return size <= nb->cap && align <= nb->cap / 2 ? nb->base : NULL;
+}
+
 AINLINE void *nb_alloc(nb_t *nb, size_t size, size_t align) {
-    if (size > nb->cap / 2) return nb->base;
+    if (__builtin_expect((size | align) > nb->cap / 2, 0)) return nb_big(nb, size, align);
     size_t o = (nb->off + align - 1) & ~(align - 1);
     if (o + size > nb->cap) o = 0;
     nb->off = o + size;
@@ -121,10 +127,16 @@ AINLINE void *alloc_call(rp_engine_t *e, unsigned code, size_t size, const uint6
                          nb_t *nb, const int null) {
     if (null) {
         switch (code) {
-        case RP_CALLOC: return nb_alloc(nb, size * x[0], 16);
+        case RP_CALLOC: {
+            size_t n;
+            return __builtin_mul_overflow(size, (size_t)x[0], &n) ? NULL : nb_alloc(nb, n, 16);
+        }
         case RP_MEMALIGN: case RP_POSIX_MEMALIGN: case RP_ALIGNED_ALLOC:
             return nb_alloc(nb, size, x[0] ? (size_t)x[0] : 16);
-        case RP_REALLOCARRAY: return nb_alloc(nb, size * x[2], 16);
+        case RP_REALLOCARRAY: {
+            size_t n;
+            return __builtin_mul_overflow(size, (size_t)x[2], &n) ? NULL : nb_alloc(nb, n, 16);
+        }
         case RP_VALLOC: case RP_PVALLOC: return nb_alloc(nb, size, e->page);
         default: return nb_alloc(nb, size, 16);
         }

@@ -1,9 +1,11 @@
 /* main.c - malloc-replay: replays a malloc trace against real allocators.
  * See README.md in this folder. */
 #include "run.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,10 @@ static void usage(FILE *f) {
             "                     default: every op up to 2^17 events, else about 2^17 ops in all);\n"
             "                     serial mode also times ops other than malloc/free, ~2^14 per op type\n"
             "  --strict           a free of a pointer the trace never returned is an error\n"
+            "  --start-timeout SECS  a replay process must start (the --alloc library loaded) within\n"
+            "                     SECS seconds, else its run fails (default 30, env\n"
+            "                     MALLOC_REPLAY_START_TIMEOUT; 0: no limit)\n"
+            "  --check-options    check the options and the --alloc names, then exit (no TRACE needed)\n"
             "  --no-progress      no progress bar\n"
             "exit status: 0 ok, 1 error (or an allocator's run failed), 2 usage, 3 truncated trace\n"
             "(its complete part replayed)\n");
@@ -90,57 +96,109 @@ static int parse_alloc(char *item, rp_run_t *run, const char **genv, int ngenv) 
     return 0;
 }
 
+/* An option error: one line with the reason, exit 2. */
+static void __attribute__((noreturn, format(printf, 1, 2))) bad_usage(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see --help)\n");
+    va_end(ap);
+    exit(2);
+}
+
+/* A decimal number, digits only (no sign), 1..max (0..max with zero_ok), else a usage error. */
+static uint64_t pos_num(const char *opt, const char *s, uint64_t max, int zero_ok) {
+    uint64_t v = 0;
+    int over = 0;
+    const char *c = s;
+    for (; *c >= '0' && *c <= '9'; c++)
+        over |= __builtin_mul_overflow(v, 10, &v) | __builtin_add_overflow(v, (uint64_t)(*c - '0'), &v);
+    if (c == s || *c || (!v && !over && !zero_ok))
+        bad_usage("%s %s: expected a %s number", opt, s, zero_ok ? "non-negative" : "positive");
+    if (over || v > max) bad_usage("%s %s: too large (at most %llu)", opt, s, (unsigned long long)max);
+    return v;
+}
+
+/* Refuses an output path that names the input trace (or the other output). */
+static void check_output(const char *trace, const char *opt, const char *path) {
+    if (!path) return;
+    if (tr_same_file(trace, path)) {
+        fprintf(stderr, "%s: %s: %s would overwrite the input trace\n", prog, path, opt);
+        exit(2);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--child-replay")) return child(argc, argv);
-    rp_opts_t o = { .touch = 1, .progress = 1, .sample = 0 };
+    rp_opts_t o = { .touch = 1, .progress = 1, .sample = 0, .start_timeout = 30 };
     const char *alloc = NULL, *genv[RP_MAX_ENV];
-    int ngenv = 0, null = 0, trace_env = 1;
+    int ngenv = 0, null = 0, trace_env = 1, check_only = 0;
+    const char *st_env = getenv("MALLOC_REPLAY_START_TIMEOUT");
+    if (st_env && *st_env) {
+        uint64_t v = 0;
+        const char *c = st_env;
+        for (; *c >= '0' && *c <= '9' && v < (1ull << 40); c++) v = v * 10 + (uint64_t)(*c - '0');
+        if (*c) {
+            fprintf(stderr, "%s: MALLOC_REPLAY_START_TIMEOUT=%s: expected a number of seconds\n", prog, st_env);
+            return 2;
+        }
+        o.start_timeout = v;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int const more = i + 1 < argc;
-#define ARG(name) (!strcmp(a, name) && (more || (fprintf(stderr, "%s: %s needs a value\n", prog, name), exit(2), 0)))
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else if (ARG("--alloc")) alloc = argv[++i];
+#define ARG(name) (!strcmp(a, name) && (more || (bad_usage("%s needs a value", name), 0)))
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            if (fflush(stdout)) { fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno)); return 1; }
+            return 0;
+        } else if (ARG("--alloc")) alloc = argv[++i];
         else if (ARG("--env")) {
-            if (ngenv >= RP_MAX_ENV || !strchr(argv[i + 1], '=')) {
-                fprintf(stderr, "%s: --env %s: expected VAR=VALUE\n", prog, argv[i + 1]);
-                return 2;
-            }
+            if (ngenv >= RP_MAX_ENV) bad_usage("--env %s: more than %d settings", argv[i + 1], RP_MAX_ENV);
+            if (!strchr(argv[i + 1], '=')) bad_usage("--env %s: expected VAR=VALUE", argv[i + 1]);
             genv[ngenv++] = argv[++i];
         } else if (ARG("--mode")) {
             a = argv[++i];
             if (!strcmp(a, "serial")) o.threads = 0;
             else if (!strcmp(a, "threads")) o.threads = 1;
-            else { fprintf(stderr, "%s: --mode %s: expected serial or threads\n", prog, a); return 2; }
+            else bad_usage("--mode %s: expected serial or threads", a);
         } else if (ARG("--touch")) {
             a = argv[++i];
             if (!strcmp(a, "all")) o.touch = 1;
             else if (!strcmp(a, "none")) o.touch = 0;
-            else { fprintf(stderr, "%s: --touch %s: expected all or none\n", prog, a); return 2; }
+            else bad_usage("--touch %s: expected all or none", a);
         } else if (!strcmp(a, "--pace")) o.pace = 1;
         else if (!strcmp(a, "--null")) null = 1;
         else if (!strcmp(a, "--strict")) o.strict = 1;
         else if (!strcmp(a, "--no-trace-env")) trace_env = 0;
         else if (!strcmp(a, "--no-progress")) o.progress = 0;
+        else if (!strcmp(a, "--check-options")) check_only = 1;
         else if (ARG("--checkpoints")) {
-            char *end;
-            o.checkpoints = strtoull(argv[++i], &end, 10);
-            if (*end || !o.checkpoints) { fprintf(stderr, "%s: --checkpoints %s: expected a positive number\n", prog, argv[i]); return 2; }
+            o.checkpoints = pos_num("--checkpoints", argv[i + 1], UINT64_MAX, 0);
+            i++;
         } else if (ARG("--sample")) {
-            char *end;
-            unsigned long const s = strtoul(argv[++i], &end, 10);
-            if (*end || !s || (s & (s - 1)) || s > (1ul << 20)) { fprintf(stderr, "%s: --sample %s: expected a power of two\n", prog, argv[i]); return 2; }
-            o.sample = (uint32_t)s;
+            uint64_t const v = pos_num("--sample", argv[i + 1], 1u << 20, 0);
+            if (v & (v - 1)) bad_usage("--sample %s: expected a power of two", argv[i + 1]);
+            o.sample = (uint32_t)v;
+            i++;
+        } else if (ARG("--start-timeout")) {
+            o.start_timeout = pos_num("--start-timeout", argv[i + 1], 1ull << 40, 1);
+            i++;
         } else if (ARG("--csv")) o.csv = argv[++i];
         else if (ARG("--json")) o.json = argv[++i];
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "%s: unknown option %s (try --help)\n", prog, a); return 2; }
+        else if (a[0] == '-' && a[1]) bad_usage("unknown option %s", a);
         else if (!o.trace) o.trace = a;
-        else { fprintf(stderr, "%s: one trace at a time (%s and %s)\n", prog, o.trace, a); return 2; }
+        else bad_usage("one trace at a time (%s and %s)", o.trace, a);
     }
-    if (!o.trace) { usage(stderr); return 2; }
-    if (o.pace && !o.threads) { fprintf(stderr, "%s: --pace needs --mode threads\n", prog); return 2; }
-    if (!!o.checkpoints != !!o.csv) { fprintf(stderr, "%s: --checkpoints and --csv go together\n", prog); return 2; }
-    if (o.checkpoints && o.threads) { fprintf(stderr, "%s: --checkpoints needs --mode serial\n", prog); return 2; }
+    if (!o.trace && !check_only) bad_usage("no trace given");
+    if (o.pace && !o.threads) bad_usage("--pace needs --mode threads");
+    if (!!o.checkpoints != !!o.csv) bad_usage("--checkpoints and --csv go together");
+    if (o.checkpoints && o.threads) bad_usage("--checkpoints needs --mode serial");
+    if (o.csv && o.json && (!strcmp(o.csv, o.json) || tr_same_file(o.csv, o.json)))
+        bad_usage("--csv and --json name the same file (%s)", o.json);
+    check_output(o.trace, "--json", o.json);
+    check_output(o.trace, "--csv", o.csv);
     if (!isatty(2)) o.progress = 0;
 
     /* allocators */
@@ -173,11 +231,12 @@ int main(int argc, char **argv) {
     }
     for (int k = 0; k < ni; k++)
         if (parse_alloc(items[k], &runs[n++], genv, ngenv)) return 2;
-    if (!n) { fprintf(stderr, "%s: --alloc: no allocator named\n", prog); return 2; }
+    if (!n) bad_usage("--alloc: no allocator named");
     int glibc_run = -1;
     for (int i = 0; i < n; i++)
         if (runs[i].kind == RP_ALLOC_GLIBC && glibc_run < 0) glibc_run = i;
-    if (o.checkpoints && glibc_run < 0) { fprintf(stderr, "%s: --checkpoints needs glibc in --alloc\n", prog); return 2; }
+    if (o.checkpoints && glibc_run < 0) bad_usage("--checkpoints needs glibc in --alloc");
+    if (check_only) return 0;
 
     char self[4096];
     ssize_t const sl = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -229,12 +288,33 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s: %s: %s: %s\n", prog, o.trace, runs[i].label, runs[i].err);
         }
     }
-    if (csv_fd >= 0) close(csv_fd);
-    rp_print_table(stdout, &o, &prep, runs, n);
-    if (o.json && rp_write_json(o.json, &o, &prep, runs, n)) {
-        fprintf(stderr, "%s: %s: %s\n", prog, o.json, strerror(errno));
-        return 1;
+    int rc = failed ? 1 : prep.truncated ? 3 : 0;
+    for (int i = 0; i < n && o.csv; i++)
+        if (runs[i].res && runs[i].res->csv_errno) {
+            fprintf(stderr, "%s: %s: %s\n", prog, o.csv, strerror(runs[i].res->csv_errno));
+            rc = 1;
+            break;
+        }
+    if (csv_fd >= 0 && close(csv_fd) != 0 && rc != 1) {
+        fprintf(stderr, "%s: %s: %s\n", prog, o.csv, strerror(errno));
+        rc = 1;
     }
-    if (failed) return 1;
-    return prep.truncated ? 3 : 0;
+    /* the table goes through a buffer so that a failed write's errno is the one reported */
+    char *table = NULL;
+    size_t tlen = 0;
+    FILE *t = open_memstream(&table, &tlen);
+    if (!t) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
+    rp_print_table(t, &o, &prep, runs, n);
+    if (fclose(t) != 0) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
+    errno = 0;
+    if (fwrite(table, 1, tlen, stdout) != tlen || fflush(stdout) != 0) {
+        fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
+        rc = 1;
+    }
+    free(table);
+    if (o.json && rp_write_json(o.json, &o, &prep, runs, n)) {
+        fprintf(stderr, "%s: %s: %s\n", prog, o.json, strerror(errno ? errno : EIO));
+        rc = 1;
+    }
+    return rc;
 }

@@ -127,7 +127,10 @@ typedef struct rp_result_s {
     uint64_t null_fail;         /* allocations that returned NULL where the trace had a pointer */
     uint64_t minflt;            /* minor page faults during the loop (getrusage) */
     uint64_t order_errors;      /* frees that found no object in their slot (ordering bug) */
-    uint32_t nrss, pad2;        /* RSS over time: samples in rss[] */
+    uint32_t nrss;              /* RSS over time: samples in rss[] */
+    volatile int32_t ready;     /* set by the child once it runs (the preloaded library loaded) */
+    int32_t csv_errno;          /* the first write error on the checkpoint CSV, 0 if none */
+    int32_t pad2;
     uint64_t rss_every;         /* serial: a sample every rss_every ops; threads: every 10 ms */
     struct { uint64_t op, ns, bytes; } rss[RP_RSS_MAX]; /* ops done, ns since the start, RSS - baseline */
     uint64_t count[RP_NKINDS];  /* timed ops per kind */

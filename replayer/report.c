@@ -197,7 +197,12 @@ int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, r
         fprintf(f, "}");
     }
     fprintf(f, "\n]}\n");
-    int const bad = ferror(f);
-    if (fclose(f) || bad) return -1;
+    errno = 0;
+    int const bad = fflush(f) != 0 || ferror(f);
+    int const e = errno ? errno : EIO;
+    if (fclose(f) != 0 || bad) {
+        errno = bad ? e : errno ? errno : EIO;
+        return -1;
+    }
     return 0;
 }

@@ -28,6 +28,7 @@ typedef struct rp_opts_s {
     uint64_t checkpoints;
     const char *csv, *json;
     uint32_t sample;
+    uint64_t start_timeout;  /* seconds for a replay process to start (library loaded), 0 = no limit */
 } rp_opts_t;
 
 /* Runs the plan under one allocator in a fresh process. csv_fd < 0: none.

@@ -55,6 +55,7 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
         return -1;
     }
     run->res->status = 99;
+    run->res->ready = 0;
     /* argv of the hidden mode: fds and settings as decimal numbers */
     char a[10][32];
     snprintf(a[0], 32, "%d", prep->fd);
@@ -104,7 +105,7 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
         return -1;
     }
     double const t0 = mono_s();
-    int st = 0, shown = 0;
+    int st = 0, shown = 0, stuck = 0;
     for (;;) {
         pid_t const w = waitpid(pid, &st, WNOHANG);
         if (w == pid) break;
@@ -112,12 +113,24 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
         struct timespec const d = { 0, 50000000 };
         nanosleep(&d, NULL);
         double const el = mono_s() - t0;
+        /* a library whose constructor never returns would hang us forever */
+        if (!stuck && !run->res->ready && o->start_timeout && el > (double)o->start_timeout) {
+            kill(pid, SIGKILL);
+            stuck = 1;
+        }
         if (o->progress && el > 1.0) {
             progress(run, run->res->progress, prep->events, el);
             shown = 1;
         }
     }
     if (shown) fprintf(stderr, "\r%-60s\r", "");
+    if (stuck && !run->res->ready) {
+        snprintf(run->err, sizeof run->err,
+                 "the replay process did not start within %llu s (does the library's initialization hang?); "
+                 "--start-timeout SECS or MALLOC_REPLAY_START_TIMEOUT sets the limit, 0 none",
+                 (unsigned long long)o->start_timeout);
+        return -1;
+    }
     if (WIFSIGNALED(st)) {
         snprintf(run->err, sizeof run->err, "the replay process died of signal %d (%s)%s", WTERMSIG(st),
                  strsignal(WTERMSIG(st)), run->res->status == 0 ? " after the replay" : "");

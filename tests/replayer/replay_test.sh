@@ -1,15 +1,22 @@
 #!/bin/sh
-# replay_test.sh REPLAY TRACE-TOOL ORACLE MKTRACE SRCDIR WORKDIR CASE
+# replay_test.sh REPLAY TRACE-TOOL ORACLE MKTRACE SRCDIR HANGLIB WORKDIR CASE
 # One CTest case of malloc-replay per CASE; fails with a message on the first
 # wrong result.
 set -u
-R=$1 T=$2 O=$3 M=$4 S=$5 W=$6 C=$7
+R=$1 T=$2 O=$3 M=$4 S=$5 H=$6 W=$7 C=$8
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 ALLOCS=glibc,tcmalloc,jemalloc,mimalloc
 # the system python: a version manager's shim can take seconds to start
 PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 fail() { echo "FAIL ($C): $*"; exit 1; }
 # json FILE PYTHON-EXPR: evaluates EXPR with d = the parsed document; fails unless true
+# only WANT-STATUS LINE args...: the run exits WANT-STATUS with exactly LINE on stderr
+only() {
+    want=$1 line=$2; shift 2
+    "$R" "$@" > out.txt 2> err.txt; st=$?
+    [ "$st" = "$want" ] || { cat err.txt; fail "status $st (want $want) on: $*"; }
+    [ "$(cat err.txt)" = "$line" ] || { cat err.txt; fail "stderr is not the one line '$line' on: $*"; }
+}
 json() { $PY -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)" || fail "$1: not ($2)"; }
 
 case $C in
@@ -213,6 +220,84 @@ sys.exit(0 if last == ['final'] + [str(h[k]) for k in ('arena', 'hblkhd', 'uordb
         || fail "JSON heap differs from the CSV's final row"
     [ "$(head -1 c.csv)" = "op,arena,hblkhd,uordblks,fordblks,keepcost" ] || fail "CSV header"
     [ "$(cut -d, -f1 c.csv | tr '\n' ' ')" = "op 5000 10000 15000 20000 final " ] || fail "CSV rows: $(cut -d, -f1 c.csv | tr '\n' ' ')"
+    ;;
+outclash)
+    # an output path naming the input trace is refused before anything is written
+    "$O" o.txt oc.csv 100 2000 3 && "$T" import o.txt -o k.zst && cp k.zst keep.zst && ln -s k.zst link.zst || fail "setup"
+    only 2 "malloc-replay: k.zst: --json would overwrite the input trace" k.zst --json k.zst --no-progress
+    only 2 "malloc-replay: k.zst: --csv would overwrite the input trace" k.zst --checkpoints 10 --csv k.zst --no-progress
+    only 2 "malloc-replay: ./k.zst: --json would overwrite the input trace" link.zst --json ./k.zst --no-progress
+    cmp k.zst keep.zst || fail "the trace was changed"
+    only 2 "malloc-replay: --csv and --json name the same file (r.out) (see --help)" k.zst --checkpoints 10 --csv r.out --json r.out
+    "$R" k.zst --json k.json --checkpoints 10 --csv k.csv --no-progress > /dev/null || fail "distinct outputs refused"
+    ;;
+writeerr)
+    # every failed write is one error line and status 1; the other outputs are still written
+    "$O" o.txt oc.csv 100 2000 3 && "$T" import o.txt -o o.zst || fail "setup"
+    "$R" o.zst --no-progress --json ok.json > /dev/full 2> err.txt; st=$?
+    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: standard output: No space left on device" ] || { cat err.txt; fail "stdout /dev/full: status $st"; }
+    json ok.json 'd["events"] == 2000'
+    "$R" o.zst --no-progress --json /dev/full > table.txt 2> err.txt; st=$?
+    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: /dev/full: No space left on device" ] || { cat err.txt; fail "--json /dev/full: status $st"; }
+    grep -q "^glibc " table.txt || fail "the table was lost"
+    only 1 "malloc-replay: /dev/full: No space left on device" o.zst --no-progress --checkpoints 1 --csv /dev/full --json ok2.json
+    json ok2.json 'd["runs"][0]["ops"] == 2000'
+    ;;
+nullhuge)
+    # the null allocator returns NULL, like glibc, for sizes it cannot serve (it crashed on them)
+    printf '1 1 0 malloc 9223372036854775807 -> 0x1000\n2 1 0 free 0x1000\n3 1 0 malloc 140737488355328 -> 0x2000\n4 1 0 calloc 4611686018427387904 8 -> 0x3000\n5 1 0 realloc 0x2000 140737488355328 -> 0x4000\n6 1 0 malloc 100 -> 0x5000\n7 1 0 memalign 9223372036854775808 16 -> 0x6000\n8 1 0 free 0x5000\n' > hm.txt
+    "$T" import hm.txt -o hm.zst || fail "import"
+    for touch in all none; do
+        "$R" hm.zst --no-progress --alloc null,glibc --touch $touch --json hm.json > table.txt 2> err.txt || { cat err.txt; fail "huge sizes, touch $touch: status $?"; }
+        json hm.json '[r["allocator"] for r in d["runs"]] == ["null", "glibc"] and d["runs"][0]["null_results"] == d["runs"][1]["null_results"] == 5'
+    done
+    grep -q "^null: 5 allocations returned NULL" table.txt || fail "no NULL count in the table: $(cat table.txt)"
+    # 40 MiB (over half the null allocator's ring, within the ring) is still served
+    printf '1 1 0 malloc 41943040 -> 0x1000\n2 1 0 free 0x1000\n' > big.txt && "$T" import big.txt -o big.zst || fail "import big"
+    "$R" big.zst --no-progress --alloc null --json big.json > /dev/null || fail "40 MiB"
+    json big.json 'd["runs"][0]["null_results"] == 0'
+    ;;
+numbers)
+    # negative, overflowing, empty or non-numeric values of numeric options are usage errors
+    "$O" o.txt oc.csv 100 500 3 && "$T" import o.txt -o o.zst || fail "setup"
+    only 2 "malloc-replay: --checkpoints -1: expected a positive number (see --help)" o.zst --checkpoints -1 --csv c.csv
+    only 2 "malloc-replay: --checkpoints 0: expected a positive number (see --help)" o.zst --checkpoints 0 --csv c.csv
+    only 2 "malloc-replay: --checkpoints 18446744073709551616: too large (at most 18446744073709551615) (see --help)" o.zst --checkpoints 18446744073709551616 --csv c.csv
+    only 2 "malloc-replay: --checkpoints 1e3: expected a positive number (see --help)" o.zst --checkpoints 1e3 --csv c.csv
+    only 2 "malloc-replay: --checkpoints : expected a positive number (see --help)" o.zst --checkpoints "" --csv c.csv
+    only 2 "malloc-replay: --sample -4: expected a positive number (see --help)" o.zst --sample -4
+    only 2 "malloc-replay: --sample 3: expected a power of two (see --help)" o.zst --sample 3
+    only 2 "malloc-replay: --sample 2097152: too large (at most 1048576) (see --help)" o.zst --sample 2097152
+    only 2 "malloc-replay: --start-timeout -1: expected a non-negative number (see --help)" o.zst --start-timeout -1
+    [ ! -e c.csv ] || fail "c.csv written"
+    "$R" o.zst --checkpoints 18446744073709551615 --csv c.csv --sample 1048576 --start-timeout 0 >/dev/null 2>&1 || fail "largest values refused"
+    [ "$(cut -d, -f1 c.csv | tr '\n' ' ')" = "op final " ] || fail "CSV rows: $(cat c.csv)"
+    ;;
+starthang)
+    # a library whose constructor never returns: that run fails with one line naming it, the others go on
+    "$O" o.txt oc.csv 100 500 3 && "$T" import o.txt -o o.zst || fail "setup"
+    "$R" o.zst --no-progress --alloc "$H" --start-timeout 1 > out.txt 2> err.txt; st=$?
+    [ $st = 1 ] || fail "status $st"
+    [ "$(wc -l < err.txt)" = 1 ] && grep -q "^malloc-replay: o.zst: $H: .*did not start within 1 s" err.txt || { cat err.txt; fail "message"; }
+    MALLOC_REPLAY_START_TIMEOUT=1 "$R" o.zst --no-progress --alloc "glibc,$H" --json j.json > out.txt 2> err.txt; st=$?
+    [ $st = 1 ] && grep -q "did not start within 1 s" err.txt || { cat err.txt; fail "env: status $st"; }
+    json j.json '[r["allocator"] for r in d["runs"]] == ["glibc"]'
+    MALLOC_REPLAY_START_TIMEOUT=x "$R" o.zst > out.txt 2> err.txt; st=$?
+    [ $st = 2 ] && [ "$(cat err.txt)" = "malloc-replay: MALLOC_REPLAY_START_TIMEOUT=x: expected a number of seconds" ] || { cat err.txt; fail "bad env: status $st"; }
+    ;;
+usage)
+    # option errors: one reason line and status 2; --help: the usage on stdout, status 0
+    "$O" o.txt oc.csv 100 500 3 && "$T" import o.txt -o o.zst || fail "setup"
+    only 2 "malloc-replay: no trace given (see --help)"
+    only 2 "malloc-replay: unknown option --bogus (see --help)" o.zst --bogus
+    only 2 "malloc-replay: --json needs a value (see --help)" o.zst --json
+    only 2 "malloc-replay: --mode x: expected serial or threads (see --help)" o.zst --mode x
+    only 2 "malloc-replay: one trace at a time (o.zst and p.zst) (see --help)" o.zst p.zst
+    only 2 "malloc-replay: --alloc: no allocator named (see --help)" o.zst --alloc ""
+    "$R" --help > out.txt 2> err.txt || fail "--help status"
+    [ ! -s err.txt ] && head -1 out.txt | grep -q "^usage: malloc-replay" || fail "--help output"
+    only 0 "" --check-options --alloc glibc,null
+    only 2 "malloc-replay: nosuch: unknown allocator (use glibc, tcmalloc, jemalloc, mimalloc or a path to a library)" --check-options --alloc nosuch
     ;;
 *) fail "unknown case" ;;
 esac
