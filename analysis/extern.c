@@ -59,3 +59,34 @@ int rp_run(char *const argv[], const char *logpath, char *errbuf, size_t cap) {
     }
     return WEXITSTATUS(st);
 }
+
+int rp_run_capture(char *const argv[], char *out, size_t cap) {
+    out[0] = 0;
+    int fd[2];
+    if (pipe2(fd, O_CLOEXEC) < 0) return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fd[1], 2);
+    pid_t pid;
+    int const e = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd[1]);
+    if (e) { close(fd[0]); return -1; }
+    size_t len = 0;
+    char buf[512];
+    for (;;) { /* read to the end, keep what fits */
+        ssize_t const n = read(fd[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n && len + 1 < cap; i++) out[len++] = buf[i];
+    }
+    close(fd[0]);
+    out[len] = 0;
+    out[strcspn(out, "\n")] = 0;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

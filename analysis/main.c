@@ -137,23 +137,60 @@ static void run_sim(const rp_opts_t *o, const char *dir, rp_extern_t *x) {
     if (!x->sim) snprintf(x->sim_note, sizeof x->sim_note, "malloc-sim's output unreadable: %s", err);
 }
 
+/* What a report writes (and removes from an earlier report) in its folder. */
+static const char *const k_charts[] = { "memory", "sim_timeline", "sizes", "rate", "lifetimes", "replay_time",
+                                        "replay_rss", "replay_latency", "sim_models", NULL };
+static const char *const k_diff_charts[] = { "diff_memory", NULL };
+static const char *const k_exts[] = { ".png", ".svg", ".gp", ".gnuplot.log", NULL };
+static const char *const k_files[] = { "replay.json", "replay.log", "sim.json", "sim.log", "sim-timeline.csv",
+                                       "index.html", NULL };
+
 /* Removes what an earlier report in dir wrote, so that nothing stale is shown. */
 static void clean(const char *dir) {
-    static const char *const names[] = { "memory", "sim_timeline", "sizes", "rate", "lifetimes", "replay_time",
-                                         "replay_rss", "replay_latency", "sim_models", NULL };
-    static const char *const exts[] = { ".png", ".svg", ".gp", ".gnuplot.log", NULL };
-    static const char *const files[] = { "replay.json", "replay.log", "sim.json", "sim.log", "sim-timeline.csv",
-                                         "index.html", NULL };
     char path[4096];
-    for (int i = 0; names[i]; i++)
-        for (int k = 0; exts[k]; k++) {
-            snprintf(path, sizeof path, "%s/%s%s", dir, names[i], exts[k]);
+    for (int i = 0; k_charts[i]; i++)
+        for (int k = 0; k_exts[k]; k++) {
+            snprintf(path, sizeof path, "%s/%s%s", dir, k_charts[i], k_exts[k]);
             unlink(path);
         }
-    for (int i = 0; files[i]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    for (int i = 0; k_files[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, k_files[i]);
         unlink(path);
     }
+}
+
+/* 1 (after printing the error) if writing charts/files named in dir would
+ * overwrite the input trace. */
+static int clobbers(const char *trace, const char *dir, const char *const *charts, const char *const *files) {
+    char path[4096];
+    for (int i = 0; charts && charts[i]; i++)
+        for (int k = 0; k_exts[k]; k++) {
+            snprintf(path, sizeof path, "%s/%s%s", dir, charts[i], k_exts[k]);
+            if (tr_same_file(trace, path)) goto clash;
+        }
+    for (int i = 0; files && files[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (tr_same_file(trace, path)) goto clash;
+    }
+    return 0;
+clash:
+    fprintf(stderr, "%s: %s: -o %s would overwrite the input trace\n", prog, trace, dir);
+    return 1;
+}
+
+/* 0 if malloc-replay accepts the --alloc list (or cannot say: not found, or
+ * an older tool), else prints its reason and returns -1. */
+static int check_alloc(const char *list) {
+    char tool[4096], out[600];
+    if (rp_find_tool("malloc-replay", tool, sizeof tool) < 0) return 0;
+    char *argv[] = { tool, "--check-options", "--alloc", (char *)list, NULL };
+    if (rp_run_capture(argv, out, sizeof out) != 2 || strncmp(out, "malloc-replay: ", 15)) return 0;
+    char *why = out + 15;
+    size_t const n = strlen(why);
+    if (n > 13 && !strcmp(why + n - 13, " (see --help)")) why[n - 13] = 0;
+    if (!strncmp(why, "--alloc: ", 9)) why += 9;
+    fprintf(stderr, "%s: --alloc: %s (see --help)\n", prog, why);
+    return -1;
 }
 
 static int cmd_report(rp_opts_t *o) {
@@ -161,6 +198,8 @@ static int cmd_report(rp_opts_t *o) {
     int const from_stdin = strcmp(o->trace, "-") == 0;
     if (o->outdir) snprintf(dir, sizeof dir, "%s", o->outdir);
     else snprintf(dir, sizeof dir, "%s-report", from_stdin ? "stdin" : o->trace);
+    if (clobbers(o->trace, dir, k_charts, k_files)) return 2;
+    if (!o->no_replay && !from_stdin && check_alloc(o->alloc_list) < 0) return 2;
     loaded_t l;
     if (load(o->trace, &l, o->progress) < 0) return 1;
     if (mkdirs(dir) < 0) {
@@ -195,6 +234,10 @@ static int cmd_report(rp_opts_t *o) {
 }
 
 static int cmd_folded(const char *trace, int by, const char *out, int progress) {
+    if (out && tr_same_file(trace, out)) {
+        fprintf(stderr, "%s: %s: -o would overwrite the input trace\n", prog, out);
+        return 2;
+    }
     loaded_t l;
     if (load(trace, &l, progress) < 0) return 1;
     FILE *f = out ? fopen(out, "w") : stdout;
@@ -205,8 +248,10 @@ static int cmd_folded(const char *trace, int by, const char *out, int progress) 
     }
     int rc = rp_folded(&l.g, l.r, l.s, by, f);
     if (rc < 0) fprintf(stderr, "%s: out of memory\n", prog);
-    if ((out ? fclose(f) : fflush(f)) != 0) {
-        fprintf(stderr, "%s: %s: write error\n", prog, out ? out : "standard output");
+    errno = 0;
+    int const bad = ferror(f);
+    if ((out ? fclose(f) : fflush(f)) != 0 || bad) {
+        if (rc == 0) fprintf(stderr, "%s: %s: %s\n", prog, out ? out : "standard output", strerror(errno ? errno : EIO));
         rc = -1;
     }
     unload(&l);
@@ -214,10 +259,12 @@ static int cmd_folded(const char *trace, int by, const char *out, int progress) 
 }
 
 static int cmd_diff(const char *a, const char *b, const char *dir, int progress) {
+    if (dir && (clobbers(a, dir, k_diff_charts, NULL) || clobbers(b, dir, k_diff_charts, NULL))) return 2;
     loaded_t la, lb;
     if (load(a, &la, progress) < 0) return 1;
     if (load(b, &lb, progress) < 0) { unload(&la); return 1; }
     int rc = rp_diff(a, &la.g, la.r, la.s, b, &lb.g, lb.r, lb.s, stdout);
+    if (rc < 0) fprintf(stderr, "%s: out of memory\n", prog);
     if (rc == 0 && dir) {
         rp_plot_t p;
         if (mkdirs(dir) < 0) {
@@ -229,11 +276,21 @@ static int cmd_diff(const char *a, const char *b, const char *dir, int progress)
             printf("\n[chart: %s/diff_memory.png]\n", dir);
         }
     }
-    if (rc < 0) fprintf(stderr, "%s: out of memory\n", prog);
-    if (fflush(stdout) != 0) rc = -1;
+    errno = 0;
+    int const bad = ferror(stdout);
+    if (fflush(stdout) != 0 || bad) {
+        fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
+        rc = -1;
+    }
     unload(&la);
     unload(&lb);
     return rc < 0 ? 1 : 0;
+}
+
+/* An option error: one line with the reason, exit 2. */
+static int bad_usage(const char *what, const char *arg) {
+    fprintf(stderr, "%s: %s%s (see --help)\n", prog, what, arg ? arg : "");
+    return 2;
 }
 
 int main(int argc, char **argv) {
@@ -243,38 +300,43 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int const has_arg = i + 1 < argc;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            if (fflush(stdout) != 0) { fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno)); return 1; }
+            return 0;
+        }
         else if (strcmp(a, "--version") == 0) { printf("malloc-report %s\n", MS_VERSION); return 0; }
-        else if (strcmp(a, "-o") == 0 && has_arg) o.outdir = argv[++i];
-        else if (strcmp(a, "--alloc") == 0 && has_arg) o.alloc_list = argv[++i];
-        else if (strcmp(a, "--weight") == 0 && has_arg) weight = argv[++i];
-        else if (strcmp(a, "--no-replay") == 0) o.no_replay = 1;
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--alloc") == 0 || strcmp(a, "--weight") == 0) {
+            if (!has_arg) { fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a); return 2; }
+            const char *const v = argv[++i];
+            if (a[1] == 'o') o.outdir = v;
+            else if (a[2] == 'a') o.alloc_list = v;
+            else weight = v;
+        } else if (strcmp(a, "--no-replay") == 0) o.no_replay = 1;
         else if (strcmp(a, "--no-sim") == 0) o.no_sim = 1;
         else if (strcmp(a, "--no-progress") == 0) o.progress = 0;
         else if (strcmp(a, "--folded") == 0) folded = 1;
         else if (strcmp(a, "--diff") == 0) diff = 1;
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: unknown option or missing argument: %s\n", prog, a);
-            usage(stderr);
-            return 2;
-        } else if (npos < 2) pos[npos++] = a;
-        else { fprintf(stderr, "%s: too many arguments: %s\n", prog, a); usage(stderr); return 2; }
+        else if (a[0] == '-' && a[1]) return bad_usage("unknown option ", a);
+        else if (npos < 2) pos[npos++] = a;
+        else return bad_usage("too many arguments: ", a);
     }
     o.progress = o.progress && isatty(2);
-    if (folded + diff > 1) { fprintf(stderr, "%s: --folded and --diff exclude each other\n", prog); return 2; }
+    if (folded + diff > 1) return bad_usage("--folded and --diff exclude each other", NULL);
     static const char *const weights[] = { "bytes", "calls", "peak", "leaked", "temporary", NULL };
     int by = -1;
     for (int i = 0; weights[i]; i++)
         if (strcmp(weight, weights[i]) == 0) by = i;
     if (by < 0) {
-        fprintf(stderr, "%s: --weight takes bytes, calls, peak, leaked or temporary, not '%s'\n", prog, weight);
+        fprintf(stderr, "%s: --weight takes bytes, calls, peak, leaked or temporary, not '%s' (see --help)\n", prog,
+                weight);
         return 2;
     }
     if (diff) {
-        if (npos != 2) { fprintf(stderr, "%s: --diff takes two traces\n", prog); usage(stderr); return 2; }
+        if (npos != 2) return bad_usage("--diff takes two traces", NULL);
         return cmd_diff(pos[0], pos[1], o.outdir, o.progress);
     }
-    if (npos != 1) { fprintf(stderr, "%s: %s\n", prog, npos ? "one trace at a time" : "no trace given"); usage(stderr); return 2; }
+    if (npos != 1) return bad_usage(npos ? "one trace at a time" : "no trace given", NULL);
     if (folded) return cmd_folded(pos[0], by, o.outdir, o.progress);
     o.trace = pos[0];
     return cmd_report(&o);

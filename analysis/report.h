@@ -191,6 +191,9 @@ int rp_find_tool(const char *prog, char *path, size_t cap);
 /* Runs argv (argv[0] a path) with stdout and stderr to logpath, waits.
  * Returns the exit status, or -1 if it could not start (errbuf says why). */
 int rp_run(char *const argv[], const char *logpath, char *errbuf, size_t cap);
+/* Runs argv (argv[0] a path) with stdout and stderr read into out (the first
+ * line, NUL-terminated), waits. The exit status, or -1 if it could not start. */
+int rp_run_capture(char *const argv[], char *out, size_t cap);
 
 /* ---- the report (report.c, charts.c, sites.c) -------------------------------- */
 typedef struct rp_opts_s {

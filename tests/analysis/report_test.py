@@ -349,7 +349,8 @@ def case_extern():
     os.makedirs(bindir)
     shutil.copy(REPORT, bindir)
     fake_tool(os.path.join(bindir, "malloc-replay"), r'''
-while [ $# -gt 0 ]; do case "$1" in --json) out=$2; shift;; --alloc) list=$2; shift;; esac; shift; done
+while [ $# -gt 0 ]; do case "$1" in --json) out=$2; shift;; --alloc) list=$2; shift;; --check-options) check=1;; esac; shift; done
+[ -n "${check:-}" ] && exit 0
 [ "$list" = "glibc,jemalloc" ] || { echo "unexpected --alloc $list" >&2; exit 3; }
 cat > "$out" <<'J'
 {"trace": "t", "events": 13, "runs": [
@@ -502,6 +503,87 @@ def case_heaptrack():
         check(any(c == n and tt == tmp for _, c, tt in mine_temp),
               "heaptrack temporary site %d of %d found in ours %r" % (tmp, n, mine_temp))
     check(checked >= 5, "compared at least 5 sites with heaptrack (%d)" % checked)
+
+
+def only_line(args, status, line, stdout=None):
+    """The run exits with status and prints exactly line on stderr."""
+    if stdout is None:
+        p = run(args, ok=(status,))
+        err = p.stderr
+    else:
+        p = subprocess.run(args, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+        err = p.stderr
+        check(p.returncode == status, "status %d (want %d) from %r" % (p.returncode, status, args))
+    check(err == line + "\n", "stderr of %r: %r, want the one line %r" % (args, err, line))
+
+
+def case_outclash():
+    """An output path naming the input trace is refused before anything is written."""
+    d = fresh("outclash")
+    t = hand_trace("hand_a", d)
+    k = os.path.join(d, "k.zst")
+    shutil.copy(t, k)
+    before = open(k, "rb").read()
+    only_line([REPORT, "--folded", k, "-o", k], 2, "malloc-report: %s: -o would overwrite the input trace" % k)
+    rep = os.path.join(d, "rep")
+    os.makedirs(rep)
+    for name in ("index.html", "replay.json", "sim-timeline.csv", "memory.svg", "rate.gp"):
+        inside = os.path.join(rep, name)
+        shutil.copy(t, inside)
+        only_line([REPORT, inside, "-o", rep, "--no-replay", "--no-sim"], 2,
+                  "malloc-report: %s: -o %s would overwrite the input trace" % (inside, rep))
+        check(open(inside, "rb").read() == before, "%s changed" % name)
+        os.unlink(inside)
+    inside = os.path.join(rep, "diff_memory.png")
+    shutil.copy(t, inside)
+    only_line([REPORT, "--diff", t, inside, "-o", rep], 2,
+              "malloc-report: %s: -o %s would overwrite the input trace" % (inside, rep))
+    check(open(k, "rb").read() == before and open(inside, "rb").read() == before, "a trace was changed")
+    check(os.listdir(rep) == ["diff_memory.png"], "something was written: %r" % os.listdir(rep))
+
+
+def case_writeerr():
+    """Write errors and an unwritable chart folder: one line each, status 1."""
+    d = fresh("writeerr")
+    a = hand_trace("hand_a", d)
+    b = hand_trace("hand_b", d)
+    with open("/dev/full", "w") as full:
+        only_line([REPORT, "--diff", a, b], 1, "malloc-report: standard output: No space left on device", stdout=full)
+        only_line([REPORT, "--folded", a], 1, "malloc-report: standard output: No space left on device", stdout=full)
+    only_line([REPORT, "--folded", a, "-o", "/dev/full"], 1, "malloc-report: /dev/full: No space left on device")
+    bad = os.path.join(d, "plain")
+    open(bad, "w").write("x")
+    only_line([REPORT, "--diff", a, b, "-o", os.path.join(bad, "x")], 1,
+              "malloc-report: %s/x: cannot create the folder: Not a directory" % bad)
+
+
+def case_alloccheck():
+    """A bad --alloc is a usage error found before anything is written (it was
+    hidden in index.html with status 0)."""
+    d = fresh("alloccheck")
+    t = hand_trace("hand_a", d)
+    rep = os.path.join(d, "rep")
+    only_line([REPORT, t, "--alloc", "nosuch", "-o", rep], 2, "malloc-report: --alloc: nosuch: unknown allocator "
+              "(use glibc, tcmalloc, jemalloc, mimalloc or a path to a library) (see --help)")
+    only_line([REPORT, t, "--alloc", "", "-o", rep], 2, "malloc-report: --alloc: no allocator named (see --help)")
+    check(not os.path.exists(rep), "the report folder was created")
+    p = run([REPORT, t, "--alloc", "glibc", "-o", rep, "--no-sim"])
+    check('"allocator": "glibc"' in open(os.path.join(rep, "replay.json")).read(), "a good --alloc is replayed")
+
+
+def case_usage():
+    """Option errors: one reason line and status 2; --help: usage on stdout, status 0."""
+    d = fresh("usage")
+    t = hand_trace("hand_a", d)
+    only_line([REPORT], 2, "malloc-report: no trace given (see --help)")
+    only_line([REPORT, "--bogus"], 2, "malloc-report: unknown option --bogus (see --help)")
+    only_line([REPORT, t, "-o"], 2, "malloc-report: -o needs a value (see --help)")
+    only_line([REPORT, "--diff", t], 2, "malloc-report: --diff takes two traces (see --help)")
+    only_line([REPORT, t, t], 2, "malloc-report: one trace at a time (see --help)")
+    only_line([REPORT, "--folded", t, "--weight", "x"], 2,
+              "malloc-report: --weight takes bytes, calls, peak, leaked or temporary, not 'x' (see --help)")
+    p = run([REPORT, "--help"])
+    check(p.stdout.startswith("usage: malloc-report") and p.stderr == "", "--help: usage on stdout only")
 
 
 globals()["case_" + CASE]()
