@@ -39,14 +39,10 @@ typedef struct nb_s {
     size_t cap, off;
 } nb_t;
 
-/* A size or an alignment over half the ring: the ring's start when it fits
- * there, else NULL like a real allocator that cannot serve it. */
-static __attribute__((noinline, cold)) void *nb_big(const nb_t *nb, size_t size, size_t align) {
-    return size <= nb->cap && align <= nb->cap / 2 ? nb->base : NULL;
-}
-
+/* A size over half the ring: the ring's start when it fits there, else NULL
+ * like a real allocator that cannot serve it. align: at most half the ring. */
 AINLINE void *nb_alloc(nb_t *nb, size_t size, size_t align) {
-    if (__builtin_expect((size | align) > nb->cap / 2, 0)) return nb_big(nb, size, align);
+    if (__builtin_expect(size > nb->cap / 2, 0)) return size <= nb->cap ? nb->base : NULL;
     size_t o = (nb->off + align - 1) & ~(align - 1);
     if (o + size > nb->cap) o = 0;
     nb->off = o + size;
@@ -132,7 +128,7 @@ AINLINE void *alloc_call(rp_engine_t *e, unsigned code, size_t size, const uint6
             return __builtin_mul_overflow(size, (size_t)x[0], &n) ? NULL : nb_alloc(nb, n, 16);
         }
         case RP_MEMALIGN: case RP_POSIX_MEMALIGN: case RP_ALIGNED_ALLOC:
-            return nb_alloc(nb, size, x[0] ? (size_t)x[0] : 16);
+            return x[0] > nb->cap / 2 ? NULL : nb_alloc(nb, size, x[0] ? (size_t)x[0] : 16);
         case RP_REALLOCARRAY: {
             size_t n;
             return __builtin_mul_overflow(size, (size_t)x[2], &n) ? NULL : nb_alloc(nb, n, 16);
