@@ -1,5 +1,6 @@
 /* report.c - the report itself, written twice from the same numbers: as text
  * (stdout) and as DIR/index.html around the charts. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -608,6 +609,12 @@ int rp_write_report(const rp_opts_t *op, const rp_agg_t *g, tr_reader_t *r, rp_s
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     fprintf(h, "<p class=\"sub\">written by malloc-report %s on %s; charts are SVG (click for PNG), "
                "their gnuplot scripts sit beside them.</p>\n</body></html>\n", MS_VERSION, when);
-    if (fclose(h) != 0) { snprintf(errbuf, cap, "%s: write error", path); return -1; }
+    errno = 0;
+    int const bad = fflush(h) != 0 || ferror(h);
+    int const e = errno ? errno : EIO;
+    if (fclose(h) != 0 || bad) {
+        snprintf(errbuf, cap, "%s: %s", path, strerror(bad ? e : errno ? errno : EIO));
+        return -1;
+    }
     return 0;
 }
