@@ -503,8 +503,10 @@ static void pass(int final) {
 static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes);
 
 static int ok;
+static uint64_t end_dropped; /* what the END written by hand says */
 static void end_frame_by_hand(int fd, int err_no) {
     ok = 0;
+    end_dropped = dropped_total() + (events_fed - good_events);
     uint8_t raw[96];
     size_t n = 0;
     raw[n++] = 0x02; /* SYNC */
@@ -517,7 +519,7 @@ static void end_frame_by_hand(int fd, int err_no) {
     p += tr_put_varint(pl + p, tr_zigzag(err_no));
     p += tr_put_varint(pl + p, rec_now() - rec_start_mono);
     p += tr_put_varint(pl + p, good_events);
-    p += tr_put_varint(pl + p, dropped_total() + (events_fed - good_events));
+    p += tr_put_varint(pl + p, end_dropped);
     raw[n++] = 0x07; /* END */
     raw[n++] = (uint8_t)p;
     memcpy(raw + n, pl, p);
@@ -562,7 +564,9 @@ static void end_by_hand(const char *why, int err_no) {
             frames = bound_frames[i];
         }
     }
-    log_line(TR_END_ERROR, err_no, good_events, dropped_total(), good_bytes);
+    /* the summary says what END says: the events lost in the cut-back frames too */
+    log_line(TR_END_ERROR, err_no, good_events, ok ? end_dropped : dropped_total() + (events_fed - good_events),
+             good_bytes);
 }
 
 /* The writer met an error (disk full, ...) while recording. */

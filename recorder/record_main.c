@@ -193,6 +193,29 @@ int main(int argc, char **argv) {
             memcpy(pat, tmp, strlen(tmp) + 1);
         }
     }
+    /* a trace that cannot be written is known before the program runs */
+    {
+        char probe[PATH_MAX + 32], dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", pat);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) dir[1] = 0;
+        else if (slash) *slash = 0;
+        struct stat st;
+        if (!strstr(pat, "%p") && stat(pat, &st) == 0 && !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "malloc-record: %s: %s\n", out ? out : pat,
+                    S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+            return 2;
+        }
+        snprintf(probe, sizeof probe, "%s/.malloc-record.XXXXXX", dir);
+        int const pfd = mkstemp(probe);
+        if (pfd < 0) {
+            fprintf(stderr, "malloc-record: %s: cannot create a file in %s: %s\n", out ? out : pat, dir,
+                    strerror(errno));
+            return 2;
+        }
+        close(pfd);
+        unlink(probe);
+    }
     char log[PATH_MAX];
     const char *tmpdir = getenv("TMPDIR");
     snprintf(log, sizeof log, "%s/malloc-record.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");

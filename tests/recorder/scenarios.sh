@@ -51,6 +51,15 @@ diskfull)
   [ "$(grep -c 'recording stopped' err.txt)" = 1 ] || fail "the reason is not printed exactly once"
   printf 'end 4 27\ndropped-ok\n' > expect
   "$check" "$dir/t.zst" /dev/null expect || fail "trace does not end cleanly"
+  # the summary says what END says
+  said=$(sed -n 's/.* \([0-9]*\) dropped$/\1/p' err.txt)
+  ended=$("$(dirname "$check")/malloc-trace" info "$dir/t.zst" | sed -n 's/^end:.* \([0-9]*\) dropped$/\1/p')
+  [ -n "$said" ] && [ "$said" = "$ended" ] || fail "summary says $said dropped, END says $ended"
+  # an output that cannot be written is refused before the program runs
+  "$rec" -o /proc/no/such/t.zst -- sh -c 'touch ran' 2> err2.txt; rc=$?
+  [ "$rc" = 2 ] && [ ! -e ran ] && [ "$(wc -l < err2.txt)" = 1 ] || fail "unwritable -o: rc $rc, $(cat err2.txt)"
+  "$rec" -o "$dir" -- true 2> err2.txt; rc=$?
+  [ "$rc" = 2 ] && grep -q "is a directory" err2.txt || fail "-o DIR: rc $rc, $(cat err2.txt)"
   ;;
 nofollow)
   "$rec" --no-follow -o "$dir/t.%p.zst" -- sh -c 'ls / > /dev/null; sh -c true; exit 3' 2> err.txt; rc=$?
