@@ -248,7 +248,8 @@ nullhuge)
     printf '1 1 0 malloc 9223372036854775807 -> 0x1000\n2 1 0 free 0x1000\n3 1 0 malloc 140737488355328 -> 0x2000\n4 1 0 calloc 4611686018427387904 8 -> 0x3000\n5 1 0 realloc 0x2000 140737488355328 -> 0x4000\n6 1 0 malloc 100 -> 0x5000\n7 1 0 memalign 9223372036854775808 16 -> 0x6000\n8 1 0 free 0x5000\n' > hm.txt
     "$T" import hm.txt -o hm.zst || fail "import"
     for touch in all none; do
-        "$R" hm.zst --no-progress --alloc null,glibc --touch $touch --json hm.json > table.txt 2> err.txt || { cat err.txt; fail "huge sizes, touch $touch: status $?"; }
+        "$R" hm.zst --no-progress --alloc null,glibc --touch $touch --json hm.json > table.txt 2> err.txt; st=$?
+        [ $st = 0 ] || { cat err.txt; fail "huge sizes, touch $touch: status $st"; }
         json hm.json '[r["allocator"] for r in d["runs"]] == ["null", "glibc"] and d["runs"][0]["null_results"] == d["runs"][1]["null_results"] == 5'
     done
     grep -q "^null: 5 allocations returned NULL" table.txt || fail "no NULL count in the table: $(cat table.txt)"
