@@ -27,7 +27,9 @@ static void usage(FILE *f)
             "  --serial            ptmalloc2: every op on one thread (as malloc-replay --mode serial)\n"
             "  --buddy-min BYTES   buddy minimum block, a power of two in 16..4096 (default 16)\n"
             "  --buddy-max-order K buddy maximum order (default 16: 1 MiB blocks of 16 B)\n"
-            "  --no-progress       no progress bar on a terminal\n",
+            "  --no-progress       no progress bar on a terminal\n"
+            "exit status: 0 ok, 1 error, 2 usage, 3 truncated trace (its complete part simulated,\n"
+            "as malloc-replay does)\n",
             prog);
 }
 
@@ -270,7 +272,7 @@ int main(int argc, char **argv)
         sim_run_free(&run);
         goto out;
     }
-    rc = 0;
+    rc = run.truncated ? 3 : 0;
     if (close_out(x.csv, csv))
         rc = 1;
     if (run.truncated)

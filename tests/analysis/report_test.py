@@ -447,6 +447,28 @@ def case_sim():
     check_report_files(rep, ["memory", "sim_timeline", "sim_models"])
 
 
+def case_truncated():
+    """A trace cut short: the replay and the simulation of its complete part
+    (both exit 3 on it) still make it into the report, which says it was cut."""
+    d = fresh("truncated")
+    txt = os.path.join(d, "big.txt")
+    with open(txt, "w") as f:
+        for i in range(1, 200001):
+            f.write("%d 7 %d malloc %d -> 0x%x\n" % (i, i * 10, 16 + i % 500, 0x10000 + i * 1024))
+    full = os.path.join(d, "big.zst")
+    run([os.path.join(BIN, "malloc-trace"), "import", txt, "-o", full])
+    data = open(full, "rb").read()
+    cut = os.path.join(d, "cut.zst")
+    open(cut, "wb").write(data[: len(data) * 2 // 3])
+    rep = os.path.join(d, "rep")
+    p = run([REPORT, cut, "-o", rep, "--alloc", "glibc"], ok=(0, 3))
+    out = p.stdout
+    check("failed (exit status" not in out, "replay and simulation of a cut trace are not failures")
+    check(re.search(r"^ptmalloc2\s+", out, re.M) is not None, "cut trace: ptmalloc2 model row")
+    check(re.search(r"^glibc\s+[\d.]+", out, re.M) is not None, "cut trace: glibc replay row")
+    check("trunc" in (p.stderr + out).lower(), "cut trace: said to be cut")
+
+
 def case_record():
     """A program built with -g, recorded by malloc-record: its sites symbolized."""
     d = fresh("record")
