@@ -37,7 +37,8 @@ static void usage(FILE *f) {
             "  --free-stacks      also unwind at free (default: allocating calls only)\n"
             "  --no-follow        do not trace forked children or exec'd programs\n"
             "  --time-res NS      timestamp resolution in ns (default 1000; 1 = full)\n"
-            "  --level N          zstd level 1..19 of the trace (default 1)\n"
+            "  --level N          zstd level 1..19 while the writer keeps up (default 3;\n"
+            "                     frames written while a thread's ring is over half full use 1)\n"
             "  -q, --quiet        no summary\n"
             "  -h, --help         this text\n"
             "  --version          print the version\n");

@@ -30,6 +30,7 @@ struct tr_writer_s {
     size_t frame_bytes, frame_raw;
     uint64_t frame_no;
     int frame_open;
+    int next_level; /* for the next frame, 0 = unchanged */
     int have_thread; uint32_t cur_tid;
     tr_tstate_t *cur; /* delta state of cur_tid */
     tr_tidmap_t threads;
@@ -138,6 +139,10 @@ static int put_record(tr_writer_t *w, uint8_t type, const uint8_t *payload, size
 static int begin_record(tr_writer_t *w) {
     if (w->frame_open) return 0;
     w->frame_open = 1;
+    if (w->next_level) { /* between frames, where zstd takes a new level */
+        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->next_level);
+        w->next_level = 0;
+    }
     if (w->frame_no > 0) {
         uint8_t buf[12];
         buf[0] = TR_REC_SYNC;
@@ -409,6 +414,12 @@ int tr_writer_watermark(tr_writer_t *w, uint64_t wm) {
     w->watermark = wm;
     uint8_t buf[10];
     return put_record(w, TR_REC_WATERMARK, buf, tr_put_varint(buf, wm));
+}
+
+int tr_writer_set_level(tr_writer_t *w, int level) {
+    if (level < 1 || level > 19) return TR_E_ARG; /* the writer goes on as it was */
+    w->next_level = level;
+    return 0;
 }
 
 int tr_writer_flush(tr_writer_t *w) {

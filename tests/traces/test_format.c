@@ -573,6 +573,39 @@ static void test_ahead(const char *dir) {
     }
 }
 
+/* The zstd level may change between frames; a bad level changes nothing. */
+static void test_levels(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/levels.zst", dir);
+    tr_header_t h = test_header();
+    tr_error_t err;
+    tr_writer_t *w = tr_writer_open(path, &h, NULL, &err);
+    CHECK(w != NULL, "levels: open");
+    if (!w) return;
+    nevs = 0;
+    static const int levels[] = { 1, 19, 3, 0, 1 };
+    uint64_t seq = 1;
+    for (int f = 0; f < 5; f++) {
+        int const rc = tr_writer_set_level(w, levels[f]);
+        CHECK(levels[f] ? rc == 0 : rc == TR_E_ARG, "levels: set %d gives %d", levels[f], rc);
+        for (int i = 0; i < 2000; i++) {
+            evs[nevs] = random_event(5, seq, seq * 3);
+            seq = evs[nevs].seq + 1;
+            CHECK(tr_writer_event(w, &evs[nevs]) == 0, "levels: write");
+            nevs++;
+        }
+        CHECK(tr_writer_flush(w) == 0, "levels: flush");
+    }
+    CHECK(tr_writer_close(w, NULL, &err) == 0, "levels: close: %s", err.msg);
+    tr_reader_t *r = tr_reader_open(path, &err);
+    CHECK(r != NULL, "levels: reopen");
+    if (!r) return;
+    int rc;
+    long const n = read_back(r, &rc);
+    CHECK(rc == 0 && n == (long)nevs, "levels: read %ld of %zu events, rc %d", n, nevs, rc);
+    tr_reader_close(r);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
     test_handmade();
@@ -581,6 +614,7 @@ int main(int argc, char **argv) {
     test_truncation(dir);
     test_corruption(dir);
     test_ahead(dir);
+    test_levels(dir);
     if (failures) {
         fprintf(stderr, "test_format: %d checks failed\n", failures);
         return 1;
