@@ -293,12 +293,6 @@ static tr_tstate_t *switch_thread(tr_writer_t *w, uint32_t tid) {
     return s;
 }
 
-static inline size_t put_ptr(uint8_t *p, tr_tstate_t *s, uint64_t v) {
-    size_t const n = tr_put_varint(p, tr_zigzag((int64_t)(v - s->ptr)));
-    s->ptr = v;
-    return n;
-}
-
 int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
     if (w->err.code) return w->err.code;
     if (__builtin_expect(ev->op < TR_OP_FIRST || ev->op > TR_OP_EXEC || (ev->op > TR_OP_PVALLOC && ev->op < TR_OP_MALLOPT), 0))
