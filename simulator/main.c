@@ -235,7 +235,7 @@ int main(int argc, char **argv)
             bad = sim_model_ptmalloc2(&ms[n], h->env, h->nenv, tune, serial, h->ncpu, err,
                                       sizeof err);
         else if (k == 1)
-            bad = sim_model_buddy(&ms[n], bmin, bmax > 64 ? 64 : (unsigned)bmax, err, sizeof err);
+            bad = sim_model_buddy(&ms[n], bmin, (unsigned)bmax, err, sizeof err);
         else
             bad = sim_model_sizeclass(&ms[n], (sim_sc_kind_t)(k - 2), err, sizeof err);
         if (bad) {
@@ -283,16 +283,14 @@ int main(int argc, char **argv)
         rc = 1;
     if (json) {
         FILE *f = open_out(json);
-        if (!f)
-            rc = 1;
-        else if ((sim_report_json(f, trace, &run) != 0) | (close_out(f, json) != 0))
+        int const bad = !f || sim_report_json(f, trace, &run) != 0;
+        if (close_out(f, json) != 0 || bad) /* closed even after a failed write */
             rc = 1;
     }
     if (timeline) {
         FILE *f = open_out(timeline);
-        if (!f)
-            rc = 1;
-        else if ((sim_report_timeline(f, &run) != 0) | (close_out(f, timeline) != 0))
+        int const bad = !f || sim_report_timeline(f, &run) != 0;
+        if (close_out(f, timeline) != 0 || bad) /* closed even after a failed write */
             rc = 1;
     }
     sim_run_free(&run);
