@@ -28,8 +28,10 @@ static void *ahead_main(void *arg) {
         uint32_t n = 0;
         int rc = 1;
         while (n < AHEAD_BATCH) {
-            rc = tr_reader_decode(r, &b->ev[n]);
+            tr_event_t ev; /* decoded in registers and the stack, stored once */
+            rc = tr_reader_decode(r, &ev);
             if (rc <= 0) break;
+            b->ev[n] = ev;
             r->cur_str = NULL; /* the path goes with the event */
             n++;
         }
@@ -49,7 +51,7 @@ int tr_ahead_start(tr_reader_t *r) {
     tr_ahead_t *a = calloc(1, sizeof *a);
     if (!a) return TR_E_NOMEM;
     for (unsigned i = 0; i < AHEAD_NB; i++) {
-        a->ring[i] = malloc(sizeof(tr_batch_t));
+        a->ring[i] = aligned_alloc(64, sizeof(tr_batch_t));
         if (!a->ring[i]) goto fail;
     }
     if (pthread_mutex_init(&a->mu, NULL)) goto fail;

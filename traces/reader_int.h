@@ -49,7 +49,7 @@ typedef struct tr_batch_s {
     uint32_t n;
     int rc;       /* 1: more follows; 0 or < 0: the reader's last answer */
     tr_view_t view; /* the reader as it stood after ev[n - 1] */
-    tr_event_t ev[AHEAD_BATCH];
+    tr_event_t ev[AHEAD_BATCH] __attribute__((aligned(64)));
 } tr_batch_t;
 
 typedef struct tr_ahead_s tr_ahead_t;
