@@ -14,9 +14,11 @@
  */
 #include "sim.h"
 #include "amap.h"
+#include "lane.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct detached_s {
     uint64_t addr, seq;
@@ -109,61 +111,28 @@ found:;
     return id;
 }
 
-/* ---- timeline --------------------------------------------------------------- */
-
-typedef struct tl_s {
-    uint64_t *rows;
-    size_t n, cap, width; /* cap rows of width words */
-    uint64_t stride;
-} tl_t;
-
-static void tl_push(tl_t *t, const sim_run_t *run, uint64_t op, uint64_t t_ns, uint64_t live)
-{
-    if (t->n == t->cap) { /* keep the first row and every other stride */
-        size_t k = 1;
-        for (size_t i = 1; i < t->n; i++)
-            if (t->rows[i * t->width] % (2 * t->stride) == 0)
-                memmove(t->rows + k++ * t->width, t->rows + i * t->width, t->width * 8);
-        t->n = k;
-        t->stride *= 2;
-        if (op % t->stride && op != 1)
-            return;
-    }
-    uint64_t *r = t->rows + t->n++ * t->width;
-    r[0] = op;
-    r[1] = t_ns;
-    r[2] = live;
-    for (unsigned m = 0; m < run->nmodels; m++)
-        r[3 + m] = run->models[m].footprint(run->models[m].opaque);
-}
-
 /* ---- the loop ----------------------------------------------------------------- */
-
-static void note_peaks(sim_run_t *run, uint64_t live, uint64_t op, int live_peak)
-{
-    for (unsigned m = 0; m < run->nmodels; m++) {
-        sim_model_t *md = &run->models[m];
-        sim_result_t *res = &run->results[m];
-        uint64_t fp = md->footprint(md->opaque);
-        if (fp > res->peak_footprint) {
-            res->peak_footprint = fp;
-            res->peak_op = op;
-            res->live_at_peak = live;
-            if (md->at_peak)
-                md->at_peak(md->opaque);
-            md->stats(md->opaque, &res->at_peak);
-        }
-        if (live_peak)
-            res->footprint_at_peak_live = fp;
-    }
-}
 
 struct sim_drv_s {
     drv_t d;
-    int any_prefetch; /* some model has a prefetch hook */
-    tl_t tl;
+    unsigned nmain;   /* models stepped here; the rest, if any, in the lane */
+    lane_t *lane;
+    int any_prefetch; /* one of the models stepped here has a prefetch hook */
+    tl_t tl;          /* rows of (op, t_ns, live, footprint per model) */
     uint64_t live, op, next_cp, t_ns;
 };
+
+/* The timeline row of op, if sampled: the models stepped here fill theirs. */
+static void tl_sample(sim_run_t *run, sim_drv_t *x, uint64_t op)
+{
+    uint64_t *r = tl_row(&x->tl, op);
+    if (!r)
+        return;
+    r[1] = x->t_ns;
+    r[2] = x->live;
+    for (unsigned m = 0; m < x->nmain; m++)
+        r[3 + m] = run->models[m].footprint(run->models[m].opaque);
+}
 
 int sim_begin(sim_run_t *run)
 {
@@ -172,16 +141,18 @@ int sim_begin(sim_run_t *run)
     run->results = calloc(run->nmodels ? run->nmodels : 1, sizeof *run->results);
     if (!x || !run->results || amap_init(&x->d.map, 10))
         goto oom;
-    if (run->timeline_rows) {
-        x->tl.width = 3 + run->nmodels;
-        x->tl.cap = run->timeline_rows < 4 ? 4 : run->timeline_rows - 1; /* + the final row */
-        x->tl.stride = 1;
-        x->tl.rows = malloc((x->tl.cap + 1) * x->tl.width * 8);
-        if (!x->tl.rows)
-            goto oom;
-    }
+    if (run->timeline_rows && tl_init(&x->tl, run->timeline_rows, 3 + run->nmodels))
+        goto oom;
     x->next_cp = run->checkpoint_every;
-    for (unsigned m = 0; m < run->nmodels; m++)
+    /* the first model here, the others in a lane of their own when there
+     * are other models and CPUs to spare: the reader decodes ahead on one,
+     * so by default only from 3 CPUs up (on 2 shared ones the hand-over
+     * cost more than it saved) */
+    x->nmain = run->nmodels;
+    if (run->threads != 1 && run->nmodels > 1 && (run->threads > 1 || sysconf(_SC_NPROCESSORS_ONLN) > 2))
+        if ((x->lane = lane_start(run, 1)))
+            x->nmain = 1;
+    for (unsigned m = 0; m < x->nmain; m++)
         x->any_prefetch |= run->models[m].prefetch != NULL;
     return 0;
 oom:
@@ -278,24 +249,28 @@ int sim_event(sim_run_t *run, const tr_event_t *ev)
             release_id(d, q.old_id);
     }
     if (!skip)
-        for (unsigned m = 0; m < run->nmodels; m++)
+        for (unsigned m = 0; m < x->nmain; m++)
             run->models[m].step(run->models[m].opaque, &q);
     uint64_t op = ++x->op;
     x->t_ns = ev->t_ns;
+    int lp = 0;
     if (allocating) {
-        int lp = x->live > run->peak_live;
+        lp = x->live > run->peak_live;
         if (lp) {
             run->peak_live = x->live;
             run->peak_live_op = op;
         }
-        note_peaks(run, x->live, op, lp);
+        sim_note_peaks(run, 0, x->nmain, x->live, op, lp);
     }
+    if (x->lane)
+        lane_push(x->lane, &q, x->live,
+                  (skip ? 0 : LANE_STEP) | (allocating ? LANE_ALLOC : 0) | (lp ? LANE_LIVE_PEAK : 0));
     if (__builtin_expect(op == x->next_cp, 0)) {
         run->checkpoint(run->ctx, op, 0);
         x->next_cp += run->checkpoint_every;
     }
-    if (x->tl.rows && (op % x->tl.stride == 0 || op == 1))
-        tl_push(&x->tl, run, op, x->t_ns, x->live);
+    if (x->tl.rows)
+        tl_sample(run, x, op);
     return 0;
 }
 
@@ -303,6 +278,8 @@ void sim_end(sim_run_t *run)
 {
     sim_drv_t *x = run->drv;
     uint64_t op = x->op;
+    if (x->lane) /* every model has seen every event */
+        lane_finish(x->lane);
     run->events = op;
     run->final_live = x->live;
     run->last_t_ns = x->t_ns;
@@ -312,6 +289,12 @@ void sim_end(sim_run_t *run)
         run->checkpoint(run->ctx, op, 1);
     tl_t *tl = &x->tl;
     if (tl->rows) {
+        if (x->lane) { /* the lane sampled the same ops: its models' columns */
+            const tl_t *lt = &x->lane->tl;
+            for (size_t i = 0; i < tl->n && i < lt->n; i++)
+                for (unsigned m = x->nmain; m < run->nmodels; m++)
+                    tl->rows[i * tl->width + 3 + m] = lt->rows[i * lt->width + 1 + m - x->nmain];
+        }
         if (!tl->n || tl->rows[(tl->n - 1) * tl->width] != op) {
             uint64_t *row = tl->rows + tl->n++ * tl->width;
             row[0] = op;
@@ -344,7 +327,7 @@ void sim_prefetch_models(const sim_run_t *run, const tr_event_t *e)
     if (i == AMAP_NONE)
         return;
     uint32_t id = (uint32_t)m->ents[i].val;
-    for (unsigned k = 0; k < run->nmodels; k++)
+    for (unsigned k = 0; k < run->drv->nmain; k++)
         if (run->models[k].prefetch)
             run->models[k].prefetch(run->models[k].opaque, id);
 }
@@ -401,6 +384,7 @@ void sim_run_free(sim_run_t *run)
 {
     sim_drv_t *x = run->drv;
     if (x) {
+        lane_free(x->lane);
         free(x->tl.rows);
         amap_free(&x->d.map);
         free(x->d.size);

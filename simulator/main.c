@@ -27,6 +27,9 @@ static void usage(FILE *f)
             "  --serial            ptmalloc2: every op on one thread (as malloc-replay --mode serial)\n"
             "  --buddy-min BYTES   buddy minimum block, a power of two in 16..4096 (default 16)\n"
             "  --buddy-max-order K buddy maximum order (default 16: 1 MiB blocks of 16 B)\n"
+            "  --threads 1|2       models in one thread, or ptmalloc2 (the first model) in one and\n"
+            "                      the others in a second (default: 2 when there are 3 CPUs or more;\n"
+            "                      the same results either way)\n"
             "  --no-progress       no progress bar on a terminal\n"
             "exit status: 0 ok, 1 error, 2 usage, 3 truncated trace (its complete part simulated,\n"
             "as malloc-replay does)\n",
@@ -117,7 +120,7 @@ int main(int argc, char **argv)
 {
     const char *trace = NULL, *json = NULL, *csv = NULL, *timeline = NULL, *tune = NULL;
     const char *models = "all";
-    uint64_t checkpoints = 0, bmin = 16, bmax = 16;
+    uint64_t checkpoints = 0, bmin = 16, bmax = 16, threads = 0;
     int serial = 0, progress = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -154,6 +157,13 @@ int main(int argc, char **argv)
                 return 2;
         } else if (!strcmp(a, "--serial")) {
             serial = 1;
+        } else if (OPT("--threads")) {
+            if (parse_u64(a, argv[++i], &threads))
+                return 2;
+            if (threads < 1 || threads > 2) {
+                fprintf(stderr, "%s: --threads %llu: expected 1 or 2\n", prog, (unsigned long long)threads);
+                return 2;
+            }
         } else if (!strcmp(a, "--no-progress")) {
             progress = 0;
         } else if (a[0] == '-' && a[1]) {
@@ -262,6 +272,7 @@ int main(int argc, char **argv)
         run.progress = on_progress;
     if (timeline)
         run.timeline_rows = 2000;
+    run.threads = (unsigned)threads;
     tr_reader_prefetch(r);
     int bad = sim_run(&run, r);
     if (x.progress_shown)

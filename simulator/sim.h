@@ -134,6 +134,10 @@ typedef struct sim_run_s {
     void (*progress)(void *ctx, uint64_t events, uint64_t file_bytes);
     void *ctx;
     unsigned timeline_rows; /* 0 = no timeline; else at most this many rows */
+    /* 0: the first model in the calling thread and the others in a thread of
+     * their own when there are three CPUs or more; 1: all in the calling
+     * thread; 2: two threads whatever the CPUs. The results are the same. */
+    unsigned threads;
     /* out */
     uint64_t events, peak_live, peak_live_op, final_live, last_t_ns;
     uint64_t unknown_frees; /* frees/reallocs of pointers never allocated in the trace */

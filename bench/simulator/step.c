@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     }
     enum { BATCH = 1 << 12 }; /* 288 KiB of events: stays in cache */
     tr_event_t *evs = malloc(BATCH * sizeof *evs);
-    sim_run_t run = { .models = ms, .nmodels = n };
+    sim_run_t run = { .models = ms, .nmodels = n, .threads = 1 }; /* CPU time of every model */
     if (!evs || sim_begin(&run))
         return 1;
     double t = 0;

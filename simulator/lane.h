@@ -1,0 +1,113 @@
+/* lane.h - the driver's second lane: some models stepped in a thread of their
+ * own (internal to the simulator, not part of sim.h).
+ *
+ * The driver maps addresses to ids and steps the first models itself; for
+ * the others it appends each event's request to a batch that a worker thread
+ * takes over once full (a ring of LANE_NB batches, handed over under a mutex
+ * once per LANE_BATCH events). The worker steps its models in the same order,
+ * tracks their peaks from the live bytes the driver passes along, and keeps
+ * its own timeline columns under the same sampling rule, so the results are
+ * those of a serial run: every model sees the same requests in the same order
+ * and nothing of one model depends on another.
+ */
+#ifndef SIM_LANE_H
+#define SIM_LANE_H
+
+#include "sim.h"
+
+#include <pthread.h>
+
+/* ---- timeline rows (shared by both lanes) ---------------------------------- */
+
+/* Rows of width words, first word the op. Sampled at op 1 and every stride
+ * ops; when cap rows are full the stride doubles and the rows that are not
+ * multiples of it go (the first stays). The rule depends on op numbers only,
+ * so two lanes keep the same rows. */
+typedef struct tl_s {
+    uint64_t *rows;
+    size_t n, cap, width;
+    uint64_t stride;
+} tl_t;
+
+/* The row to fill for op, or NULL if op is not sampled. */
+uint64_t *tl_row(tl_t *t, uint64_t op);
+int tl_init(tl_t *t, unsigned rows, size_t width);
+
+/* Updates the peak results of models [first, end) after an allocating op. */
+void sim_note_peaks(sim_run_t *run, unsigned first, unsigned end, uint64_t live, uint64_t op,
+                    int live_peak);
+
+/* ---- the lane ---------------------------------------------------------------- */
+
+/* Half a cache line per event: what crosses to the other core is what the
+ * cost is (a line written by one core and read by another costs ~20 ns on a
+ * VM here). A request with alignment, nmemb or mallopt values takes a second
+ * item (LANE_EXT) holding them. */
+typedef struct lane_item_s {
+    uint8_t op, flags; /* tr_op_t, LANE_* */
+    uint32_t tid, id, old_id;
+    uint64_t size;
+    uint64_t live;     /* live bytes after the op */
+} lane_item_t;
+
+typedef struct lane_ext_s {
+    uint64_t nmemb, align;
+    int64_t param, value;
+} lane_ext_t;
+
+_Static_assert(sizeof(lane_item_t) == 32 && sizeof(lane_ext_t) == 32, "lane items are half a line");
+
+enum { LANE_STEP = 1, LANE_ALLOC = 2, LANE_LIVE_PEAK = 4, LANE_EXT = 8 };
+
+#define LANE_BATCH 1024u
+#define LANE_NB 4u
+
+typedef struct lane_batch_s {
+    uint32_t n, last;
+    lane_item_t it[LANE_BATCH] __attribute__((aligned(64)));
+} lane_batch_t;
+
+typedef struct lane_s {
+    /* the driver's side */
+    lane_batch_t *fill; /* being filled */
+    /* the worker's */
+    sim_run_t *run;
+    unsigned first;    /* models [first, run->nmodels) */
+    tl_t tl;           /* rows of (op, footprint of each of its models) */
+    /* shared, under mu */
+    pthread_t th;
+    int running;
+    pthread_mutex_t mu;
+    pthread_cond_t has_data, has_space;
+    lane_batch_t *ring[LANE_NB]; /* LANE_NB + 1 batches: the ring's and the one filled */
+    unsigned head, count;
+    lane_batch_t *all[LANE_NB + 1];
+    uint64_t n; /* the worker's op count */
+} lane_t;
+
+/* Starts a worker for models [first, run->nmodels); NULL if it cannot (the
+ * caller then steps them itself). */
+lane_t *lane_start(sim_run_t *run, unsigned first);
+/* Hands the filled batch to the worker (blocks while the ring is full). */
+void lane_flush(lane_t *l, int last);
+/* Flushes, waits for the worker to finish every event, stops it. */
+void lane_finish(lane_t *l);
+void lane_free(lane_t *l);
+
+/* Appends the request q of the next event. */
+static inline void lane_push(lane_t *l, const sim_req_t *q, uint64_t live, unsigned flags)
+{
+    if (__builtin_expect(l->fill->n >= LANE_BATCH - 1, 0))
+        lane_flush(l, 0);
+    lane_batch_t *b = l->fill;
+    uint64_t const ext = q->nmemb | q->align | (uint64_t)q->param | (uint64_t)q->value;
+    b->it[b->n++] = (lane_item_t){ .op = q->op, .flags = (uint8_t)(flags | (ext ? LANE_EXT : 0)),
+                                   .tid = q->tid, .id = q->id, .old_id = q->old_id,
+                                   .size = q->size, .live = live };
+    if (__builtin_expect(ext, 0)) {
+        lane_ext_t *e = (lane_ext_t *)&b->it[b->n++];
+        *e = (lane_ext_t){ q->nmemb, q->align, q->param, q->value };
+    }
+}
+
+#endif /* SIM_LANE_H */
