@@ -104,6 +104,7 @@ static void *tramp_main(void *p) {
     uint32_t const creator = tp->creator;
     if (atomic_load(&tp->used) == 2) rec_mem_free(NULL, tp);
     else atomic_store(&tp->used, 0);
+    rec_stack_bounds_init();
     rec_push_simple(TR_OP_THREAD_START, creator, 0);
     return fn(arg);
 }
@@ -336,7 +337,9 @@ EXPORT int dlclose(void *handle) {
     static int (*real)(void *);
     if (!real) real = (int (*)(void *))rec_next("dlclose");
     if (atomic_load(&rec_on) && !rec_t.internal && !rec_t.guard) rec_writer_sync();
-    return real ? real(handle) : -1;
+    int const rc = real ? real(handle) : -1;
+    rec_stacks_code_changed(); /* other code may be mapped where it was */
+    return rc;
 }
 
 /* ---- ends --------------------------------------------------------------- */
@@ -529,6 +532,7 @@ EXPORT void closefrom(int lo) {
 __attribute__((constructor(101))) static void rec_ctor(void) {
     rec_core_init();
     if (!atomic_load(&rec_on)) return;
+    rec_stack_bounds_init();
     on_exit_ok = on_exit(on_exit_final, NULL) == 0;
     rec_signals_init();
     rec_writer_start(0);

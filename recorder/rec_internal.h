@@ -40,6 +40,25 @@ typedef struct rec_ev_s {
                                 writer is woken every ~8K events, not every 2K */
 #define REC_MAX_DEPTH 256
 
+/* One cached stack (stacks.c): the call site's key, the stack id, and the
+ * stack words (offsets from cfa) that must still hold the values they held
+ * when the stack was unwound. */
+#define REC_SC_ENTRIES 4096u
+#define REC_SC_WAYS 4u
+#define REC_SC_SLOTS 64u
+enum { SC_PENDING = 1, SC_FILLED = 2, SC_NOCACHE = 3 };
+typedef struct rec_scache_s {
+    uint64_t ra, cfa, bp; /* return address and CFA of the hook, caller's rbp */
+    uint64_t tag;         /* epoch << 32 | code generation; 0 = empty */
+    uint32_t id;
+    uint16_t nslots;
+    uint8_t need_bp;      /* bp is part of the key */
+    uint8_t state;        /* SC_PENDING, SC_FILLED, SC_NOCACHE */
+    uint32_t pad;
+    uint32_t off[REC_SC_SLOTS];
+    uint64_t val[REC_SC_SLOTS];
+} rec_scache_t;
+
 enum { RING_FREE = 0, RING_LIVE = 1, RING_EXITING = 2 };
 
 typedef struct rec_ring_s {
@@ -66,6 +85,14 @@ typedef struct rec_ring_s {
     /* producer: the last stack unwound, to skip the table on a repeat */
     uint32_t last_n, last_id;
     uint64_t last_pcs[REC_MAX_DEPTH];
+    /* producer: unwound stacks by call site (stacks.c); an entry counts
+     * only while its tag holds this epoch, bumped when the ring is attached */
+    uint32_t sc_epoch;
+    uint32_t sc_fills;     /* stacks cached lately, */
+    uint64_t sc_hits;      /* and cache hits: no fill unless hits >= 16 x fills */
+    uint64_t sc_key[REC_SC_ENTRIES];             /* hash of each entry's key */
+    uint8_t sc_rr[REC_SC_ENTRIES / REC_SC_WAYS]; /* per set: the next way to replace */
+    rec_scache_t sc[REC_SC_ENTRIES];
     rec_ev_t ev[REC_RING_SLOTS];
 } rec_ring_t;
 
@@ -76,6 +103,7 @@ typedef struct rec_tls_s {
     uint8_t guard;    /* inside a hook or the recorder: calls pass through */
     uint8_t internal; /* the writer thread: never recorded */
     uint8_t unwinding; /* inside libunwind: its sigprocmask calls are skipped */
+    uintptr_t stk_lo, stk_hi; /* the thread's stack (proc.c), 0 = unknown */
 } rec_tls_t;
 
 extern REC_HIDDEN __thread rec_tls_t rec_t REC_TLS;
@@ -162,9 +190,14 @@ static inline void rec_publish(rec_ring_t *r, uint64_t seq) {
 
 /* ---- stacks.c ----------------------------------------------------------- */
 REC_HIDDEN void rec_stacks_init(void);
-/* Unwinds the caller and returns its stack id (0 = none or table full);
- * r caches the thread's last stack. */
-REC_HIDDEN uint32_t rec_stack_here(rec_ring_t *r);
+/* The stack id of the hook's caller (0 = none or table full). ra, cfa: the
+ * hook's return address and CFA; bp: rbp at the hook's entry (the caller's).
+ * r holds the thread's cache of unwound stacks. */
+REC_HIDDEN uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp);
+/* Code may have moved (dlclose): every cached stack is dropped. */
+REC_HIDDEN void rec_stacks_code_changed(void);
+/* Records the calling thread's stack bounds (thread start, main's ctor). */
+REC_HIDDEN void rec_stack_bounds_init(void);
 /* pcs of an id for the writer: returns the depth, 0 if unknown. */
 REC_HIDDEN uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs);
 REC_HIDDEN uint32_t rec_stack_max_id(void);

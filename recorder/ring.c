@@ -90,6 +90,9 @@ rec_ring_t *rec_ring_attach(rec_tls_t *t) {
         r->last_seq = 0;
         r->drained_seq = 0;
         r->last_n = r->last_id = 0;
+        r->sc_epoch++; /* the previous thread's cached stacks are void */
+        r->sc_fills = 0;
+        r->sc_hits = 0;
         atomic_store(&r->busy, 0);
         t->ring = r;
         key_init();

@@ -198,12 +198,20 @@ put(rec_ring_t *r, uint64_t seq, uint32_t drel, int op, uint64_t a, uint64_t b, 
     }
 }
 
+/* The call site of the hook this is expanded in (a hook, never inlined):
+ * its return address, its CFA and the caller's rbp (saved at the hook's
+ * frame pointer: the library is built with frame pointers). */
+#define SITE \
+    (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_frame_address(0) + 16, \
+        *(const uintptr_t *)__builtin_frame_address(0)
+
 /* Records an allocating call that has returned (seq after the call). */
 static inline __attribute__((always_inline)) void
-record_after(rec_tls_t *t, int op, uint64_t a, uint64_t b, uint64_t c, uint64_t ret) {
+record_after(rec_tls_t *t, int op, uint64_t a, uint64_t b, uint64_t c, uint64_t ret, uintptr_t ra,
+             uintptr_t cfa, uintptr_t bp) {
     rec_ring_t *r = ring_of(t);
     if (REC_UNLIKELY(!r)) return;
-    uint32_t const stack = rec_depth ? rec_stack_here(r) : 0;
+    uint32_t const stack = rec_depth ? rec_stack_here(r, ra, cfa, bp) : 0;
     atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
     uint64_t const seq = atomic_fetch_add(&rec_seq, 1) + 1;
     put(r, seq, 0, op, a, b, c, ret, stack);
@@ -219,7 +227,7 @@ EXPORT void *malloc(size_t n) {
     t->guard = 1;
     void *p = rec_real.malloc(n);
     int const e = errno;
-    record_after(t, TR_OP_MALLOC, n, 0, 0, (uintptr_t)p);
+    record_after(t, TR_OP_MALLOC, n, 0, 0, (uintptr_t)p, SITE);
     t->guard = 0;
     errno = e;
     return p;
@@ -241,7 +249,7 @@ EXPORT void *calloc(size_t n, size_t sz) {
     t->guard = 1;
     void *p = rec_real.calloc(n, sz);
     int const e = errno;
-    record_after(t, TR_OP_CALLOC, n, sz, 0, (uintptr_t)p);
+    record_after(t, TR_OP_CALLOC, n, sz, 0, (uintptr_t)p, SITE);
     t->guard = 0;
     errno = e;
     return p;
@@ -259,7 +267,7 @@ EXPORT void free(void *p) {
     t->guard = 1;
     rec_ring_t *r = ring_of(t);
     if (REC_LIKELY(r != NULL)) {
-        uint32_t const stack = free_stacks && rec_depth ? rec_stack_here(r) : 0;
+        uint32_t const stack = free_stacks && rec_depth ? rec_stack_here(r, SITE) : 0;
         atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
         uint64_t const seq = atomic_fetch_add(&rec_seq, 1) + 1;
         put(r, seq, 0, TR_OP_FREE, (uintptr_t)p, 0, 0, 0, stack);
@@ -281,7 +289,7 @@ static void *boot_realloc(void *p, size_t n) {
 
 /* realloc and reallocarray: a release seq before the call, the seq after. */
 static inline __attribute__((always_inline)) void *
-realloc_common(rec_tls_t *t, int op, void *p, size_t n, size_t sz) {
+realloc_common(rec_tls_t *t, int op, void *p, size_t n, size_t sz, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
     t->guard = 1;
     rec_ring_t *r = ring_of(t);
     void *q;
@@ -290,7 +298,7 @@ realloc_common(rec_tls_t *t, int op, void *p, size_t n, size_t sz) {
         t->guard = 0;
         return q;
     }
-    uint32_t const stack = rec_depth ? rec_stack_here(r) : 0;
+    uint32_t const stack = rec_depth ? rec_stack_here(r, ra, cfa, bp) : 0;
     atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
     uint64_t const rel = atomic_fetch_add(&rec_seq, 1) + 1;
     q = op == TR_OP_REALLOC ? rec_real.realloc(p, n) : rec_real.reallocarray(p, n, sz);
@@ -312,7 +320,7 @@ EXPORT void *realloc(void *p, size_t n) {
         rec_core_init();
         return rec_real.realloc(p, n);
     }
-    return realloc_common(t, TR_OP_REALLOC, p, n, 0);
+    return realloc_common(t, TR_OP_REALLOC, p, n, 0, SITE);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t sz) {
@@ -326,7 +334,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t sz) {
         rec_core_init();
         return rec_real.reallocarray(p, n, sz);
     }
-    return realloc_common(t, TR_OP_REALLOCARRAY, p, n, sz);
+    return realloc_common(t, TR_OP_REALLOCARRAY, p, n, sz, SITE);
 }
 
 /* The aligned family shares one shape: (align, size) -> pointer. */
@@ -344,7 +352,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t sz) {
         t->guard = 1;                                                   \
         void *p = rec_real.name(al, n);                                 \
         int const e = errno;                                            \
-        record_after(t, op, al, n, 0, (uintptr_t)p);                    \
+        record_after(t, op, al, n, 0, (uintptr_t)p, SITE);                    \
         t->guard = 0;                                                   \
         errno = e;                                                      \
         return p;                                                       \
@@ -366,7 +374,7 @@ ALIGNED_HOOK(aligned_alloc, TR_OP_ALIGNED_ALLOC)
         t->guard = 1;                                                   \
         void *p = rec_real.name(n);                                     \
         int const e = errno;                                            \
-        record_after(t, op, n, 0, 0, (uintptr_t)p);                     \
+        record_after(t, op, n, 0, 0, (uintptr_t)p, SITE);                     \
         t->guard = 0;                                                   \
         errno = e;                                                      \
         return p;                                                       \
@@ -392,7 +400,7 @@ EXPORT int posix_memalign(void **out, size_t al, size_t n) {
     t->guard = 1;
     int const rc = rec_real.posix_memalign(out, al, n);
     int const e = errno;
-    record_after(t, TR_OP_POSIX_MEMALIGN, al, n, 0, rc == 0 ? (uintptr_t)*out : 0);
+    record_after(t, TR_OP_POSIX_MEMALIGN, al, n, 0, rc == 0 ? (uintptr_t)*out : 0, SITE);
     t->guard = 0;
     errno = e;
     return rc;
@@ -406,7 +414,7 @@ EXPORT int mallopt(int param, int value) {
     t->guard = 1;
     int const rc = rec_real.mallopt(param, value);
     int const e = errno;
-    record_after(t, TR_OP_MALLOPT, (uint64_t)(int64_t)param, (uint64_t)(int64_t)value, 0, (uint64_t)(int64_t)rc);
+    record_after(t, TR_OP_MALLOPT, (uint64_t)(int64_t)param, (uint64_t)(int64_t)value, 0, (uint64_t)(int64_t)rc, SITE);
     t->guard = 0;
     errno = e;
     return rc;
@@ -420,7 +428,7 @@ EXPORT int malloc_trim(size_t pad) {
     t->guard = 1;
     int const rc = rec_real.malloc_trim(pad);
     int const e = errno;
-    record_after(t, TR_OP_MALLOC_TRIM, pad, 0, 0, (uint64_t)(int64_t)rc);
+    record_after(t, TR_OP_MALLOC_TRIM, pad, 0, 0, (uint64_t)(int64_t)rc, SITE);
     t->guard = 0;
     errno = e;
     return rc;

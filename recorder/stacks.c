@@ -21,6 +21,9 @@
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -38,6 +41,8 @@ static _Atomic uint64_t store_used;
 static uint64_t *id_off;         /* id -> offset in store, 0 = none */
 static _Atomic uint32_t next_id;
 static uintptr_t self_lo, self_hi;
+static int verify; /* MALLOC_RECORD_STACK_VERIFY=1 */
+static int eager;  /* MALLOC_RECORD_STACK_EAGER=1: cache every stack met twice (tests) */
 
 static void *map(size_t n) {
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -69,6 +74,10 @@ void rec_stacks_init(void) {
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&rec_stacks_init);
     /* per-thread caches: no global lock taken while unwinding */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    const char *v = getenv("MALLOC_RECORD_STACK_VERIFY");
+    verify = v && v[0] == '1';
+    v = getenv("MALLOC_RECORD_STACK_EAGER");
+    eager = v && v[0] == '1';
 }
 
 static inline int in_self(void *pc) { return (uintptr_t)pc >= self_lo && (uintptr_t)pc < self_hi; }
@@ -118,12 +127,99 @@ static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
     }
 }
 
-uint32_t rec_stack_here(rec_ring_t *r) {
-    if (REC_UNLIKELY(!heads)) return 0;
+/* ---- the per-thread cache of unwound stacks ------------------------------
+ * Unwinding costs ~10 ns a frame; most allocations come from a few call
+ * sites reached through the same chain of callers at the same stack depth.
+ * So each thread keeps, per call site, the last stack unwound there, keyed
+ * by the hook's return address (pc of frame 0) and CFA (sp of frame 0), and
+ * with it every stack word the unwind read: for each frame k >= 1 the slot
+ * that held its return address, and the slots that held rbp where rbp
+ * matters. A later call with the same key whose recorded slots all still
+ * hold the same values has the same stack; checking costs a load per frame.
+ *
+ * Why that is exact. Unwinding is a function of the registers at the call
+ * and of the memory it reads. Take frame j with the same pc, sp and (where
+ * it matters) rbp as when the entry was filled. Its CFA rule is a function
+ * of its pc alone (the code at a pc does not change while the generation
+ * below holds): sp + c, rbp + c, or GCC's realigned-stack (DRAP) rule
+ * *(rbp - 8). So the CFA, which is frame j+1's sp, is the same; the return
+ * address slot CFA - 8 is the same address and holds the same value (it is
+ * checked), so pc j+1 is the same; rbp of frame j+1 is either rbp of frame j
+ * or a saved copy in a slot that is checked. By induction every frame is
+ * the same. rbp only matters in frames whose rule may use it: at a call
+ * site, a frame whose rule is rbp-based has rbp pointing into the stack
+ * above its sp, so a frame whose rbp did not point there when the entry was
+ * filled has an sp-based rule at that pc, and its rbp (often a variable of
+ * the program) is left out of the key; for the others it is checked, and
+ * for a frame where *(rbp - 8) held the CFA (maybe DRAP) that slot too.
+ * Frame 0's rbp is the key's bp, checked when needed (need_bp). An unwind
+ * that stopped before the depth stopped on the last frame's rule (the
+ * outermost frame's undefined return address) or on rbp (libunwind's
+ * frame-chain guess for code without unwind info): its rbp and the two
+ * words it points at are checked. Not cached: signal frames (registers
+ * read from the signal context), stacks whose slots are not all memory of
+ * this thread's stack between the CFA and the stack top (so a check reads
+ * only the live part of the thread's stack: the key's CFA was the sp
+ * there, and that part stays mapped while the thread runs), threads whose
+ * stack bounds are unknown, and entries needing more than REC_SC_SLOTS
+ * slots. longjmp, recursion, alloca and threads need nothing: the check is
+ * of the stack as it is now. A dlclose bumps the generation (code can be
+ * unmapped, other code mapped at its addresses); a ring attached to a new
+ * thread bumps its epoch. MALLOC_RECORD_STACK_VERIFY=1 unwinds on every hit
+ * too and counts the hits that disagree (tests). */
+static _Atomic uint32_t code_gen = 1;
+static _Atomic uint64_t n_hit, n_bad, n_fill, n_nocache;
+
+void rec_stacks_code_changed(void) { atomic_fetch_add_explicit(&code_gen, 1, memory_order_release); }
+
+/* The hash of a key: its set from the top bits, the rest (never 0) kept
+ * per way in sc_key so that a probe reads one cache line. */
+static inline uint64_t sc_hash(uintptr_t ra, uintptr_t cfa, uint64_t tag) {
+    uint64_t h = ((uint64_t)ra ^ ((uint64_t)cfa << 17) ^ (tag << 40) ^ (tag >> 32)) * 0x9e3779b97f4a7c15ull;
+    return (h ^ (h >> 29)) | 1;
+}
+
+typedef struct { rec_scache_t *e; int ok; uintptr_t cfa, hi; } fill_t;
+
+/* Adds slot addr (which must hold v now) to the entry being filled. */
+static inline void slot_add(fill_t *f, uintptr_t addr, uint64_t v) {
+    if (!f->ok) return;
+    if (addr < f->cfa || addr + 8 > f->hi || addr - f->cfa > UINT32_MAX || f->e->nslots >= REC_SC_SLOTS ||
+        *(const uint64_t *)addr != v) { f->ok = 0; return; }
+    f->e->off[f->e->nslots] = (uint32_t)(addr - f->cfa);
+    f->e->val[f->e->nslots++] = v;
+}
+
+/* rbp of the cursor's frame must hold in a hit: its saved copy (a slot) or
+ * the key's bp when no frame from 0 up to this one saved it. */
+static void need_rbp(fill_t *f, const unw_save_loc_t *l, uint64_t bp, uintptr_t bp0) {
+    if (!f->ok) return;
+    if (l->type == UNW_SLT_MEMORY && l->u.addr >= f->cfa) {
+        slot_add(f, l->u.addr, bp);
+    } else if (bp == bp0) {
+        f->e->need_bp = 1; /* restored from the hook's own frame: the caller's rbp */
+    } else {
+        f->ok = 0;
+    }
+}
+
+/* The id of pcs[0..n), remembering the thread's last one. */
+static uint32_t id_of(rec_ring_t *r, const uint64_t *pcs, uint32_t n) {
+    if (n == r->last_n && r->last_id && memcmp(pcs, r->last_pcs, (size_t)n * sizeof *pcs) == 0) return r->last_id;
+    uint32_t const id = lookup(pcs, n);
+    r->last_n = n;
+    r->last_id = id;
+    memcpy(r->last_pcs, pcs, (size_t)n * sizeof *pcs);
+    return id;
+}
+
+/* A stack seen once: libunwind's unw_backtrace (its own per-thread cache of
+ * frame descriptions makes it 3 to 5 times faster than the unw_step walk
+ * that fill needs). */
+static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r) {
     void *buf[MAX_DEPTH + 8];
     rec_t.unwinding = 1;
-    /* + 3: this function and the hook above it (the rest is inlined), and
-     * one spare; unwinding costs per frame */
+    /* + 3: this function and the hooks above it, and one spare */
     int n = unw_backtrace(buf, rec_depth + 3 < MAX_DEPTH + 8 ? rec_depth + 3 : MAX_DEPTH + 8);
     rec_t.unwinding = 0;
     int s = 0;
@@ -133,17 +229,154 @@ uint32_t rec_stack_here(rec_ring_t *r) {
     int k = n - s;
     if (k > rec_depth) k = rec_depth;
     if (k <= 0) return 0;
-    const uint64_t *pcs = (const uint64_t *)(buf + s);
-    if ((uint32_t)k == r->last_n && r->last_id) { /* same call site as last time? */
-        int i = 0;
-        while (i < k && pcs[i] == r->last_pcs[i]) i++;
-        if (i == k) return r->last_id;
+    return id_of(r, (const uint64_t *)(buf + s), (uint32_t)k);
+}
+
+/* A stack seen again: unwinds with unw_step, noting the slots, and fills e
+ * (state FILLED) or marks it NOCACHE. Returns the stack id. */
+static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_t *e, uintptr_t ra0, uintptr_t cfa0,
+                                                      uintptr_t bp0) {
+    uint64_t pcs[MAX_DEPTH];
+    unw_context_t ctx;
+    unw_cursor_t c;
+    unw_word_t ip = 0, sp = 0, bp = 0;
+    int n = 0, st = 1;
+    fill_t f = { e, 0, cfa0, rec_t.stk_hi };
+    rec_t.unwinding = 1;
+    if (unw_getcontext(&ctx) != 0 || unw_init_local(&c, &ctx) != 0) goto out;
+    for (;;) { /* the recorder's frames */
+        unw_get_reg(&c, UNW_REG_IP, &ip);
+        if (!in_self((void *)ip)) break;
+        if ((st = unw_step(&c)) <= 0) goto out;
     }
-    uint32_t const id = lookup(pcs, (uint32_t)k);
-    r->last_n = (uint32_t)k;
-    r->last_id = id;
-    memcpy(r->last_pcs, pcs, (size_t)k * sizeof *pcs);
+    unw_get_reg(&c, UNW_REG_SP, &sp);
+    f.ok = ip == ra0 && sp == cfa0 && cfa0 >= rec_t.stk_lo && cfa0 < rec_t.stk_hi;
+    e->nslots = 0;
+    e->need_bp = 0;
+    for (;;) {
+        pcs[n++] = ip;
+        if (n == rec_depth) break;
+        unw_word_t const sp_j = sp;
+        unw_get_reg(&c, UNW_X86_64_RBP, &bp);
+        int const bp_in_stack = bp >= sp_j && bp < f.hi;
+        unw_save_loc_t bl; /* where frame j's rbp is kept */
+        if (!f.ok || unw_get_save_loc(&c, UNW_X86_64_RBP, &bl) != 0) bl.type = UNW_SLT_NONE, f.ok = 0;
+        st = unw_step(&c);
+        if (st <= 0) {
+            /* stopped on this frame: its rule or its rbp chain decided */
+            if (f.ok && st == 0) {
+                need_rbp(&f, &bl, bp, bp0);
+                if (bp_in_stack && bp + 16 <= f.hi && bp >= cfa0) {
+                    slot_add(&f, bp, *(const uint64_t *)bp);
+                    slot_add(&f, bp + 8, *(const uint64_t *)(bp + 8));
+                }
+            } else {
+                f.ok = 0;
+            }
+            break;
+        }
+        unw_get_reg(&c, UNW_REG_IP, &ip);
+        unw_get_reg(&c, UNW_REG_SP, &sp);
+        if (!f.ok) continue;
+        /* the return address must come from CFA - 8 (CFA = this frame's
+         * sp): a signal frame's successor has it from the signal context */
+        unw_save_loc_t l;
+        if (unw_get_save_loc(&c, UNW_REG_IP, &l) != 0 || l.type != UNW_SLT_MEMORY || l.u.addr != sp - 8) f.ok = 0;
+        else slot_add(&f, l.u.addr, ip);
+        if (bp_in_stack) { /* the rule may be rbp-based */
+            need_rbp(&f, &bl, bp, bp0);
+            if (bp - 8 >= cfa0 && *(const uint64_t *)(bp - 8) == sp) slot_add(&f, bp - 8, sp);
+        }
+    }
+out:
+    rec_t.unwinding = 0;
+    uint32_t const id = n ? id_of(r, pcs, (uint32_t)n) : 0;
+    if (f.ok && id) {
+        e->id = id;
+        e->state = SC_FILLED;
+        if (verify) atomic_fetch_add(&n_fill, 1);
+    } else {
+        e->state = SC_NOCACHE;
+        if (verify) atomic_fetch_add(&n_nocache, 1);
+    }
     return id;
+}
+
+uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
+    if (REC_UNLIKELY(!heads)) return 0;
+    uint64_t const tag = (uint64_t)r->sc_epoch << 32 | atomic_load_explicit(&code_gen, memory_order_acquire);
+    uint64_t const k = sc_hash(ra, cfa, tag);
+    uint32_t const si = (uint32_t)(k >> 52) & (REC_SC_ENTRIES / REC_SC_WAYS - 1);
+    rec_scache_t *set = &r->sc[si * REC_SC_WAYS];
+    uint64_t *keys = &r->sc_key[si * REC_SC_WAYS];
+    const unsigned char *base = (const unsigned char *)cfa;
+    for (unsigned w = 0; w < REC_SC_WAYS; w++) {
+        rec_scache_t *e = &set[w];
+        if (keys[w] != k || e->ra != ra || e->cfa != cfa || e->tag != tag || e->state != SC_FILLED ||
+            (e->need_bp && e->bp != bp))
+            continue;
+        uint32_t const ns = e->nslots;
+        uint32_t i = 0;
+        while (i < ns && *(const uint64_t *)(base + e->off[i]) == e->val[i]) i++;
+        if (i < ns) continue;
+        r->sc_hits++;
+        if (REC_UNLIKELY(verify)) {
+            atomic_fetch_add(&n_hit, 1);
+            if (unwind_fast(r) != e->id) atomic_fetch_add(&n_bad, 1);
+        }
+        return e->id;
+    }
+    /* a miss: a stack met for the first time at this site is only noted
+     * (PENDING); the second time, its slots are taken */
+    uint32_t const id = unwind_fast(r);
+    if (!id) return 0;
+    for (unsigned w = 0; w < REC_SC_WAYS; w++) {
+        rec_scache_t *e = &set[w];
+        if (keys[w] != k || e->ra != ra || e->cfa != cfa || e->tag != tag || e->id != id || e->state == SC_FILLED)
+            continue;
+        if (e->state == SC_PENDING && (r->sc_fills < 64 || r->sc_hits >= 16 * r->sc_fills || eager)) {
+            unwind_fill(r, e, ra, cfa, bp);
+            if (++r->sc_fills >= 4096) { r->sc_fills /= 2; r->sc_hits /= 2; }
+        }
+        return id;
+    }
+    unsigned const v = r->sc_rr[si]++ % REC_SC_WAYS;
+    rec_scache_t *e = &set[v];
+    keys[v] = k;
+    e->ra = ra;
+    e->cfa = cfa;
+    e->bp = bp;
+    e->tag = tag;
+    e->id = id;
+    e->state = SC_PENDING;
+    return id;
+}
+
+/* Stack bounds of the calling thread, from glibc (which may allocate: the
+ * caller is at a thread's start or in the constructor, never in a hook). */
+void rec_stack_bounds_init(void) {
+    pthread_attr_t a;
+    void *lo;
+    size_t sz;
+    uint8_t const g = rec_t.guard;
+    rec_t.guard = 1;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        if (pthread_attr_getstack(&a, &lo, &sz) == 0) {
+            rec_t.stk_lo = (uintptr_t)lo;
+            rec_t.stk_hi = (uintptr_t)lo + sz;
+        }
+        pthread_attr_destroy(&a);
+    }
+    rec_t.guard = g;
+}
+
+static __attribute__((destructor)) void verify_report(void) {
+    if (!verify) return;
+    char msg[200];
+    int const k = snprintf(msg, sizeof msg, "malloc-record: stack cache verify: %llu hits, %llu wrong, %llu filled, %llu uncacheable\n",
+                           (unsigned long long)n_hit, (unsigned long long)n_bad, (unsigned long long)n_fill,
+                           (unsigned long long)n_nocache);
+    if (k > 0) rec_diag(msg);
 }
 
 uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs) {

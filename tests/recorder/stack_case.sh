@@ -1,0 +1,44 @@
+#!/bin/sh
+# stack_case.sh MALLOC_RECORD STACK_CHECK RT_STACKS WORKDIR DEPTH VERIFY
+# Records rt_stacks (stack depth DEPTH) and checks every process's tagged
+# stacks against its own backtrace(3) log with stack_check. VERIFY=1 also
+# runs the recorder's stack cache in verify mode (every cache hit unwound
+# again with libunwind's unw_backtrace) and requires hits and no wrong one.
+# VERIFY=real: sqlite3 and perl recorded in verify mode instead. The cache
+# is made eager (MALLOC_RECORD_STACK_EAGER=1): every stack met twice at a
+# call site is cached, whatever the hit rate.
+set -u
+rec=$1 check=$2 prog=$3 dir=$4 depth=$5 verify=$6
+rm -rf "$dir"; mkdir -p "$dir"
+verify_ok() { # stderr file: every process's verify line says 0 wrong, some hits
+    grep -q "stack cache verify" "$1" || { echo "FAIL: no verify report"; cat "$1"; exit 1; }
+    if grep "stack cache verify" "$1" | grep -qv " 0 wrong"; then echo "FAIL: the stack cache gave wrong stacks"; grep "stack cache verify" "$1"; exit 1; fi
+    grep "stack cache verify" "$1" | awk '$5 > 0 {h = 1} END {exit !h}' || { echo "FAIL: no cache hits"; cat "$1"; exit 1; }
+    grep "stack cache verify" "$1"
+}
+if [ "$verify" = real ]; then
+    MALLOC_RECORD_STACK_VERIFY=1 "$rec" -q -o "$dir/s.%p.zst" -- sqlite3 :memory: \
+        'create table t(a, b); with recursive c(x) as (select 1 union all select x + 1 from c where x < 20000) insert into t select x, printf("%08d", x * 7) from c; create index i on t(b); select count(*) from t where b like "%7%";' \
+        > /dev/null 2> "$dir/stderr" || { echo "FAIL: sqlite3"; cat "$dir/stderr"; exit 1; }
+    verify_ok "$dir/stderr"
+    MALLOC_RECORD_STACK_VERIFY=1 "$rec" -q -o "$dir/p.%p.zst" -- perl -e 'my %h; $h{$_} = "x" x ($_ % 64) for 1..30000; print scalar(keys %h), "\n"' \
+        > /dev/null 2> "$dir/stderr" || { echo "FAIL: perl"; cat "$dir/stderr"; exit 1; }
+    verify_ok "$dir/stderr"
+    exit 0
+fi
+export MALLOC_RECORD_STACK_EAGER=1 # every stack met twice is cached: many hits
+if [ "$verify" = 1 ]; then export MALLOC_RECORD_STACK_VERIFY=1; fi
+"$rec" --stack-depth "$depth" -o "$dir/t.%p.zst" -- "$prog" "$dir" 2> "$dir/stderr"
+rc=$?
+cat "$dir/stderr" >&2
+[ "$rc" = 0 ] || { echo "FAIL: exit status $rc"; exit 1; }
+[ "$verify" = 1 ] && verify_ok "$dir/stderr"
+n=0
+for log in "$dir"/*.stk; do
+    [ -e "$log" ] || { echo "FAIL: no log"; exit 1; }
+    pid=$(basename "$log" .stk)
+    "$check" "$dir/t.$pid.zst" "$log" "$depth" || exit 1
+    n=$((n + 1))
+done
+[ "$n" = 2 ] || { echo "FAIL: $n process logs, expected 2 (parent and fork child)"; exit 1; }
+echo "checked $n processes"
