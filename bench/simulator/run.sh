@@ -6,7 +6,9 @@
 # speed of this build over that one: the median of the ratios of 5 pairs of
 # back-to-back runs, which stays meaningful on a loaded machine where
 # absolute figures do not.
-# Targets (issue 5): ptmalloc2 alone >= 20M events/s, all models >= 5M/s;
+# Targets (issue 5): ptmalloc2 alone >= 20M events/s, all models >= 5M/s
+# (next to each, real glibc's own speed on the same trace: the model does its
+# work call for call);
 # checkpoint rows identical to malloc-replay --mode serial on perl, python3,
 # sqlite3. Speeds are CPU time of the simulating thread (the machine is
 # shared); "end to end" includes decoding the trace (zstd + varints, on a
@@ -39,6 +41,36 @@ for m in ptmalloc2 all; do
     printf '%-10s simulation only: %6s M events/s (%5.1f ns/event)  end to end: %6s M events/s  (target %s M/s)\n' \
         "$m" "$(rate "$events" "$s")" "$(python3 -c "print($s / $events * 1e9)")" "$(rate "$events" "$w")" "$target"
 done
+
+# The model does what glibc does on every call, on records instead of memory:
+# glibc's own speed on the same trace (malloc-replay --mode serial --touch
+# none: the calls alone, the harness's ~8 ns/op included) is the yardstick.
+glibc_rate() { # TRACE: glibc's ops per second replaying it
+    "$bin/malloc-replay" "$1" --alloc glibc --mode serial --touch none --no-progress --json "$tmp/g.json" > /dev/null 2>&1 \
+        && python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('%.2f' % (r['ops'] / r['wall_ns'] * 1e3))" "$tmp/g.json" \
+        || echo "?"
+}
+if [ -x "$bin/malloc-replay" ]; then
+    echo "real glibc on the same trace (malloc-replay, touch none): $(glibc_rate "$tmp/synth.zst") M calls/s"
+fi
+
+# The same on ~10M-event traces of real programs (recorded here, no stacks).
+if [ -x "$bin/malloc-record" ] && [ -x "$bin/malloc-replay" ] && [ -z "${SKIP_REAL_SPEED:-}" ]; then
+    cd "$tmp"
+    /usr/bin/sqlite3 -version > /dev/null 2>&1 && "$bin/malloc-record" -q --stack-depth 0 --no-follow -o sqlite3-8M.zst /usr/bin/sqlite3 :memory: \
+        'create table t(a, b); with recursive c(x) as (select 1 union all select x + 1 from c where x < 2000000) insert into t select x, printf("%08d", x * 7) from c; create index i on t(b); select count(*), sum(a) from t where b like "%7%";' > /dev/null 2>&1
+    /usr/bin/perl -e 1 2> /dev/null && "$bin/malloc-record" -q --stack-depth 0 --no-follow -o perl-9M.zst /usr/bin/perl -e \
+        'my %h; for my $r (1..6) { $h{$_} = "x" x ($_ % 64) for 1..300000; my $n = 0; $n += length($h{$_}) for keys %h; %h = (); print "$n\n" }' > /dev/null 2>&1
+    for t in sqlite3-8M perl-9M; do
+        [ -s "$t.zst" ] || { echo "$t: recording failed"; continue; }
+        set -- $("$bin/bench_sim_step" "$t.zst" ptmalloc2)
+        ev=$2 s=$3
+        w=$(wall "$bin/malloc-sim" "$t.zst" --model ptmalloc2 --no-progress)
+        printf '%-10s %d events: ptmalloc2 simulation only %6s M events/s, end to end %6s M events/s; real glibc %s M calls/s  (target 20 M/s)\n' \
+            "$t" "$ev" "$(rate "$ev" "$s")" "$(rate "$ev" "$w")" "$(glibc_rate "$t.zst")"
+    done
+    cd - > /dev/null
+fi
 
 if [ -n "$base" ]; then
     bbin=$(cd "$base/bin" && pwd)
