@@ -145,8 +145,10 @@ static void step_op(pmod_t *p, const sim_req_t *r)
 static void pm_prefetch(void *o, uint32_t id)
 {
     pmod_t *p = o;
-    if (id < p->cap && p->chunk[id])
+    if (id < p->cap && p->chunk[id]) { /* a record may straddle two lines */
         __builtin_prefetch(p->chunk[id]);
+        __builtin_prefetch((const char *)p->chunk[id] + 71);
+    }
 }
 
 static uint64_t pm_fp(void *o) { return pm_footprint(((pmod_t *)o)->h); }
