@@ -317,16 +317,26 @@ void sim_prefetch(const sim_run_t *run, const tr_event_t *e)
         __builtin_prefetch(&x->d.map.ents[amap_home(&x->d.map, a) * 4]);
 }
 
-void sim_prefetch_models(const sim_run_t *run, const tr_event_t *e)
+uint32_t sim_prefetch_ids(const sim_run_t *run, const tr_event_t *e)
 {
     if ((e->op != TR_OP_FREE && e->op != TR_OP_REALLOC && e->op != TR_OP_REALLOCARRAY) || !e->a ||
         !run->drv->any_prefetch)
-        return;
+        return SIM_NO_ID;
     const amap_t *m = &run->drv->d.map;
     uint64_t i = amap_find(m, e->a);
     if (i == AMAP_NONE)
-        return;
+        return SIM_NO_ID;
     uint32_t id = (uint32_t)m->ents[i].val;
+    for (unsigned k = 0; k < run->drv->nmain; k++)
+        if (run->models[k].prefetch_id)
+            run->models[k].prefetch_id(run->models[k].opaque, id);
+    return id;
+}
+
+void sim_prefetch_models(const sim_run_t *run, uint32_t id)
+{
+    if (id == SIM_NO_ID)
+        return;
     for (unsigned k = 0; k < run->drv->nmain; k++)
         if (run->models[k].prefetch)
             run->models[k].prefetch(run->models[k].opaque, id);
@@ -338,10 +348,14 @@ int sim_run(sim_run_t *run, tr_reader_t *r)
         return -1;
     /* a ring of the next events: each one's map slot is prefetched LA events
      * before it is simulated (the probe is the driver's one cache miss), the
-     * models' state of the object it frees LA2 events before */
-    enum { LA = 16, LA2 = 6 };
+     * models' slots of the object it frees LA3 events before, and what those
+     * slots point to LA2 events before */
+    enum { LA = 16, LA3 = 11, LA2 = 5 };
     tr_event_t ring[LA];
+    uint32_t rid[LA]; /* of each event in the ring: the id it gives up, from LA3 on */
     unsigned n = 0, head = 0;
+    for (unsigned k = 0; k < LA; k++)
+        rid[k] = SIM_NO_ID;
     int got = 1;
     for (;;) {
         while (got > 0 && n < LA) {
@@ -356,10 +370,13 @@ int sim_run(sim_run_t *run, tr_reader_t *r)
         }
         if (!n)
             break;
+        if (n > LA3)
+            rid[(head + LA3) % LA] = sim_prefetch_ids(run, &ring[(head + LA3) % LA]);
         if (n > LA2)
-            sim_prefetch_models(run, &ring[(head + LA2) % LA]);
+            sim_prefetch_models(run, rid[(head + LA2) % LA]);
         if (sim_event(run, &ring[head]))
             return -1;
+        rid[head] = SIM_NO_ID; /* for the event that takes this slot next */
         head = (head + 1) % LA;
         n--;
         if (run->progress && (run->drv->op & 0xfffff) == 0) {

@@ -151,6 +151,13 @@ static void pm_prefetch(void *o, uint32_t id)
     }
 }
 
+static void pm_prefetch_id(void *o, uint32_t id)
+{
+    pmod_t *p = o;
+    if (id < p->cap)
+        __builtin_prefetch(&p->chunk[id]);
+}
+
 static uint64_t pm_fp(void *o) { return pm_footprint(((pmod_t *)o)->h); }
 
 static void pm_stats(void *o, sim_stats_t *st)
@@ -352,6 +359,7 @@ int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, con
     m->report = pm_report;
     m->destroy = pmod_destroy;
     m->prefetch = pm_prefetch;
+    m->prefetch_id = pm_prefetch_id;
     return 0;
 }
 

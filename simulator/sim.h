@@ -71,6 +71,10 @@ typedef struct sim_model_s {
      * (called a few events before the free or realloc that gives id up).
      * A hint only: it must not change the model's state. */
     void (*prefetch)(void *opaque, uint32_t id);
+    /* Optional, some events before prefetch: fetch the model's own slot of
+     * id (where prefetch will read what to fetch), so that prefetch itself
+     * does not wait for memory. A hint too. */
+    void (*prefetch_id)(void *opaque, uint32_t id);
 } sim_model_t;
 
 /* ---- models --------------------------------------------------------------- */
@@ -163,10 +167,14 @@ void sim_end(sim_run_t *run);
 /* Optional: fetches the cache line sim_event(ev) will probe; call it some
  * events ahead (sim_run does, 16 ahead). */
 void sim_prefetch(const sim_run_t *run, const tr_event_t *ev);
-/* Optional, after sim_prefetch and closer to the event (sim_run: 6 ahead):
- * for a free or realloc, has the models fetch the state of the object it
- * gives up (sim_model_t.prefetch). */
-void sim_prefetch_models(const sim_run_t *run, const tr_event_t *ev);
+/* Optional, after sim_prefetch and closer to the event (sim_run: 11 ahead):
+ * for a free or realloc, the id of the object it gives up (SIM_NO_ID if
+ * none), after having the models fetch their slots of it
+ * (sim_model_t.prefetch_id); then, closer still (sim_run: 5 ahead), with
+ * that id, sim_prefetch_models has them fetch the object's state
+ * (sim_model_t.prefetch). */
+uint32_t sim_prefetch_ids(const sim_run_t *run, const tr_event_t *ev);
+void sim_prefetch_models(const sim_run_t *run, uint32_t id);
 void sim_run_free(sim_run_t *run);
 
 #ifdef __cplusplus

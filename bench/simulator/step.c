@@ -70,11 +70,16 @@ int main(int argc, char **argv)
         if (!k)
             break;
         double t0 = now();
+        uint32_t rid[16];
+        for (int j = 0; j < 16; j++)
+            rid[j] = SIM_NO_ID;
         for (size_t i = 0; i < k; i++) {
             if (i + 16 < k)
                 sim_prefetch(&run, &evs[i + 16]);
-            if (i + 6 < k)
-                sim_prefetch_models(&run, &evs[i + 6]);
+            if (i + 11 < k) /* as sim_run does */
+                rid[(i + 11) % 16] = sim_prefetch_ids(&run, &evs[i + 11]);
+            if (i + 5 < k)
+                sim_prefetch_models(&run, rid[(i + 5) % 16]);
             if (sim_event(&run, &evs[i]))
                 return 1;
         }
