@@ -304,6 +304,7 @@ out:
 
 uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
     if (REC_UNLIKELY(!heads)) return 0;
+    if (REC_UNLIKELY(!rec_t.stk_hi)) return unwind_fast(r); /* bounds unknown: nothing is cacheable */
     uint64_t const tag = (uint64_t)r->sc_epoch << 32 | atomic_load_explicit(&code_gen, memory_order_acquire);
     uint64_t const k = sc_hash(ra, cfa, tag);
     uint32_t const si = (uint32_t)(k >> 52) & (REC_SC_ENTRIES / REC_SC_WAYS - 1);
