@@ -43,7 +43,7 @@ typedef struct rec_ev_s {
 /* One cached stack (stacks.c): the call site's key, the stack id, and the
  * stack words (offsets from cfa) that must still hold the values they held
  * when the stack was unwound. */
-#define REC_SC_ENTRIES 4096u
+#define REC_SC_ENTRIES 2048u
 #define REC_SC_WAYS 4u
 #define REC_SC_SLOTS 64u
 enum { SC_PENDING = 1, SC_FILLED = 2, SC_NOCACHE = 3 };
@@ -89,7 +89,8 @@ typedef struct rec_ring_s {
      * only while its tag holds this epoch, bumped when the ring is attached */
     uint32_t sc_epoch;
     uint32_t sc_fills;     /* stacks cached lately, */
-    uint64_t sc_hits;      /* and cache hits: no fill unless hits >= 16 x fills */
+    uint64_t sc_hits;      /* cache hits */
+    uint64_t sc_misses;    /* and misses: fill_pays() in stacks.c */
     uint64_t sc_key[REC_SC_ENTRIES];             /* hash of each entry's key */
     uint8_t sc_rr[REC_SC_ENTRIES / REC_SC_WAYS]; /* per set: the next way to replace */
     rec_scache_t sc[REC_SC_ENTRIES];

@@ -93,6 +93,7 @@ rec_ring_t *rec_ring_attach(rec_tls_t *t) {
         r->sc_epoch++; /* the previous thread's cached stacks are void */
         r->sc_fills = 0;
         r->sc_hits = 0;
+        r->sc_misses = 0;
         atomic_store(&r->busy, 0);
         t->ring = r;
         key_init();

@@ -302,6 +302,14 @@ out:
     return id;
 }
 
+/* A fill costs ~15 unw_backtraces (libunwind's per-thread cache of 128
+ * frame states thrashes in big programs) and a hit saves about one, so
+ * fills go on while they have brought 32 hits each lately; a thread that
+ * stopped filling earns one more fill per 8K misses (phases change). */
+static inline int fill_pays(const rec_ring_t *r) {
+    return r->sc_fills < 64 || r->sc_hits + (r->sc_misses >> 8) >= 32 * (uint64_t)r->sc_fills;
+}
+
 uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
     if (REC_UNLIKELY(!heads)) return 0;
     if (REC_UNLIKELY(!rec_t.stk_hi)) return unwind_fast(r); /* bounds unknown: nothing is cacheable */
@@ -331,13 +339,14 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
      * (PENDING); the second time, its slots are taken */
     uint32_t const id = unwind_fast(r);
     if (!id) return 0;
+    r->sc_misses++;
     for (unsigned w = 0; w < REC_SC_WAYS; w++) {
         rec_scache_t *e = &set[w];
         if (keys[w] != k || e->ra != ra || e->cfa != cfa || e->tag != tag || e->id != id || e->state == SC_FILLED)
             continue;
-        if (e->state == SC_PENDING && (r->sc_fills < 64 || r->sc_hits >= 16 * r->sc_fills || eager)) {
+        if (e->state == SC_PENDING && (fill_pays(r) || eager)) {
             unwind_fill(r, e, ra, cfa, bp);
-            if (++r->sc_fills >= 4096) { r->sc_fills /= 2; r->sc_hits /= 2; }
+            if (++r->sc_fills >= 4096) { r->sc_fills /= 2; r->sc_hits /= 2; r->sc_misses /= 2; }
         }
         return id;
     }
