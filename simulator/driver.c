@@ -134,6 +134,13 @@ static void tl_sample(sim_run_t *run, sim_drv_t *x, uint64_t op)
         r[3 + m] = run->models[m].footprint(run->models[m].opaque);
 }
 
+unsigned sim_threads(const sim_run_t *run)
+{
+    if (run->nmodels < 2 || run->threads == 1)
+        return 1;
+    return run->threads > 1 || sysconf(_SC_NPROCESSORS_ONLN) > 2 ? 2 : 1;
+}
+
 int sim_begin(sim_run_t *run)
 {
     sim_drv_t *x = calloc(1, sizeof *x);
@@ -149,9 +156,8 @@ int sim_begin(sim_run_t *run)
      * so by default only from 3 CPUs up (on 2 shared ones the hand-over
      * cost more than it saved) */
     x->nmain = run->nmodels;
-    if (run->threads != 1 && run->nmodels > 1 && (run->threads > 1 || sysconf(_SC_NPROCESSORS_ONLN) > 2))
-        if ((x->lane = lane_start(run, 1)))
-            x->nmain = 1;
+    if (sim_threads(run) > 1 && (x->lane = lane_start(run, 1)))
+        x->nmain = 1;
     for (unsigned m = 0; m < x->nmain; m++)
         x->any_prefetch |= run->models[m].prefetch != NULL;
     return 0;

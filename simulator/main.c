@@ -273,7 +273,11 @@ int main(int argc, char **argv)
     if (timeline)
         run.timeline_rows = 2000;
     run.threads = (unsigned)threads;
-    tr_reader_prefetch(r);
+    /* decoding in a thread of its own needs a CPU beside the models' */
+    if (sim_threads(&run) + 1 > (unsigned)sysconf(_SC_NPROCESSORS_ONLN))
+        tr_reader_readahead(r);
+    else
+        tr_reader_prefetch(r);
     int bad = sim_run(&run, r);
     if (x.progress_shown)
         fprintf(stderr, "\r%60s\r", "");

@@ -621,6 +621,11 @@ tr_reader_t *tr_reader_open_mem(const void *data, size_t size, tr_error_t *err) 
 
 int tr_reader_prefetch(tr_reader_t *r) { return tr_ahead_start(r); }
 
+int tr_reader_readahead(tr_reader_t *r) {
+    if (r->ahead) return 0;
+    return zsrc_prefetch(r->src) ? TR_E_NOMEM : 0;
+}
+
 int tr_reader_next(tr_reader_t *r, tr_event_t *ev) {
     tr_ahead_t *const a = r->ahead;
     if (a) {

@@ -206,6 +206,13 @@ void tr_reader_close(tr_reader_t *r);
  * from the thread that reads; 0 on success, otherwise the reader goes on
  * without. */
 int tr_reader_prefetch(tr_reader_t *r);
+/* Decompresses ahead only: zstd runs in a thread of the reader's own and the
+ * caller decodes (varints, the merge) in tr_reader_next. Costs the caller
+ * more per event than tr_reader_prefetch but hands no decoded events from one
+ * core to another, which is the better trade when the caller keeps the other
+ * cores busy itself (malloc-sim with its models on two threads). Same rules:
+ * before the first tr_reader_next; 0, or the reader goes on without. */
+int tr_reader_readahead(tr_reader_t *r);
 
 const tr_header_t *tr_reader_header(const tr_reader_t *r);
 

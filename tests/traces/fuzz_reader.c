@@ -15,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
      * closed early (the threads stopped mid-stream) */
     int const ahead = size % 3 == 0, early = ahead && size % 2 == 0;
     if (ahead) tr_reader_prefetch(r);
+    else if (size % 3 == 1 && size % 2) tr_reader_readahead(r); /* decompression only */
     tr_event_t ev;
     uint64_t sum = 0, n_ev = 0;
     while (tr_reader_next(r, &ev) > 0) {

@@ -483,7 +483,8 @@ static seen_t read_all(const char *path, int ahead) {
     tr_reader_t *r = tr_reader_open(path, &err);
     CHECK(r != NULL, "ahead: open %s: %s", path, err.msg);
     if (!r) return s;
-    if (ahead) CHECK(tr_reader_prefetch(r) == 0, "ahead: starts");
+    if (ahead == 1) CHECK(tr_reader_prefetch(r) == 0, "ahead: starts");
+    if (ahead == 2) CHECK(tr_reader_readahead(r) == 0, "readahead: starts");
     tr_event_t ev;
     uint64_t h = 14695981039346656037ull;
     while ((s.rc = tr_reader_next(r, &ev)) > 0) {
@@ -560,14 +561,17 @@ static void test_ahead(const char *dir) {
     free(b.p);
     const char *files[] = { path, cut };
     for (int k = 0; k < 2; k++) {
-        seen_t const a = read_all(files[k], 0), t = read_all(files[k], 1);
-        CHECK(a.events == t.events && a.rc == t.rc && a.digest == t.digest, "ahead %s: %ld events rc %d vs %ld rc %d",
-              files[k], a.events, a.rc, t.events, t.rc);
-        CHECK(a.mods == t.mods && a.nstacks == t.nstacks, "ahead %s: tables %zu/%u vs %zu/%u", files[k], a.mods,
-              a.nstacks, t.mods, t.nstacks);
-        CHECK(a.err.code == t.err.code && strcmp(a.err.msg, t.err.msg) == 0, "ahead %s: error '%s' vs '%s'",
-              files[k], a.err.msg, t.err.msg);
-        CHECK(memcmp(&a.st, &t.st, sizeof a.st) == 0, "ahead %s: stats differ", files[k]);
+        seen_t const a = read_all(files[k], 0);
+        for (int mode = 1; mode <= 2; mode++) { /* decode-ahead, decompression-ahead only */
+            seen_t const t = read_all(files[k], mode);
+            CHECK(a.events == t.events && a.rc == t.rc && a.digest == t.digest,
+                  "ahead %d %s: %ld events rc %d vs %ld rc %d", mode, files[k], a.events, a.rc, t.events, t.rc);
+            CHECK(a.mods == t.mods && a.nstacks == t.nstacks, "ahead %d %s: tables %zu/%u vs %zu/%u", mode,
+                  files[k], a.mods, a.nstacks, t.mods, t.nstacks);
+            CHECK(a.err.code == t.err.code && strcmp(a.err.msg, t.err.msg) == 0, "ahead %d %s: error '%s' vs '%s'",
+                  mode, files[k], a.err.msg, t.err.msg);
+            CHECK(memcmp(&a.st, &t.st, sizeof a.st) == 0, "ahead %d %s: stats differ", mode, files[k]);
+        }
         if (k == 0) CHECK(a.events == 60000 && a.rc == 0 && a.nstacks == 36000, "ahead: all read (%ld, %u stacks)", a.events, a.nstacks);
         else CHECK(a.rc < 0 && a.events < 60000, "ahead: corruption found (%ld events, rc %d)", a.events, a.rc);
     }
