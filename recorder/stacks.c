@@ -341,11 +341,13 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
     uint32_t const id = unwind_fast(r);
     if (!id) return 0;
     r->sc_misses++;
+    int const fill = fill_pays(r) || eager;
+    if (!fill) return id; /* no notes either while fills do not pay */
     for (unsigned w = 0; w < REC_SC_WAYS; w++) {
         rec_scache_t *e = &set[w];
         if (keys[w] != k || e->ra != ra || e->cfa != cfa || e->tag != tag || e->id != id || e->state == SC_FILLED)
             continue;
-        if (e->state == SC_PENDING && (fill_pays(r) || eager)) {
+        if (e->state == SC_PENDING) {
             unwind_fill(r, e, ra, cfa, bp);
             if (++r->sc_fills >= 4096) { r->sc_fills /= 2; r->sc_hits /= 2; r->sc_misses /= 2; }
         }
