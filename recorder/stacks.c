@@ -156,8 +156,9 @@ static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
  * that stopped before the depth stopped on the last frame's rule (the
  * outermost frame's undefined return address) or on rbp (libunwind's
  * frame-chain guess for code without unwind info): its rbp and the two
- * words it points at are checked. Not cached: signal frames (registers
- * read from the signal context), stacks whose slots are not all memory of
+ * words it points at are checked. Not cached: stacks through a signal
+ * frame (registers read from the signal context; seen as a return address
+ * that did not come from the caller's CFA - 8), stacks whose slots are not all memory of
  * this thread's stack between the CFA and the stack top (so a check reads
  * only the live part of the thread's stack: the key's CFA was the sp
  * there, and that part stays mapped while the thread runs), threads whose
