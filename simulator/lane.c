@@ -138,6 +138,7 @@ lane_t *lane_start(sim_run_t *run, unsigned first)
     int rc = pthread_create(&l->th, NULL, lane_main, l);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (rc == 0) {
+        pthread_setname_np(l->th, "sim-lane"); /* what tests and ps see */
         l->running = 1;
         return l;
     }

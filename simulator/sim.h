@@ -133,6 +133,10 @@ typedef struct sim_run_s {
     /* in */
     sim_model_t *models;
     unsigned nmodels;
+    /* The callbacks run in the caller's thread. With a second lane (threads
+     * below), the other models are still being stepped in it meanwhile: a
+     * checkpoint that is not the final one, and progress, may read models[0]
+     * only. */
     uint64_t checkpoint_every; /* 0 = none */
     void (*checkpoint)(void *ctx, uint64_t op, int final); /* after op (op = count) */
     void (*progress)(void *ctx, uint64_t events, uint64_t file_bytes);

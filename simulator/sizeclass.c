@@ -132,9 +132,11 @@ static int alloc(sc_t *s, uint32_t id, uint64_t n)
             if (c->nslabs == c->cap) {
                 uint64_t cap = c->cap ? 2 * c->cap : 64;
                 uint32_t *l = realloc(c->live, cap * 4);
-                if (!l || hbs_reserve(&c->nonfull, cap) || hbs_reserve(&c->unused, cap))
+                if (!l)
                     return -1;
-                c->live = l;
+                c->live = l; /* the old array is gone either way */
+                if (hbs_reserve(&c->nonfull, cap) || hbs_reserve(&c->unused, cap))
+                    return -1;
                 c->cap = cap;
             }
             sl = c->nslabs++;

@@ -141,7 +141,7 @@ static void *prefetch_main(void *arg) {
 int zsrc_prefetch(zsrc_t *z) {
     if (z->threaded) return 0;
     for (int i = 0; i < NCHUNK; i++) {
-        z->ring[i].data = malloc(CHUNK_CAP);
+        if (!z->ring[i].data) z->ring[i].data = malloc(CHUNK_CAP); /* kept from a call that failed */
         if (!z->ring[i].data) return -1;
     }
     if (pthread_mutex_init(&z->mu, NULL)) return -1;
