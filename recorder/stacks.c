@@ -304,12 +304,14 @@ out:
 }
 
 /* A fill costs ~15 unw_backtraces (libunwind's per-thread cache of 128
- * frame states thrashes in big programs) and a hit saves about one, so
- * beyond 64 free ones fills go on while they have brought 32 hits each
- * lately; a thread that stopped filling earns one more fill per 8K misses
- * (phases change: perl's start-up fills bring nothing, its loop's a lot). */
+ * frame states thrashes in big programs) and slows the unw_backtraces after
+ * it (cc1: 1.25K cycles a miss without fills, 3.1K with), and a hit saves
+ * about one, so beyond 64 free ones fills go on while they have brought
+ * 128 hits each lately; a thread that stopped filling earns one more fill
+ * per 128K misses (phases change: perl's start-up fills bring nothing, its
+ * loop's a lot). */
 static inline int fill_pays(const rec_ring_t *r) {
-    return r->sc_fills < 64 || r->sc_hits + (r->sc_misses >> 8) >= 32 * (uint64_t)(r->sc_fills - 64);
+    return r->sc_fills < 64 || r->sc_hits + (r->sc_misses >> 10) >= 128 * (uint64_t)(r->sc_fills - 64);
 }
 
 uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
