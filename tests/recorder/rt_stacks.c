@@ -1,6 +1,6 @@
 /* rt_stacks - stacks the recorder's per-thread stack cache could get wrong.
  *
- *   rt_stacks DIR
+ *   rt_stacks DIR [MOD1 MOD2]
  *
  * Every tagged allocation is malloc(20000 + tag) made by leaf(), which then
  * takes its own stack with glibc's backtrace(3) (libgcc's unwinder, not
@@ -20,6 +20,9 @@
  *   signal   malloc in a signal handler raised from table functions
  *   threads  two threads doing table and recurse at once
  *   fork     the child does it all again (its own trace and log)
+ *   dlclose  with MOD1 MOD2 (rt_stkmod.c's two variants): each loaded,
+ *            called through its own frames, unloaded, three times over, so
+ *            the other variant's code comes to lie at the same addresses
  * Each case runs every variant several times in interleaved orders. */
 #include <execinfo.h>
 #include <pthread.h>
@@ -33,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <alloca.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -146,6 +150,18 @@ static void run_cases(unsigned seed) {
     }
 }
 
+static void via_modules(const char *m1, const char *m2) {
+    for (int round = 0; round < 3; round++)
+        for (int k = 0; k < 2; k++) {
+            void *h = dlopen(k ? m2 : m1, RTLD_NOW | RTLD_LOCAL);
+            if (!h) { fprintf(stderr, "rt_stacks: %s\n", dlerror()); exit(92); }
+            void (*call)(void (*)(void)) = (void (*)(void (*)(void)))dlsym(h, "mod_call");
+            if (!call) { fprintf(stderr, "rt_stacks: no mod_call\n"); exit(92); }
+            for (int i = 0; i < 10; i++) call(leaf);
+            dlclose(h);
+        }
+}
+
 static void *thread_main(void *arg) {
     run_cases((unsigned)(uintptr_t)arg);
     return NULL;
@@ -163,6 +179,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, thread_main, (void *)(uintptr_t)(7 + i));
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
     run_cases(3);
+    if (argc >= 4) via_modules(argv[2], argv[3]);
     pid_t const pid = fork();
     if (pid == 0) {
         log_open();

@@ -1,5 +1,5 @@
 #!/bin/sh
-# stack_case.sh MALLOC_RECORD STACK_CHECK RT_STACKS WORKDIR DEPTH VERIFY
+# stack_case.sh MALLOC_RECORD STACK_CHECK RT_STACKS WORKDIR DEPTH VERIFY [ARGS...]
 # Records rt_stacks (stack depth DEPTH) and checks every process's tagged
 # stacks against its own backtrace(3) log with stack_check. VERIFY=1 also
 # runs the recorder's stack cache in verify mode (every cache hit unwound
@@ -9,6 +9,7 @@
 # call site is cached, whatever the hit rate.
 set -u
 rec=$1 check=$2 prog=$3 dir=$4 depth=$5 verify=$6
+shift 6 # ARGS: more arguments of RT_STACKS
 rm -rf "$dir"; mkdir -p "$dir"
 verify_ok() { # stderr file: every process's verify line says 0 wrong, some hits
     grep -q "stack cache verify" "$1" || { echo "FAIL: no verify report"; cat "$1"; exit 1; }
@@ -28,7 +29,7 @@ if [ "$verify" = real ]; then
 fi
 export MALLOC_RECORD_STACK_EAGER=1 # every stack met twice is cached: many hits
 if [ "$verify" = 1 ]; then export MALLOC_RECORD_STACK_VERIFY=1; fi
-"$rec" --stack-depth "$depth" -o "$dir/t.%p.zst" -- "$prog" "$dir" 2> "$dir/stderr"
+"$rec" --stack-depth "$depth" -o "$dir/t.%p.zst" -- "$prog" "$dir" "$@" 2> "$dir/stderr"
 rc=$?
 cat "$dir/stderr" >&2
 [ "$rc" = 0 ] || { echo "FAIL: exit status $rc"; exit 1; }
