@@ -316,7 +316,8 @@ static inline int fill_pays(const rec_ring_t *r) {
 
 uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
     if (REC_UNLIKELY(!heads)) return 0;
-    if (REC_UNLIKELY(!rec_t.stk_hi)) return unwind_fast(r); /* bounds unknown: nothing is cacheable */
+    /* bounds unknown, or stacks deeper than an entry holds: nothing to cache */
+    if (REC_UNLIKELY(!rec_t.stk_hi || rec_depth > (int)REC_SC_SLOTS)) return unwind_fast(r);
     uint64_t const tag = (uint64_t)r->sc_epoch << 32 | atomic_load_explicit(&code_gen, memory_order_acquire);
     uint64_t const k = sc_hash(ra, cfa, tag);
     uint32_t const si = (uint32_t)(k >> 52) & (REC_SC_ENTRIES / REC_SC_WAYS - 1);
