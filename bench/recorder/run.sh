@@ -23,11 +23,19 @@ trap 'rm -rf "$work"' EXIT
 cc -O2 -o "$work/loop" "$here/loop.c" && cc -O2 -pthread -o "$work/churn" "$here/churn.c" || exit 2
 cp "$here/../../traces/reader.c" "$here/../../traces/"*.h "$work/" # gcc's input
 
-# time_of CMD...: "wall,cpu" seconds of one run (cpu = user + sys of the
-# whole process tree), output discarded
+# time_of CMD...: "wall,cpu" seconds of one run, to the microsecond (cpu = user
+# + sys of the whole process tree), output discarded. (GNU time's %e has
+# 10 ms steps: too coarse for sqlite3's 0.15 s.)
 time_of() {
-    /usr/bin/time -o "$work/time" -f "%e %U %S" "$@" > /dev/null 2>&1
-    awk 'END {printf "%.3f,%.3f", $1, $2 + $3}' "$work/time"
+    /usr/bin/python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+t0 = time.monotonic()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+t = time.monotonic() - t0
+r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.6f,%.6f" % (t, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime), end="")
+PY
 }
 walls() { tr ' ' '\n' | grep . | cut -d, -f1 | tr '\n' ' '; }
 cpus() { tr ' ' '\n' | grep . | cut -d, -f2 | tr '\n' ' '; }
