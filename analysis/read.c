@@ -33,7 +33,7 @@ int rp_agg_file(const char *path, rp_agg_t *g, tr_reader_t **rp, int progress,
         snprintf(errbuf, cap, "%s: %s", path, err.msg);
         return -1;
     }
-    tr_reader_prefetch(r); /* optional: decode and decompress on both cores */
+    tr_reader_prefetch(r); /* optional: read ahead on another core */
     struct stat sb;
     double const fsize = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0
                              ? (double)sb.st_size : 0;

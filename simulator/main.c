@@ -277,7 +277,7 @@ int main(int argc, char **argv)
     if (sim_threads(&run) + 1 > (unsigned)sysconf(_SC_NPROCESSORS_ONLN))
         tr_reader_readahead(r);
     else
-        tr_reader_prefetch(r);
+        tr_reader_prefetch(r); /* itself decodes ahead only from 3 CPUs */
     int bad = sim_run(&run, r);
     if (x.progress_shown)
         fprintf(stderr, "\r%60s\r", "");

@@ -619,7 +619,13 @@ tr_reader_t *tr_reader_open_mem(const void *data, size_t size, tr_error_t *err) 
     return r_start(r, err);
 }
 
-int tr_reader_prefetch(tr_reader_t *r) { return tr_ahead_start(r); }
+int tr_reader_decode_ahead(tr_reader_t *r) { return tr_ahead_start(r); }
+
+int tr_reader_prefetch(tr_reader_t *r) {
+    /* three busy threads (zstd, decoding, the caller) need three CPUs: with
+     * fewer, handing decoded events across cores cost more than decoding */
+    return sysconf(_SC_NPROCESSORS_ONLN) >= 3 ? tr_ahead_start(r) : tr_reader_readahead(r);
+}
 
 int tr_reader_readahead(tr_reader_t *r) {
     if (r->ahead) return 0;

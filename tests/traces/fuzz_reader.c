@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* a third of the inputs through the decode-ahead threads, some of them
      * closed early (the threads stopped mid-stream) */
     int const ahead = size % 3 == 0, early = ahead && size % 2 == 0;
-    if (ahead) tr_reader_prefetch(r);
+    if (ahead) tr_reader_decode_ahead(r);
     else if (size % 3 == 1 && size % 2) tr_reader_readahead(r); /* decompression only */
     tr_event_t ev;
     uint64_t sum = 0, n_ev = 0;

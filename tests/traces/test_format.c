@@ -204,22 +204,25 @@ static void test_roundtrip(const char *dir) {
     CHECK(!st.truncated, "not truncated");
     tr_reader_close(r);
 
-    /* the same through the decompression thread */
-    r = tr_reader_open(path, &err);
-    CHECK(r && tr_reader_prefetch(r) == 0, "prefetch starts");
-    if (r) {
-        long const n2 = read_back(r, &rc);
-        CHECK(rc == 0 && n2 == (long)nevs, "prefetch: read %ld of %zu events, rc %d", n2, nevs, rc);
-        CHECK(tr_reader_end(r) != NULL, "prefetch: END");
-        tr_reader_close(r);
-    }
-    /* closing a prefetching reader early does not hang or leak */
-    r = tr_reader_open(path, &err);
-    if (r) {
-        tr_reader_prefetch(r);
-        tr_event_t ev;
-        for (int i = 0; i < 10; i++) tr_reader_next(r, &ev);
-        tr_reader_close(r);
+    /* the same through each way of reading ahead, whatever the CPUs */
+    int (*const aheads[])(tr_reader_t *) = { tr_reader_prefetch, tr_reader_decode_ahead, tr_reader_readahead };
+    for (int k = 0; k < 3; k++) {
+        r = tr_reader_open(path, &err);
+        CHECK(r && aheads[k](r) == 0, "read-ahead %d starts", k);
+        if (r) {
+            long const n2 = read_back(r, &rc);
+            CHECK(rc == 0 && n2 == (long)nevs, "read-ahead %d: read %ld of %zu events, rc %d", k, n2, nevs, rc);
+            CHECK(tr_reader_end(r) != NULL, "read-ahead %d: END", k);
+            tr_reader_close(r);
+        }
+        /* closing a reader early does not hang or leak */
+        r = tr_reader_open(path, &err);
+        if (r) {
+            aheads[k](r);
+            tr_event_t ev;
+            for (int i = 0; i < 10; i++) tr_reader_next(r, &ev);
+            tr_reader_close(r);
+        }
     }
 
     /* zstd -d yields the raw stream, starting with the magic */
@@ -265,7 +268,8 @@ static void test_truncation(const char *dir) {
         size_t const cut = at[ci];
         tr_error_t err;
         tr_reader_t *r = tr_reader_open_mem(b.p, cut, &err);
-        if (r && ci % 2) tr_reader_prefetch(r); /* both paths see every kind of cut */
+        if (r && ci % 3 == 1) tr_reader_decode_ahead(r); /* every path sees every kind of cut */
+        if (r && ci % 3 == 2) tr_reader_readahead(r);
         cuts++;
         if (!r) {
             CHECK(err.code == TR_E_NOT_TRACE || err.code == TR_E_TRUNCATED || err.code == TR_E_CORRUPT,
@@ -459,7 +463,7 @@ static void test_extremes(const char *dir) {
     tr_reader_close(r);
 }
 
-/* The decode-ahead thread (tr_reader_prefetch) must be invisible: a trace
+/* Reading ahead (tr_reader_decode_ahead, tr_reader_readahead) must be invisible: a trace
  * with stacks defined as it goes (ids across many chunks of the stack table),
  * modules, EXEC paths and a corruption near its end reads the same, event by
  * event, with the same stack and module tables seen at each event, the same
@@ -483,7 +487,7 @@ static seen_t read_all(const char *path, int ahead) {
     tr_reader_t *r = tr_reader_open(path, &err);
     CHECK(r != NULL, "ahead: open %s: %s", path, err.msg);
     if (!r) return s;
-    if (ahead == 1) CHECK(tr_reader_prefetch(r) == 0, "ahead: starts");
+    if (ahead == 1) CHECK(tr_reader_decode_ahead(r) == 0, "ahead: starts");
     if (ahead == 2) CHECK(tr_reader_readahead(r) == 0, "readahead: starts");
     tr_event_t ev;
     uint64_t h = 14695981039346656037ull;
