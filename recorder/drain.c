@@ -443,10 +443,28 @@ static inline uint64_t stamp_ns(uint64_t t) {
     return t >= rec_start_mono ? t - rec_start_mono : 0;
 }
 
+/* Unmaps the buffer a growth replaced once its events are all drained. */
+static void drop_old_buffer(rec_ring_t *r, uint64_t tail) {
+    rec_ev_t *const old = atomic_load_explicit(&r->old_ev, memory_order_acquire);
+    if (old && tail >= r->switch_at) {
+        rec_ring_buf_free(old);
+        atomic_store_explicit(&r->old_ev, NULL, memory_order_release);
+    }
+}
+
 static void drain_ring(rec_ring_t *r) {
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
     uint64_t const h = r->snap_head, t0 = t;
-    if (t == h) return;
+    if (t == h) {
+        drop_old_buffer(r, t);
+        return;
+    }
+    /* the buffer first, then the one a growth replaced: a buffer newer than
+     * the snapshot's head is never seen without the old one (ring.c) */
+    const rec_ev_t *const cur = atomic_load_explicit(&r->ev, memory_order_acquire);
+    const rec_ev_t *const old = atomic_load_explicit(&r->old_ev, memory_order_acquire);
+    uint64_t const cmask = rec_ring_buf_mask(cur), omask = old ? rec_ring_buf_mask(old) : 0;
+    uint64_t const sw = old ? r->switch_at : 0;
     tr_event_t ev;
     memset(&ev, 0, sizeof ev);
     ev.tid = r->tid;
@@ -455,7 +473,7 @@ static void drain_ring(rec_ring_t *r) {
     uint64_t fed = events_fed, last = r->drained_seq;
     uint64_t const res = time_res;
     for (; t < h; t++) {
-        const rec_ev_t *e = &r->ev[t & (REC_RING_SLOTS - 1)];
+        const rec_ev_t *e = REC_UNLIKELY(t < sw) ? &old[t & omask] : &cur[t & cmask];
         if (e->stack) write_stack(e->stack);
         ev.seq = e->seq;
         ev.release_seq = e->seq - e->drel;
@@ -481,12 +499,26 @@ static void drain_ring(rec_ring_t *r) {
         dirty = 1;
     }
     atomic_store_explicit(&r->tail, t, memory_order_release);
+    drop_old_buffer(r, t);
 }
 
 static uint64_t dropped_total(void) {
     uint64_t d = dropped_recycled;
     for (rec_ring_t *r = rec_ring_list(); r; r = r->next) d += atomic_load(&r->dropped);
     return d;
+}
+
+/* A ring whose thread is gone goes back to REC_RING_MIN slots before a new
+ * thread may take it: nothing writes to it meanwhile. */
+static void shrink_ring(rec_ring_t *r) {
+    drop_old_buffer(r, atomic_load(&r->tail));
+    rec_ev_t *const ev = atomic_load(&r->ev);
+    if (rec_ring_buf_mask(ev) + 1 <= REC_RING_MIN || atomic_load(&r->old_ev)) return;
+    rec_ev_t *const small = rec_ring_buf(REC_RING_MIN);
+    if (!small) return;
+    atomic_store(&r->ev, small);
+    r->mask = REC_RING_MIN - 1;
+    rec_ring_buf_free(ev);
 }
 
 /* One pass: snapshot, modules, drain, thread exits, watermark, frame. */
@@ -522,6 +554,7 @@ static void pass(int final) {
             events_fed++;
             dirty = 1;
             dropped_recycled += atomic_exchange(&r->dropped, 0);
+            shrink_ring(r);
             atomic_store(&r->state, RING_FREE);
         }
     }

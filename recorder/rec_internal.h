@@ -36,8 +36,10 @@ typedef struct rec_ev_s {
     uint8_t pad[7];
 } rec_ev_t;
 
-#define REC_RING_SLOTS 16384u /* per thread; 1 MiB: ~10 ms of a busy thread, so the
-                                writer is woken every ~8K events, not every 2K */
+#define REC_RING_SLOTS 16384u /* most per thread; 1 MiB: ~10 ms of a busy thread, so
+                                the writer is woken every ~8K events, not every 2K */
+#define REC_RING_MIN 1024u    /* a thread's first ring buffer (64 KiB): it doubles
+                                each time it fills, so only busy threads pay 1 MiB */
 #define REC_MAX_DEPTH 256
 
 /* One cached stack (stacks.c): the call site's key, the stack id, and the
@@ -68,7 +70,9 @@ typedef struct rec_ring_s {
     _Atomic uint32_t busy; /* 1 between taking a seq and publishing it */
     uint32_t tid;
     uint64_t last_seq;     /* producer: seq of the last event pushed */
-    char pad0[64 - 32];
+    _Atomic(rec_ev_t *) ev; /* the buffer (rec_ring_buf), mask + 1 slots */
+    uint64_t mask;         /* the producer's copy; the writer reads the buffer's */
+    char pad0[64 - 48];
     /* consumer's line */
     _Atomic uint64_t tail;
     uint64_t drained_seq;  /* writer: seq of the last event drained */
@@ -81,7 +85,11 @@ typedef struct rec_ring_s {
     uint32_t creator;      /* tid of the pthread_create caller, 0 unknown */
     _Atomic uint64_t dropped;
     struct rec_ring_s *next; /* registry, never unlinked */
-    char pad2[64 - 32];
+    /* the buffer a growth replaced, holding the events before switch_at,
+     * until the writer drained them and unmapped it (then NULL) */
+    _Atomic(rec_ev_t *) old_ev;
+    uint64_t switch_at;
+    char pad2[64 - 48];
     /* producer: the last stack unwound, to skip the table on a repeat */
     uint32_t last_n, last_id;
     uint64_t last_pcs[REC_MAX_DEPTH];
@@ -94,7 +102,6 @@ typedef struct rec_ring_s {
     uint64_t sc_key[REC_SC_ENTRIES];             /* hash of each entry's key */
     uint8_t sc_rr[REC_SC_ENTRIES / REC_SC_WAYS]; /* per set: the next way to replace */
     rec_scache_t sc[REC_SC_ENTRIES];
-    rec_ev_t ev[REC_RING_SLOTS];
 } rec_ring_t;
 
 /* ---- per-thread state --------------------------------------------------- */
@@ -168,24 +175,33 @@ REC_HIDDEN void rec_registry_unlock(void);
 
 /* Pushes one event with its seq already taken. Returns the slot to fill or
  * NULL if the event was dropped. Caller sets busy before taking the seq. */
+/* A full ring: a bigger buffer if it may grow (0), else waits (rec_ring_wait). */
+REC_HIDDEN int rec_ring_full(rec_ring_t *r);
+/* Ring buffers: n slots after a header slot holding n - 1, so that the writer
+ * takes a buffer and its size in one atomic load. */
+REC_HIDDEN rec_ev_t *rec_ring_buf(uint64_t n);
+REC_HIDDEN void rec_ring_buf_free(rec_ev_t *ev);
+static inline uint64_t rec_ring_buf_mask(const rec_ev_t *ev) { return ev[-1].a; }
+
 static inline rec_ev_t *rec_slot(rec_ring_t *r) {
     uint64_t const h = atomic_load_explicit(&r->head, memory_order_relaxed);
-    if (REC_UNLIKELY(h - r->tail_cache >= REC_RING_SLOTS)) {
+    if (REC_UNLIKELY(h - r->tail_cache > r->mask)) {
         r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (h - r->tail_cache >= REC_RING_SLOTS && rec_ring_wait(r) != 0) return NULL;
+        if (h - r->tail_cache > r->mask && rec_ring_full(r) != 0) return NULL;
     }
+    rec_ev_t *const ev = atomic_load_explicit(&r->ev, memory_order_relaxed); /* ours */
     /* own the line of a later slot before it is written: the writer read
      * it last lap, and a locked seq increment would wait for the transfer */
-    __builtin_prefetch(&r->ev[(h + 8) & (REC_RING_SLOTS - 1)], 1, 3);
-    return &r->ev[h & (REC_RING_SLOTS - 1)];
+    __builtin_prefetch(&ev[(h + 8) & r->mask], 1, 3);
+    return &ev[h & r->mask];
 }
 static inline void rec_publish(rec_ring_t *r, uint64_t seq) {
     uint64_t const h = atomic_load_explicit(&r->head, memory_order_relaxed) + 1;
     r->last_seq = seq;
     atomic_store_explicit(&r->head, h, memory_order_release);
-    if (REC_UNLIKELY((h & 1023) == 0) && h - r->tail_cache >= REC_RING_SLOTS / 2) {
+    if (REC_UNLIKELY((h & 1023) == 0) && h - r->tail_cache > r->mask / 2) {
         r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (h - r->tail_cache >= REC_RING_SLOTS / 2) rec_kick_writer();
+        if (h - r->tail_cache > r->mask / 2) rec_kick_writer();
     }
 }
 

@@ -74,8 +74,12 @@ rec_ring_t *rec_ring_attach(rec_tls_t *t) {
     if (!r) {
         void *m = mmap(NULL, sizeof(rec_ring_t), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (m != MAP_FAILED) {
+        rec_ev_t *ev = m != MAP_FAILED ? rec_ring_buf(REC_RING_MIN) : NULL;
+        if (m != MAP_FAILED && !ev) munmap(m, sizeof(rec_ring_t));
+        if (ev) {
             r = m;
+            atomic_store(&r->ev, ev);
+            r->mask = REC_RING_MIN - 1;
             atomic_store(&r->state, RING_LIVE);
             r->next = atomic_load(&registry);
             atomic_store_explicit(&registry, r, memory_order_release);
@@ -112,6 +116,36 @@ void rec_kick_writer(void) {
     if (atomic_load(&rec_writer_sleeping)) futex(&rec_kick, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
+rec_ev_t *rec_ring_buf(uint64_t n) {
+    void *m = mmap(NULL, (n + 1) * sizeof(rec_ev_t), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    rec_ev_t *const ev = (rec_ev_t *)m + 1;
+    ev[-1].a = n - 1;
+    return ev;
+}
+
+void rec_ring_buf_free(rec_ev_t *ev) { munmap(ev - 1, (rec_ring_buf_mask(ev) + 2) * sizeof(rec_ev_t)); }
+
+/* Grows a full ring to twice its slots while it is below REC_RING_SLOTS and
+ * the writer is done with the buffer of the last growth: the events before
+ * switch_at stay in the old buffer for the writer (which unmaps it once it
+ * drained them), the next go to the new one. Else waits for room. */
+int rec_ring_full(rec_ring_t *r) {
+    if (r->mask + 1 < REC_RING_SLOTS && !atomic_load_explicit(&r->old_ev, memory_order_acquire)) {
+        rec_ev_t *const ev = rec_ring_buf(2 * (r->mask + 1));
+        if (ev) {
+            r->switch_at = atomic_load_explicit(&r->head, memory_order_relaxed);
+            atomic_store_explicit(&r->old_ev, atomic_load_explicit(&r->ev, memory_order_relaxed),
+                                  memory_order_release);
+            r->mask = rec_ring_buf_mask(ev);
+            atomic_store_explicit(&r->ev, ev, memory_order_release);
+            return 0;
+        }
+    }
+    return rec_ring_wait(r);
+}
+
 /* progress count at which the writer was declared stalled (+1; 0 = never) */
 static _Atomic uint64_t stalled_at;
 
@@ -124,12 +158,12 @@ int rec_ring_wait(rec_ring_t *r) {
         /* a stall already timed out: drop at once until the writer moves */
         if (atomic_load(&stalled_at) == atomic_load(&rec_writer_progress) + 1) {
             r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-            if (h - r->tail_cache < REC_RING_SLOTS) return 0;
+            if (h - r->tail_cache <= r->mask) return 0;
             break;
         }
         rec_kick_writer();
         r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (h - r->tail_cache < REC_RING_SLOTS) return 0;
+        if (h - r->tail_cache <= r->mask) return 0;
         uint64_t const p = atomic_load(&rec_writer_progress);
         uint64_t const now = rec_now();
         if (p != seen || !since) { seen = p; since = now; }
