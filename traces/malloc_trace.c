@@ -22,7 +22,8 @@ static void usage(FILE *out) {
             "       malloc-trace import FILE -o TRACE\n"
             "                                      text (as dump prints it) or a glibc mtrace() log -> trace\n"
             "       malloc-trace --version\n"
-            "TRACE and FILE may be '-' for standard input. Format: traces/FORMAT.md.\n");
+            "TRACE and FILE may be '-' for standard input. Format: traces/FORMAT.md.\n"
+            "exit status: 0 ok, 1 error, 2 usage, 3 truncated trace (its complete events read)\n");
 }
 
 /* An option error: one line with the reason, exit status 2. */
@@ -45,9 +46,9 @@ static int die_open(const char *path, const tr_error_t *err) {
 
 /* Ends a read loop: reports a read error or a missing END. Returns the exit status. */
 static int finish_read(tr_reader_t *r, int rc) {
-    if (rc < 0) {
+    if (rc < 0) { /* a cut trace: its complete events were read, as the other tools say with 3 */
         fprintf(stderr, "%s: %s: %s\n", prog, tr_reader_path(r), tr_reader_error(r)->msg);
-        return 1;
+        return tr_reader_error(r)->code == TR_E_TRUNCATED ? 3 : 1;
     }
     if (!tr_reader_end(r))
         fprintf(stderr, "%s: %s: warning: no END record: the process was killed or the trace is "
