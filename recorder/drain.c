@@ -447,7 +447,7 @@ static inline uint64_t stamp_ns(uint64_t t) {
 static void drop_old_buffer(rec_ring_t *r, uint64_t tail) {
     rec_ev_t *const old = atomic_load_explicit(&r->old_ev, memory_order_acquire);
     if (old && tail >= r->switch_at) {
-        rec_ring_buf_free(old);
+        rec_ring_buf_free(old); /* the producer stopped writing to it before setting old_ev */
         atomic_store_explicit(&r->old_ev, NULL, memory_order_release);
     }
 }

@@ -87,7 +87,9 @@ rec_ring_t *rec_ring_attach(rec_tls_t *t) {
     }
     rec_registry_unlock();
     if (r) {
-        /* a recycled ring is drained (head == tail) and keeps its counters */
+        /* a recycled ring is drained (head == tail) and keeps its counters;
+         * its size is its buffer's (a fork may have cut a growth short) */
+        r->mask = rec_ring_buf_mask(atomic_load(&r->ev));
         r->tail_cache = atomic_load(&r->tail);
         atomic_store(&r->head, r->tail_cache);
         r->tid = t->tid;
@@ -181,6 +183,11 @@ int rec_ring_wait(rec_ring_t *r) {
 void rec_ring_after_fork(rec_tls_t *t) {
     atomic_store(&registry_spin, 0);
     for (rec_ring_t *q = rec_ring_list(); q; q = q->next) {
+        /* another thread of the parent may have been growing its ring: the
+         * buffer in ev is the one to keep, whatever old_ev and mask say */
+        rec_ev_t *const ev = atomic_load(&q->ev);
+        if (atomic_load(&q->old_ev) == ev) atomic_store(&q->old_ev, NULL);
+        q->mask = rec_ring_buf_mask(ev);
         uint64_t const h = atomic_load(&q->head);
         atomic_store(&q->tail, h);
         q->tail_cache = h;
