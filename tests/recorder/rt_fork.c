@@ -2,7 +2,9 @@
  * some of the parent's blocks, allocates its own and exits (fork: exit(),
  * vfork: _exit after nothing, or exec of /bin/true); each process has its
  * own trace. Mode in argv[2]: fork | vfork | fork-mt (20 forks while two
- * other threads allocate without pause). */
+ * other threads allocate without pause) | fork-grow (20 forks while two new
+ * threads fill and grow their rings; the child's own new thread may take
+ * one of those rings over, cut in the middle of a growth). */
 #include <pthread.h>
 #include <sys/wait.h>
 #include "tlog.h"
@@ -11,6 +13,17 @@ static volatile int stop;
 static void *churn(void *arg) { /* unlogged sizes: not checked by count */
     (void)arg;
     while (!stop) free(malloc(5000));
+    return NULL;
+}
+
+static void *burst(void *arg) { /* unlogged bursts that grow the ring, a logged call now and then */
+    for (int i = 0; i < 400; i++) {
+        for (int k = 0; k < 64; k++) {
+            void *volatile q = malloc(48);
+            free(q);
+        }
+        if (arg && i % 40 == 0) T_free(T_malloc(3400 + (size_t)i));
+    }
     return NULL;
 }
 
@@ -27,10 +40,11 @@ int main(int argc, char **argv) {
     tlog_open(argv[1], 0);
     void *keep[10];
     for (int i = 0; i < 10; i++) keep[i] = T_malloc(3100 + i);
-    int const mt = strcmp(argv[2], "fork-mt") == 0;
+    int const mt = strcmp(argv[2], "fork-mt") == 0, grow = strcmp(argv[2], "fork-grow") == 0;
     pthread_t th[2];
     if (mt) for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, churn, NULL);
-    for (int round = 0; round < (mt ? 20 : 3); round++) {
+    for (int round = 0; round < (mt || grow ? 20 : 3); round++) {
+        if (grow) for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, burst, (void *)1);
         pid_t pid = strcmp(argv[2], "vfork") == 0 ? vfork() : fork();
         if (pid == 0) {
             if (strcmp(argv[2], "vfork") == 0) {
@@ -41,12 +55,18 @@ int main(int argc, char **argv) {
             tlog_open(argv[1], 0);
             for (int i = 0; i < 10; i++) T_free(keep[i]);
             for (int i = 0; i < 100; i++) T_free(T_malloc(3200 + i));
+            if (grow) { /* a thread of the child: its ring may be one a parent thread was growing */
+                pthread_t c;
+                pthread_create(&c, NULL, burst, (void *)1);
+                pthread_join(c, NULL);
+            }
             expect(argv[1], "end 0 0\n");
             exit(0);
         }
         int st;
         waitpid(pid, &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
+        if (grow) for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
         T_free(T_malloc(3300 + round));
     }
     if (mt) {
