@@ -134,7 +134,8 @@ static void tl_sample(sim_run_t *run, sim_drv_t *x, uint64_t op)
         r[3 + m] = run->models[m].footprint(run->models[m].opaque);
 }
 
-unsigned sim_threads(const sim_run_t *run)
+/* The threads the models are stepped on: 1, or 2 with the lane. */
+static unsigned sim_threads(const sim_run_t *run)
 {
     if (run->nmodels < 2 || run->threads == 1)
         return 1;

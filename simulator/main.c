@@ -273,11 +273,7 @@ int main(int argc, char **argv)
     if (timeline)
         run.timeline_rows = 2000;
     run.threads = (unsigned)threads;
-    /* decoding in a thread of its own needs a CPU beside the models' */
-    if (sim_threads(&run) + 1 > (unsigned)sysconf(_SC_NPROCESSORS_ONLN))
-        tr_reader_readahead(r);
-    else
-        tr_reader_prefetch(r); /* itself decodes ahead only from 3 CPUs */
+    tr_reader_prefetch(r); /* decodes in a thread of its own only from 3 CPUs */
     int bad = sim_run(&run, r);
     if (x.progress_shown)
         fprintf(stderr, "\r%60s\r", "");

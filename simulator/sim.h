@@ -161,11 +161,6 @@ typedef struct sim_run_s {
  * was truncated: run->truncated, run->err), -1 on corruption or out of
  * memory (run->err). Free with sim_run_free in every case. */
 int sim_run(sim_run_t *run, tr_reader_t *r);
-/* The threads the models of run will be stepped on (1 or 2, from threads,
- * the models and the CPUs). Without a CPU to spare beside them, decoding
- * the trace in the caller's thread (tr_reader_readahead) beats a thread of
- * its own (tr_reader_prefetch). */
-unsigned sim_threads(const sim_run_t *run);
 /* The same, event by event (events in seq order, as tr_reader_next gives
  * them): sim_begin, sim_event per event (0, or -1 out of memory), sim_end
  * (fills events, final_live, results[].final, the timeline, the final
