@@ -514,7 +514,7 @@ static void shrink_ring(rec_ring_t *r) {
     drop_old_buffer(r, atomic_load(&r->tail));
     rec_ev_t *const ev = atomic_load(&r->ev);
     if (rec_ring_buf_mask(ev) + 1 <= REC_RING_MIN || atomic_load(&r->old_ev)) return;
-    rec_ev_t *const small = rec_ring_buf(REC_RING_MIN);
+    rec_ev_t *const small = rec_ring_buf(REC_RING_MIN, 0);
     if (!small) return;
     atomic_store(&r->ev, small);
     r->mask = REC_RING_MIN - 1;

@@ -42,23 +42,27 @@ typedef struct rec_ev_s {
                                 each time it fills, so only busy threads pay 1 MiB */
 #define REC_MAX_DEPTH 256
 
-/* One cached stack (stacks.c): the call site's key, the stack id, and the
- * stack words (offsets from cfa) that must still hold the values they held
- * when the stack was unwound. */
+/* One cached stack (stacks.c): the call site's key, the stack id, and where
+ * in the ring's slot pool its stack words are: the offsets from cfa of the
+ * words that must still hold the values they held when the stack was
+ * unwound. Entries are small and dense (a set is one line) and the pool is
+ * filled in order, so a thread touches few pages: on some VMs a first touch
+ * of a page costs 10 us. */
 #define REC_SC_ENTRIES 2048u
 #define REC_SC_WAYS 4u
 #define REC_SC_SLOTS 64u
+#define REC_SC_POOL (REC_SC_ENTRIES * 48u) /* pool words: ~32 slots per entry */
 enum { SC_PENDING = 1, SC_FILLED = 2, SC_NOCACHE = 3 };
 typedef struct rec_scache_s {
     uint64_t ra, cfa, bp; /* return address and CFA of the hook, caller's rbp */
     uint64_t tag;         /* epoch << 32 | code generation; 0 = empty */
     uint32_t id;
+    uint32_t pool;        /* FILLED: values at sc_pool[pool], then the offsets (u32) */
     uint16_t nslots;
+    uint16_t cap;         /* pool words the entry owns (this epoch) */
     uint8_t need_bp;      /* bp is part of the key */
     uint8_t state;        /* SC_PENDING, SC_FILLED, SC_NOCACHE */
-    uint32_t pad;
-    uint32_t off[REC_SC_SLOTS];
-    uint64_t val[REC_SC_SLOTS];
+    uint16_t pad;
 } rec_scache_t;
 
 enum { RING_FREE = 0, RING_LIVE = 1, RING_EXITING = 2 };
@@ -99,9 +103,11 @@ typedef struct rec_ring_s {
     uint32_t sc_fills;     /* stacks cached lately, */
     uint64_t sc_hits;      /* cache hits */
     uint64_t sc_misses;    /* and misses: fill_pays() in stacks.c */
+    uint32_t sc_pool_used; /* pool words handed out this epoch */
     uint64_t sc_key[REC_SC_ENTRIES];             /* hash of each entry's key */
     uint8_t sc_rr[REC_SC_ENTRIES / REC_SC_WAYS]; /* per set: the next way to replace */
     rec_scache_t sc[REC_SC_ENTRIES];
+    uint64_t sc_pool[REC_SC_POOL];
 } rec_ring_t;
 
 /* ---- per-thread state --------------------------------------------------- */
@@ -178,8 +184,8 @@ REC_HIDDEN void rec_registry_unlock(void);
 /* A full ring: a bigger buffer if it may grow (0), else waits (rec_ring_wait). */
 REC_HIDDEN int rec_ring_full(rec_ring_t *r);
 /* Ring buffers: n slots after a header slot holding n - 1, so that the writer
- * takes a buffer and its size in one atomic load. */
-REC_HIDDEN rec_ev_t *rec_ring_buf(uint64_t n);
+ * takes a buffer and its size in one atomic load; populate: mapped at once. */
+REC_HIDDEN rec_ev_t *rec_ring_buf(uint64_t n, int populate);
 REC_HIDDEN void rec_ring_buf_free(rec_ev_t *ev);
 static inline uint64_t rec_ring_buf_mask(const rec_ev_t *ev) { return ev[-1].a; }
 

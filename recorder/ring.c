@@ -74,7 +74,7 @@ rec_ring_t *rec_ring_attach(rec_tls_t *t) {
     if (!r) {
         void *m = mmap(NULL, sizeof(rec_ring_t), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        rec_ev_t *ev = m != MAP_FAILED ? rec_ring_buf(REC_RING_MIN) : NULL;
+        rec_ev_t *ev = m != MAP_FAILED ? rec_ring_buf(REC_RING_MIN, 0) : NULL;
         if (m != MAP_FAILED && !ev) munmap(m, sizeof(rec_ring_t));
         if (ev) {
             r = m;
@@ -97,6 +97,7 @@ rec_ring_t *rec_ring_attach(rec_tls_t *t) {
         r->drained_seq = 0;
         r->last_n = r->last_id = 0;
         r->sc_epoch++; /* the previous thread's cached stacks are void */
+        r->sc_pool_used = 0;
         r->sc_fills = 0;
         r->sc_hits = 0;
         r->sc_misses = 0;
@@ -118,9 +119,12 @@ void rec_kick_writer(void) {
     if (atomic_load(&rec_writer_sleeping)) futex(&rec_kick, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
-rec_ev_t *rec_ring_buf(uint64_t n) {
+/* A buffer of n slots. populate: its pages are mapped at once, one call
+ * instead of a fault per page (a buffer grown because the last one filled
+ * will be written through; on some VMs a fault costs 10 us). */
+rec_ev_t *rec_ring_buf(uint64_t n, int populate) {
     void *m = mmap(NULL, (n + 1) * sizeof(rec_ev_t), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (populate ? MAP_POPULATE : 0), -1, 0);
     if (m == MAP_FAILED) return NULL;
     rec_ev_t *const ev = (rec_ev_t *)m + 1;
     ev[-1].a = n - 1;
@@ -135,7 +139,7 @@ void rec_ring_buf_free(rec_ev_t *ev) { munmap(ev - 1, (rec_ring_buf_mask(ev) + 2
  * drained them), the next go to the new one. Else waits for room. */
 int rec_ring_full(rec_ring_t *r) {
     if (r->mask + 1 < REC_RING_SLOTS && !atomic_load_explicit(&r->old_ev, memory_order_acquire)) {
-        rec_ev_t *const ev = rec_ring_buf(2 * (r->mask + 1));
+        rec_ev_t *const ev = rec_ring_buf(2 * (r->mask + 1), 1);
         if (ev) {
             r->switch_at = atomic_load_explicit(&r->head, memory_order_relaxed);
             atomic_store_explicit(&r->old_ev, atomic_load_explicit(&r->ev, memory_order_relaxed),

@@ -2,7 +2,7 @@
  * process-wide lock-free table so that a repeated call site costs one hash
  * and one compare.
  *
- * Table: 2^17 bucket heads (512 KiB) of chains of stack ids, on the 64-bit
+ * Table: 2^16 bucket heads (256 KiB, mapped at once) of chains of stack ids, on the 64-bit
  * hash of the program counters. Each stack lives in an append-only store as
  * [hash, depth | next id << 32, pc...]; the head and the chain links are ids.
  * A thread that does not find its stack appends it to the store, takes the
@@ -29,7 +29,7 @@
 
 #include "rec_internal.h"
 
-#define ST_BITS 17
+#define ST_BITS 16
 #define ST_HEADS (1u << ST_BITS)
 #define ST_MAX_IDS (1u << 20)           /* the writer's bitmap covers ids <= 2^20 */
 #define STORE_WORDS (32u << 20) /* 256 MiB of pcs */
@@ -44,8 +44,9 @@ static uintptr_t self_lo, self_hi;
 static int verify; /* MALLOC_RECORD_STACK_VERIFY=1 */
 static int eager;  /* MALLOC_RECORD_STACK_EAGER=1: cache every stack met twice (tests) */
 
-static void *map(size_t n) {
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+static void *map(size_t n, int populate) {
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (populate ? MAP_POPULATE : 0), -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -66,9 +67,10 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data) {
 
 void rec_stacks_init(void) {
     if (heads) return;
-    heads = map(sizeof *heads * ST_HEADS);
-    store = map(sizeof(uint64_t) * STORE_WORDS);
-    id_off = map(sizeof(uint64_t) * (ST_MAX_IDS + 1));
+    /* the heads are hit at random: mapped at once, not a fault per page */
+    heads = map(sizeof *heads * ST_HEADS, 1);
+    store = map(sizeof(uint64_t) * STORE_WORDS, 0);
+    id_off = map(sizeof(uint64_t) * (ST_MAX_IDS + 1), 0);
     if (!heads || !store || !id_off) { heads = NULL; rec_depth = 0; return; }
     atomic_store(&store_used, 1); /* offset 0 means none */
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&rec_stacks_init);
@@ -180,15 +182,23 @@ static inline uint64_t sc_hash(uintptr_t ra, uintptr_t cfa, uint64_t tag) {
     return (h ^ (h >> 29)) | 1;
 }
 
-typedef struct { rec_scache_t *e; int ok; uintptr_t cfa, hi; } fill_t;
+/* An entry being filled: its slots are collected here, then copied to the
+ * ring's pool. */
+typedef struct {
+    int ok, need_bp;
+    uint32_t n;
+    uintptr_t cfa, hi;
+    uint32_t off[REC_SC_SLOTS];
+    uint64_t val[REC_SC_SLOTS];
+} fill_t;
 
 /* Adds slot addr (which must hold v now) to the entry being filled. */
 static inline void slot_add(fill_t *f, uintptr_t addr, uint64_t v) {
     if (!f->ok) return;
-    if (addr < f->cfa || addr + 8 > f->hi || addr - f->cfa > UINT32_MAX || f->e->nslots >= REC_SC_SLOTS ||
+    if (addr < f->cfa || addr + 8 > f->hi || addr - f->cfa > UINT32_MAX || f->n >= REC_SC_SLOTS ||
         *(const uint64_t *)addr != v) { f->ok = 0; return; }
-    f->e->off[f->e->nslots] = (uint32_t)(addr - f->cfa);
-    f->e->val[f->e->nslots++] = v;
+    f->off[f->n] = (uint32_t)(addr - f->cfa);
+    f->val[f->n++] = v;
 }
 
 /* rbp of the cursor's frame must hold in a hit: its saved copy (a slot) or
@@ -198,7 +208,7 @@ static void need_rbp(fill_t *f, const unw_save_loc_t *l, uint64_t bp, uintptr_t 
     if (l->type == UNW_SLT_MEMORY && l->u.addr >= f->cfa) {
         slot_add(f, l->u.addr, bp);
     } else if (bp == bp0) {
-        f->e->need_bp = 1; /* restored from the hook's own frame: the caller's rbp */
+        f->need_bp = 1; /* restored from the hook's own frame: the caller's rbp */
     } else {
         f->ok = 0;
     }
@@ -233,6 +243,29 @@ static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r) {
     return id_of(r, (const uint64_t *)(buf + s), (uint32_t)k);
 }
 
+/* Stores f's slots in e's space of the ring's pool (the entry keeps the
+ * space it had this epoch if the slots fit). A full pool starts a new epoch,
+ * which voids every entry: returns 0 then. */
+static int pool_put(rec_ring_t *r, rec_scache_t *e, const fill_t *f) {
+    uint32_t const words = f->n + (f->n + 1) / 2;
+    if (e->cap < words) {
+        if (r->sc_pool_used + words > REC_SC_POOL) {
+            r->sc_epoch++;
+            r->sc_pool_used = 0;
+            return 0;
+        }
+        e->pool = r->sc_pool_used;
+        e->cap = (uint16_t)words;
+        r->sc_pool_used += words;
+    }
+    uint64_t *const v = &r->sc_pool[e->pool];
+    memcpy(v, f->val, f->n * sizeof *v);
+    memcpy(v + f->n, f->off, f->n * sizeof *f->off);
+    e->nslots = (uint16_t)f->n;
+    e->need_bp = (uint8_t)f->need_bp;
+    return 1;
+}
+
 /* A stack seen again: unwinds with unw_step, noting the slots, and fills e
  * (state FILLED) or marks it NOCACHE. Returns the stack id. */
 static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_t *e, uintptr_t ra0, uintptr_t cfa0,
@@ -242,7 +275,8 @@ static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_
     unw_cursor_t c;
     unw_word_t ip = 0, sp = 0, bp = 0;
     int n = 0, st = 1;
-    fill_t f = { e, 0, cfa0, rec_t.stk_hi };
+    fill_t f;
+    f.ok = 0, f.need_bp = 0, f.n = 0, f.cfa = cfa0, f.hi = rec_t.stk_hi;
     rec_t.unwinding = 1;
     if (unw_getcontext(&ctx) != 0 || unw_init_local(&c, &ctx) != 0) goto out;
     for (;;) { /* the recorder's frames */
@@ -252,8 +286,6 @@ static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_
     }
     unw_get_reg(&c, UNW_REG_SP, &sp);
     f.ok = ip == ra0 && sp == cfa0 && cfa0 >= rec_t.stk_lo && cfa0 < rec_t.stk_hi;
-    e->nslots = 0;
-    e->need_bp = 0;
     for (;;) {
         pcs[n++] = ip;
         if (n == rec_depth) break;
@@ -292,7 +324,7 @@ static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_
 out:
     rec_t.unwinding = 0;
     uint32_t const id = n ? id_of(r, pcs, (uint32_t)n) : 0;
-    if (f.ok && id) {
+    if (f.ok && id && pool_put(r, e, &f)) {
         e->id = id;
         e->state = SC_FILLED;
         if (verify) atomic_fetch_add(&n_fill, 1);
@@ -330,8 +362,10 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
             (e->need_bp && e->bp != bp))
             continue;
         uint32_t const ns = e->nslots;
+        const uint64_t *const val = &r->sc_pool[e->pool];
+        const uint32_t *const off = (const uint32_t *)(val + ns);
         uint32_t i = 0;
-        while (i < ns && *(const uint64_t *)(base + e->off[i]) == e->val[i]) i++;
+        while (i < ns && *(const uint64_t *)(base + off[i]) == val[i]) i++;
         if (i < ns) continue;
         r->sc_hits++;
         if (REC_UNLIKELY(verify)) {
@@ -359,6 +393,7 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
     }
     unsigned const v = r->sc_rr[si]++ % REC_SC_WAYS;
     rec_scache_t *e = &set[v];
+    if ((uint32_t)(e->tag >> 32) != r->sc_epoch) e->cap = 0; /* its pool space was another epoch's */
     keys[v] = k;
     e->ra = ra;
     e->cfa = cfa;
