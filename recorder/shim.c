@@ -441,6 +441,7 @@ struct rec_seq_line_s rec_seq_line;
 int rec_depth = 32;
 int rec_follow = 1;
 int rec_use_tsc;
+int rec_prefetchw;
 uint64_t rec_tsc0;
 uint64_t rec_start_mono, rec_start_real;
 
@@ -500,6 +501,8 @@ void rec_core_init(void) {
     rec_start_real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     unsigned a, b, c, d;
     rec_use_tsc = !env_long("MALLOC_RECORD_NO_TSC", 0, 0, 1) && __get_cpuid(0x80000007, &a, &b, &c, &d) && (d >> 8) & 1;
+    /* PREFETCHW (CPUID 0x80000001 ECX bit 8): see rec_slot */
+    rec_prefetchw = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c >> 8) & 1;
     rec_tsc0 = __rdtsc();
     rec_start_mono = rec_now();
     atomic_store(&rec_on, 1);
