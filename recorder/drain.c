@@ -402,13 +402,16 @@ static void add_bound(void) {
 }
 
 /* The zstd level follows the backlog: zlevel while the writer keeps up,
- * 1 (about twice as fast here, 8-10% larger) for the frames after one in
- * which some thread's ring filled past half, back once every ring stayed
- * below an eighth for a whole frame. */
+ * 1 (about twice as fast here, 2-10% larger) for the frames after one in
+ * which some thread's ring filled (it grew or its thread waited), back once
+ * no ring filled and every ring stayed below an eighth for a whole frame. */
 static uint64_t frame_backlog; /* most events waiting in one ring this frame */
+static uint64_t fulls_seen;    /* rec_ring_fulls at the last frame's end */
 static int level_now;
 static void adapt_level(void) {
-    int const want = frame_backlog > REC_RING_SLOTS / 2 ? 1 : frame_backlog < REC_RING_SLOTS / 8 ? zlevel : level_now;
+    uint64_t const f = atomic_load_explicit(&rec_ring_fulls, memory_order_relaxed);
+    int const want = f != fulls_seen ? 1 : frame_backlog < REC_RING_SLOTS / 8 ? zlevel : level_now;
+    fulls_seen = f;
     if (want != level_now && tr_writer_set_level(w, want) == 0) level_now = want;
     frame_backlog = 0;
 }
@@ -771,6 +774,7 @@ void rec_writer_start(int after_exec_failure) {
     zlevel = zl && atoi(zl) >= 1 && atoi(zl) <= 19 ? atoi(zl) : 3;
     level_now = zlevel;
     frame_backlog = 0;
+    fulls_seen = atomic_load(&rec_ring_fulls);
     tr_writer_opts_t o = { zlevel, (size_t)1 << 40, rec_mem_alloc, rec_mem_free, NULL };
     tr_error_t err;
     w = NULL;
