@@ -401,16 +401,24 @@ static void add_bound(void) {
     nbound++;
 }
 
-/* The zstd level follows the backlog: zlevel while the writer keeps up,
- * 1 (about twice as fast here, 2-10% larger) for the frames after one in
- * which some thread's ring filled (it grew or its thread waited), back once
- * no ring filled and every ring stayed below an eighth for a whole frame. */
+/* The zstd level follows the backlog: zlevel while the writer keeps up;
+ * 1 (about twice as fast as 3 here, 2-10% larger) for the frames after one
+ * in which some thread's ring filled (it grew or its thread waited); if
+ * threads still wait at level 1, zstd's fast levels -1 then -3 (churn2:
+ * 100 -> 93 ms, +12% size); back to zlevel once no ring filled and every
+ * ring stayed below an eighth for a whole frame. */
 static uint64_t frame_backlog; /* most events waiting in one ring this frame */
-static uint64_t fulls_seen;    /* rec_ring_fulls at the last frame's end */
+static uint64_t fulls_seen, waits_seen; /* rec_ring_fulls, _waits at the last frame's end */
+#define REC_FAST_FLOOR (-3)
 static int level_now;
 static void adapt_level(void) {
     uint64_t const f = atomic_load_explicit(&rec_ring_fulls, memory_order_relaxed);
-    int const want = f != fulls_seen ? 1 : frame_backlog < REC_RING_SLOTS / 8 ? zlevel : level_now;
+    uint64_t const wt = atomic_load_explicit(&rec_ring_waits, memory_order_relaxed);
+    int want = level_now;
+    if (wt != waits_seen && level_now <= 1) want = level_now > REC_FAST_FLOOR ? level_now - 2 : level_now;
+    else if (f != fulls_seen) want = level_now > 1 ? 1 : level_now;
+    else if (frame_backlog < REC_RING_SLOTS / 8) want = zlevel;
+    waits_seen = wt;
     fulls_seen = f;
     if (want != level_now && tr_writer_set_level(w, want) == 0) level_now = want;
     frame_backlog = 0;
@@ -775,6 +783,7 @@ void rec_writer_start(int after_exec_failure) {
     level_now = zlevel;
     frame_backlog = 0;
     fulls_seen = atomic_load(&rec_ring_fulls);
+    waits_seen = atomic_load(&rec_ring_waits);
     tr_writer_opts_t o = { zlevel, (size_t)1 << 40, rec_mem_alloc, rec_mem_free, NULL };
     tr_error_t err;
     w = NULL;

@@ -188,6 +188,7 @@ REC_HIDDEN void rec_registry_unlock(void);
 /* A full ring: a bigger buffer if it may grow (0), else waits (rec_ring_wait). */
 REC_HIDDEN int rec_ring_full(rec_ring_t *r);
 extern REC_HIDDEN _Atomic uint64_t rec_ring_fulls; /* rec_ring_full calls so far */
+extern REC_HIDDEN _Atomic uint64_t rec_ring_waits; /* rec_ring_wait calls so far */
 /* Ring buffers: n slots after a header slot holding n - 1, so that the writer
  * takes a buffer and its size in one atomic load; populate: mapped at once. */
 REC_HIDDEN rec_ev_t *rec_ring_buf(uint64_t n, int populate);

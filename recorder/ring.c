@@ -137,7 +137,7 @@ void rec_ring_buf_free(rec_ev_t *ev) { munmap(ev - 1, (rec_ring_buf_mask(ev) + 2
  * the writer is done with the buffer of the last growth: the events before
  * switch_at stay in the old buffer for the writer (which unmaps it once it
  * drained them), the next go to the new one. Else waits for room. */
-_Atomic uint64_t rec_ring_fulls;
+_Atomic uint64_t rec_ring_fulls, rec_ring_waits;
 
 int rec_ring_full(rec_ring_t *r) {
     atomic_fetch_add_explicit(&rec_ring_fulls, 1, memory_order_relaxed);
@@ -159,6 +159,7 @@ int rec_ring_full(rec_ring_t *r) {
 static _Atomic uint64_t stalled_at;
 
 int rec_ring_wait(rec_ring_t *r) {
+    atomic_fetch_add_explicit(&rec_ring_waits, 1, memory_order_relaxed);
     uint64_t const h = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t seen = atomic_load(&rec_writer_progress);
     uint64_t since = 0;

@@ -178,8 +178,9 @@ int tr_writer_module(tr_writer_t *w, const tr_module_t *m);
 int tr_writer_watermark(tr_writer_t *w, uint64_t wm);
 /* Closes the current zstd frame and writes it out (no-op when empty). */
 int tr_writer_flush(tr_writer_t *w);
-/* zstd level (1..19) for the frames begun after this call: a recorder can
- * trade size for speed while it falls behind. */
+/* zstd level (-7..19; below 1, zstd's fast levels) for the frames begun
+ * after this call: a recorder can trade size for speed while it falls
+ * behind. */
 int tr_writer_set_level(tr_writer_t *w, int level);
 /* Writes END (if end != NULL), closes the frame, frees w. Returns the first
  * error met during the writer's life, if any. */

@@ -411,7 +411,7 @@ int tr_writer_watermark(tr_writer_t *w, uint64_t wm) {
 }
 
 int tr_writer_set_level(tr_writer_t *w, int level) {
-    if (level < 1 || level > 19) return TR_E_ARG; /* the writer goes on as it was */
+    if (level < -7 || level > 19 || level == 0) return TR_E_ARG; /* the writer goes on as it was */
     w->next_level = level;
     return 0;
 }
