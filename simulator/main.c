@@ -37,7 +37,8 @@ static void usage(FILE *f)
 }
 
 typedef struct ctx_s {
-    FILE *csv;
+    FILE *csv; /* csv_out.f */
+    tr_out_t csv_out;
     sim_model_t *ptm;
     uint64_t file_size;
     int progress_shown;
@@ -85,23 +86,23 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out)
     return 0;
 }
 
-static FILE *open_out(const char *path)
+/* Opens an output that appears whole or not at all (see tr_out_open). */
+static int open_out(tr_out_t *o, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
-    return f;
+    if (tr_out_open(o, path) == 0)
+        return 0;
+    fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+    return -1;
 }
 
-/* Closes an output, reporting a write that failed on the way (ENOSPC...). */
-static int close_out(FILE *f, const char *path)
+/* Commits an output, reporting a write that failed on the way (ENOSPC,
+ * EFBIG...): the output is removed then and the target keeps what it had. */
+static int close_out(tr_out_t *o)
 {
-    if (!f)
+    if (!o->f)
         return 0;
-    int const bad = fflush(f) != 0 || ferror(f);
-    int const e = errno;
-    if ((fclose(f) != 0 || bad) && f != stdout) {
-        fprintf(stderr, "%s: %s: write failed: %s\n", prog, path, strerror(e ? e : errno ? errno : EIO));
+    if (tr_out_commit(o) != 0) {
+        fprintf(stderr, "%s: %s: write failed: %s\n", prog, o->path, strerror(errno));
         return -1;
     }
     return 0;
@@ -261,8 +262,9 @@ int main(int argc, char **argv)
         x.file_size = (uint64_t)st.st_size;
     sim_run_t run = { .models = ms, .nmodels = n, .ctx = &x };
     if (checkpoints) {
-        if (!(x.csv = open_out(csv)))
+        if (open_out(&x.csv_out, csv))
             goto out;
+        x.csv = x.csv_out.f;
         fprintf(x.csv, "op,arena,hblkhd,uordblks,fordblks,keepcost\n");
         run.checkpoint_every = checkpoints;
         run.checkpoint = on_checkpoint;
@@ -279,12 +281,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "\r%60s\r", "");
     if (bad) {
         fprintf(stderr, "%s: %s: %s\n", prog, trace, run.err);
-        close_out(x.csv, csv);
+        tr_out_abort(&x.csv_out);
         sim_run_free(&run);
         goto out;
     }
     rc = run.truncated ? 3 : 0;
-    if (close_out(x.csv, csv))
+    if (close_out(&x.csv_out))
         rc = 1;
     if (run.truncated)
         fprintf(stderr, "%s: %s: truncated (%s): simulated the %llu complete events\n", prog,
@@ -293,15 +295,17 @@ int main(int argc, char **argv)
     if (check_stdout())
         rc = 1;
     if (json) {
-        FILE *f = open_out(json);
-        int const bad = !f || sim_report_json(f, trace, &run) != 0;
-        if (close_out(f, json) != 0 || bad) /* closed even after a failed write */
+        tr_out_t o;
+        if (open_out(&o, json))
+            rc = 1;
+        else if (sim_report_json(o.f, trace, &run), close_out(&o)) /* the commit sees a failed write */
             rc = 1;
     }
     if (timeline) {
-        FILE *f = open_out(timeline);
-        int const bad = !f || sim_report_timeline(f, &run) != 0;
-        if (close_out(f, timeline) != 0 || bad) /* closed even after a failed write */
+        tr_out_t o;
+        if (open_out(&o, timeline))
+            rc = 1;
+        else if (sim_report_timeline(o.f, &run), close_out(&o)) /* the commit sees a failed write */
             rc = 1;
     }
     sim_run_free(&run);

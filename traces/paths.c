@@ -1,5 +1,13 @@
-/* paths.c - a guard for tools that write next to the trace they read. */
+/* paths.c - output paths: a guard for tools that write next to the trace
+ * they read, and output files that appear whole or not at all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "trace.h"
 
@@ -7,4 +15,100 @@ int tr_same_file(const char *a, const char *b) {
     struct stat sa, sb;
     if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Where a new file for path goes: path itself, or the regular file a
+ * symbolic link at path names (the link stays a link, as with fopen).
+ * Returns a malloc'd path, or NULL with errno set; *direct = 1 when the
+ * target must be written in place (a device, a FIFO, a dangling link). */
+static char *replace_target(const char *path, int *direct) {
+    struct stat st;
+    *direct = 0;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT) return NULL;
+        return strdup(path); /* a new file */
+    }
+    if (S_ISLNK(st.st_mode)) {
+        if (stat(path, &st) != 0) { *direct = 1; return NULL; }
+        if (!S_ISREG(st.st_mode)) { *direct = 1; return NULL; }
+        char *const real = realpath(path, NULL);
+        if (!real) *direct = 1;
+        return real;
+    }
+    if (!S_ISREG(st.st_mode)) { *direct = 1; return NULL; }
+    return strdup(path);
+}
+
+int tr_out_open(tr_out_t *o, const char *path) {
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    if (!strcmp(path, "-")) {
+        o->f = stdout;
+        return 0;
+    }
+    int direct;
+    char *const dest = replace_target(path, &direct);
+    if (direct) {
+        free(dest);
+        o->f = fopen(path, "w");
+        return o->f ? 0 : TR_E_IO;
+    }
+    if (!dest) return errno == ENOMEM ? TR_E_NOMEM : TR_E_IO;
+    /* an existing file we could not open for writing is refused, as fopen would */
+    if (access(dest, F_OK) == 0 && access(dest, W_OK) != 0) {
+        int const e = errno;
+        free(dest);
+        errno = e;
+        return TR_E_IO;
+    }
+    size_t const cap = strlen(dest) + 48;
+    char *const tmp = malloc(cap);
+    if (!tmp) { free(dest); errno = ENOMEM; return TR_E_NOMEM; }
+    int fd = -1;
+    for (unsigned k = 0; fd < 0 && k < 100; k++) { /* a killed run's leftover may hold the first name */
+        if (k) snprintf(tmp, cap, "%s.tmp.%ld.%u", dest, (long)getpid(), k);
+        else snprintf(tmp, cap, "%s.tmp.%ld", dest, (long)getpid());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+        int const e = errno;
+        if (fd >= 0) { close(fd); unlink(tmp); }
+        free(tmp);
+        free(dest);
+        errno = e;
+        return e == ENOMEM ? TR_E_NOMEM : TR_E_IO;
+    }
+    o->tmp = tmp;
+    o->dest = dest;
+    return 0;
+}
+
+static void out_forget(tr_out_t *o) {
+    free(o->tmp);
+    free(o->dest);
+    o->f = NULL;
+    o->tmp = o->dest = NULL;
+}
+
+int tr_out_commit(tr_out_t *o) {
+    if (!o->f) { errno = EBADF; return TR_E_ARG; }
+    errno = 0;
+    int e = fflush(o->f) != 0 ? (errno ? errno : EIO) : 0;
+    if (!e && ferror(o->f)) e = EIO;
+    if (o->f != stdout && fclose(o->f) != 0 && !e) e = errno ? errno : EIO;
+    if (!e && o->tmp && rename(o->tmp, o->dest) != 0) e = errno;
+    if (e && o->tmp) unlink(o->tmp);
+    out_forget(o);
+    errno = e;
+    return e ? TR_E_IO : 0;
+}
+
+void tr_out_abort(tr_out_t *o) {
+    if (!o->f) return;
+    int const e = errno;
+    if (o->f != stdout) fclose(o->f);
+    if (o->tmp) unlink(o->tmp);
+    out_forget(o);
+    errno = e;
 }

@@ -253,6 +253,37 @@ const char *tr_reader_path(const tr_reader_t *r);
  * paths that do not exist are never the same. */
 int tr_same_file(const char *a, const char *b);
 
+/* ---- output files, whole or not at all ------------------------------------ */
+#include <stdio.h>
+
+typedef struct tr_out_s {
+    FILE *f;          /* the tool writes here */
+    const char *path; /* the target, as given */
+    char *tmp, *dest; /* private: the temporary file and what it will replace */
+} tr_out_t;
+
+/* Opens path for an output that must appear whole or not at all (a partial
+ * report after a full disk is worse than none). The tool writes to a new
+ * file "<path>.tmp.<pid>" (O_EXCL, mode 0666 & ~umask) in path's folder,
+ * which tr_out_commit renames over path; until then a previous file at path
+ * stays as it was. "-" is standard output; a target that exists and is not
+ * a regular file (a device, a FIFO, /dev/stdout) or a dangling symbolic
+ * link is written in place, as fopen "w" would (nothing is renamed over a
+ * device); a symbolic link to a regular file: that file is replaced, the
+ * link stays. A process killed before commit or abort leaves its *.tmp.<pid>
+ * file behind. Returns 0 with o->f open, or TR_E_IO (TR_E_NOMEM) with errno
+ * set and nothing created. */
+int tr_out_open(tr_out_t *o, const char *path);
+/* Flushes o->f, checks its error flag, closes it (standard output is only
+ * flushed) and renames the temporary file over the target. 0 on success;
+ * otherwise TR_E_IO with errno the first failure's (EIO when the stream kept
+ * none), the temporary file removed and the target untouched. o->f is
+ * closed in every case. */
+int tr_out_commit(tr_out_t *o);
+/* Closes o->f and removes the temporary file: the target is untouched.
+ * Keeps errno; does nothing when o->f is NULL (after commit or abort). */
+void tr_out_abort(tr_out_t *o);
+
 /* ---- encoding helpers (shared with the recorder) ------------------------- */
 /* LEB128: writes at most 10 bytes, returns the count. */
 static inline size_t tr_put_varint(uint8_t *p, uint64_t v) {

@@ -136,6 +136,42 @@ assert len(steps) == 1, steps          # even spacing between first and last
 assert int(rows[-1][2]) == sum(16 + i % 500 for i in range(1, 300001)), rows[-1]
 PY
 
+# --- a write that fails part-way leaves no partial file (outputs appear whole or not at all) ---
+# The file size limit makes the write fail with EFBIG after the first 512-byte
+# block (dash counts 512-byte blocks; bash 1024: both far below these outputs).
+mkdir -p "$dir/cap" && rm -f "$dir/cap/"* || exit 1
+capped() { # capped WANT-ERROR-LINE ARGS...: malloc-sim under a 1-block limit fails with that one line
+    want=$1; shift
+    sh -c 'trap "" XFSZ; ulimit -f 1; exec "$@"' sh "$sim" "$@" > /dev/null 2> "$dir/err"; rc=$?
+    if [ $rc -eq 1 ] && [ "$(cat "$dir/err")" = "$want" ]; then ok "capped: $want"
+    else bad "capped $*: rc $rc, stderr: $(cat "$dir/err") (want: $want)"; fi
+    left=$(ls "$dir/cap" | grep '\.tmp\.')
+    [ -z "$left" ] || { bad "temporary files left: $left"; rm -f "$dir/cap/"*.tmp.*; }
+}
+capped "malloc-sim: $dir/cap/big.tl: write failed: File too large" "$dir/big.zst" --model buddy,jemalloc --timeline "$dir/cap/big.tl"
+[ -e "$dir/cap/big.tl" ] && bad "a partial timeline at the target: $(wc -c < "$dir/cap/big.tl") bytes"
+capped "malloc-sim: $dir/cap/big.json: write failed: File too large" "$dir/big.zst" --model all --json "$dir/cap/big.json"
+[ -e "$dir/cap/big.json" ] && bad "a partial JSON at the target: $(wc -c < "$dir/cap/big.json") bytes"
+# a previous good file stays, byte for byte
+cp "$dir/small.tl" "$dir/cap/big.tl" && cp "$dir/small.json" "$dir/cap/big.json" || exit 1
+capped "malloc-sim: $dir/cap/big.tl: write failed: File too large" "$dir/big.zst" --model buddy,jemalloc --timeline "$dir/cap/big.tl"
+cmp -s "$dir/small.tl" "$dir/cap/big.tl" && ok "capped: the previous timeline kept" || bad "the previous timeline was changed"
+capped "malloc-sim: $dir/cap/big.json: write failed: File too large" "$dir/big.zst" --model buddy --json "$dir/cap/big.json"
+cmp -s "$dir/small.json" "$dir/cap/big.json" && ok "capped: the previous JSON kept" || bad "the previous JSON was changed"
+if [ "$HAVE_PTM" = 1 ]; then
+    capped "malloc-sim: $dir/cap/cp.csv: write failed: File too large" "$dir/big.zst" --model ptmalloc2 --checkpoints 1 --csv "$dir/cap/cp.csv"
+    [ -e "$dir/cap/cp.csv" ] && bad "a partial checkpoint CSV at the target"
+    cp "$dir/cp.want" "$dir/cap/cp.csv" || exit 1
+    capped "malloc-sim: $dir/cap/cp.csv: write failed: File too large" "$dir/big.zst" --model ptmalloc2 --checkpoints 1 --csv "$dir/cap/cp.csv"
+    cmp -s "$dir/cp.want" "$dir/cap/cp.csv" && ok "capped: the previous CSV kept" || bad "the previous CSV was changed"
+fi
+# a good run replaces the old file, through a symbolic link too (the link stays)
+rm -f "$dir/cap/cp.csv" && ln -s big.tl "$dir/cap/link.tl" || exit 1
+"$sim" "$dir/small.zst" --json "$dir/cap/big.json" --timeline "$dir/cap/link.tl" > /dev/null || bad "rewrite: exit status"
+cmp -s "$dir/small.json" "$dir/cap/big.json" && cmp -s "$dir/small.tl" "$dir/cap/big.tl" && [ -L "$dir/cap/link.tl" ] \
+    && [ "$(ls "$dir/cap" | tr '\n' ' ')" = "big.json big.tl link.tl " ] \
+    && ok "outputs rewritten whole" || bad "rewrite: $(ls -l "$dir/cap")"
+
 # --- bad inputs: one line naming the file or option, non-zero exit ---
 printf 'hello\n' > "$dir/text.zst"
 expect_err() { # expect_err PATTERN ARGS...
@@ -173,5 +209,8 @@ if [ -w /dev/full ]; then
     "$sim" "$dir/small.zst" --model jemalloc > /dev/full 2> "$dir/err"; rc=$?
     if [ $rc -eq 1 ] && grep -q "standard output: No space left" "$dir/err"; then ok "full stdout"
     else bad "full stdout: rc $rc: $(cat "$dir/err")"; fi
+    "$sim" "$dir/small.zst" --model jemalloc --json /dev/full > /dev/null 2> "$dir/err"; rc=$?
+    if [ $rc -eq 1 ] && [ "$(cat "$dir/err")" = "malloc-sim: /dev/full: write failed: No space left on device" ]; then ok "--json /dev/full"
+    else bad "--json /dev/full: rc $rc: $(cat "$dir/err")"; fi
 fi
 exit $fail
