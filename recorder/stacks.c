@@ -43,6 +43,7 @@ static _Atomic uint32_t next_id;
 static uintptr_t self_lo, self_hi;
 static int verify; /* MALLOC_RECORD_STACK_VERIFY=1 */
 static int eager;  /* MALLOC_RECORD_STACK_EAGER=1: cache every stack met twice (tests) */
+static uint32_t pool_words = REC_SC_POOL; /* MALLOC_RECORD_STACK_POOL=N: a smaller pool (tests) */
 
 static void *map(size_t n, int populate) {
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
@@ -80,6 +81,8 @@ void rec_stacks_init(void) {
     verify = v && v[0] == '1';
     v = getenv("MALLOC_RECORD_STACK_EAGER");
     eager = v && v[0] == '1';
+    v = getenv("MALLOC_RECORD_STACK_POOL");
+    if (v && atol(v) > 0 && atol(v) < (long)REC_SC_POOL) pool_words = (uint32_t)atol(v);
 }
 
 static inline int in_self(void *pc) { return (uintptr_t)pc >= self_lo && (uintptr_t)pc < self_hi; }
@@ -171,7 +174,7 @@ static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
  * thread bumps its epoch. MALLOC_RECORD_STACK_VERIFY=1 unwinds on every hit
  * too and counts the hits that disagree (tests). */
 static _Atomic uint32_t code_gen = 1;
-static _Atomic uint64_t n_hit, n_bad, n_fill, n_nocache;
+static _Atomic uint64_t n_hit, n_bad, n_fill, n_nocache, n_reset;
 
 void rec_stacks_code_changed(void) { atomic_fetch_add_explicit(&code_gen, 1, memory_order_release); }
 
@@ -249,7 +252,8 @@ static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r) {
 static int pool_put(rec_ring_t *r, rec_scache_t *e, const fill_t *f) {
     uint32_t const words = f->n + (f->n + 1) / 2;
     if (e->cap < words) {
-        if (r->sc_pool_used + words > REC_SC_POOL) {
+        if (r->sc_pool_used + words > pool_words) {
+            if (verify) atomic_fetch_add(&n_reset, 1);
             r->sc_epoch++;
             r->sc_pool_used = 0;
             return 0;
@@ -426,9 +430,11 @@ void rec_stack_bounds_init(void) {
 static __attribute__((destructor)) void verify_report(void) {
     if (!verify) return;
     char msg[200];
-    int const k = snprintf(msg, sizeof msg, "malloc-record: stack cache verify: %llu hits, %llu wrong, %llu filled, %llu uncacheable\n",
+    int const k = snprintf(msg, sizeof msg,
+                           "malloc-record: stack cache verify: %llu hits, %llu wrong, %llu filled, %llu uncacheable, "
+                           "%llu pool resets\n",
                            (unsigned long long)n_hit, (unsigned long long)n_bad, (unsigned long long)n_fill,
-                           (unsigned long long)n_nocache);
+                           (unsigned long long)n_nocache, (unsigned long long)n_reset);
     if (k > 0) rec_diag(msg);
 }
 
