@@ -4,7 +4,6 @@
 #include "trace.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,10 +274,16 @@ int main(int argc, char **argv) {
             if (!given) r->env[r->nenv++] = prep.env[k];
         }
     }
+    /* The children write the CSV's rows through csv_fd, into a temporary file
+     * that becomes o.csv only when every row made it (tr_out_open). */
+    tr_out_t csv_out = { 0 };
     int csv_fd = -1;
-    if (o.csv && (csv_fd = open(o.csv, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
-        fprintf(stderr, "%s: %s: %s\n", prog, o.csv, strerror(errno));
-        return 1;
+    if (o.csv) {
+        if (tr_out_open(&csv_out, o.csv)) {
+            fprintf(stderr, "%s: %s: %s\n", prog, o.csv, strerror(errno));
+            return 1;
+        }
+        csv_fd = fileno(csv_out.f); /* nothing goes through the FILE itself */
     }
     int failed = 0;
     for (int i = 0; i < n; i++) {
@@ -289,13 +294,17 @@ int main(int argc, char **argv) {
         }
     }
     int rc = failed ? 1 : prep.truncated ? 3 : 0;
+    /* The CSV is whole when the run that wrote it ended well with every row written. */
+    int csv_bad = glibc_run >= 0 && runs[glibc_run].failed;
     for (int i = 0; i < n && o.csv; i++)
         if (runs[i].res && runs[i].res->csv_errno) {
             fprintf(stderr, "%s: %s: %s\n", prog, o.csv, strerror(runs[i].res->csv_errno));
             rc = 1;
+            csv_bad = 1;
             break;
         }
-    if (csv_fd >= 0 && close(csv_fd) != 0 && rc != 1) {
+    if (o.csv && csv_bad) tr_out_abort(&csv_out);
+    else if (o.csv && tr_out_commit(&csv_out) != 0) {
         fprintf(stderr, "%s: %s: %s\n", prog, o.csv, strerror(errno));
         rc = 1;
     }

@@ -1,5 +1,6 @@
 /* report.c - the comparison table and the JSON document (notes json.md). */
 #include "run.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -108,8 +109,9 @@ static void json_str(FILE *f, const char *s) {
 }
 
 int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n) {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
+    tr_out_t out; /* the document appears whole or not at all */
+    if (tr_out_open(&out, path)) return -1;
+    FILE *const f = out.f;
     fprintf(f, "{\"trace\": ");
     json_str(f, o->trace);
     fprintf(f, ", \"events\": %llu, \"threads\": %llu, \"truncated\": %s, \"unknown_frees\": %llu,\n"
@@ -197,12 +199,5 @@ int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, r
         fprintf(f, "}");
     }
     fprintf(f, "\n]}\n");
-    errno = 0;
-    int const bad = fflush(f) != 0 || ferror(f);
-    int const e = errno ? errno : EIO;
-    if (fclose(f) != 0 || bad) {
-        errno = bad ? e : errno ? errno : EIO;
-        return -1;
-    }
-    return 0;
+    return tr_out_commit(&out) ? -1 : 0; /* a failed write: errno kept, the file removed */
 }

@@ -243,6 +243,51 @@ writeerr)
     only 1 "malloc-replay: /dev/full: No space left on device" o.zst --no-progress --checkpoints 1 --csv /dev/full --json ok2.json
     json ok2.json 'd["runs"][0]["ops"] == 2000'
     ;;
+partial)
+    # a write that fails part-way leaves no partial file: no file at all, or the previous one unchanged
+    "$O" o.txt oc.csv 100 6000 3 && "$T" import o.txt -o o.zst || fail "setup"
+    "$R" o.zst --no-progress --checkpoints 1 --csv good.csv --json good.json > /dev/null || fail "uncapped run"
+    [ "$(wc -c < good.csv)" -gt 150000 ] || fail "the CSV is too small for the test ($(wc -c < good.csv) bytes)"
+    # capped ARGS...: malloc-replay under a file size limit of 140000 bytes (writes past it fail
+    # with EFBIG). The limit is set in bytes, whatever the shell's ulimit units; it must leave room
+    # for the plan and result blocks (memfds under the same limit: ~113 KB and 129 KiB here).
+    capped() {
+        $PY -c 'import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+resource.setrlimit(resource.RLIMIT_FSIZE, (140000, 140000))
+os.execv(sys.argv[1], sys.argv[1:])' "$R" "$@" > out.txt 2> err.txt
+    }
+    noleft() { left=$(ls | grep '\.tmp\.'); [ -z "$left" ] || fail "temporary files left: $left"; }
+    # the CSV, written by the glibc run's process through a file descriptor
+    capped o.zst --no-progress --checkpoints 1 --csv c.csv --json j.json; st=$?
+    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: c.csv: File too large" ] || { cat err.txt; fail "capped CSV: status $st"; }
+    [ ! -e c.csv ] || fail "a partial CSV at the target ($(wc -c < c.csv) bytes)"
+    noleft
+    json j.json 'd["runs"][0]["ops"] == 6000'
+    grep -q "^glibc " out.txt || fail "the table was lost"
+    printf 'op,arena\n1,2\n' > c.csv && cp c.csv old.csv
+    capped o.zst --no-progress --checkpoints 1 --csv c.csv; st=$?
+    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: c.csv: File too large" ] || { cat err.txt; fail "capped CSV over an old one: status $st"; }
+    cmp c.csv old.csv || fail "the previous CSV was changed"
+    noleft
+    # the JSON: 110 runs of the null allocator make it larger than the limit
+    nulls=null; for i in $(seq 109); do nulls=$nulls,null; done
+    capped o.zst --no-progress --alloc $nulls --json j2.json; st=$?
+    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: j2.json: File too large" ] || { cat err.txt; fail "capped JSON: status $st"; }
+    [ ! -e j2.json ] || fail "a partial JSON at the target ($(wc -c < j2.json) bytes)"
+    noleft
+    cp good.json j2.json
+    capped o.zst --no-progress --alloc $nulls --json j2.json; st=$?
+    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: j2.json: File too large" ] || { cat err.txt; fail "capped JSON over an old one: status $st"; }
+    cmp j2.json good.json || fail "the previous JSON was changed"
+    noleft
+    # a good run replaces both whole
+    "$R" o.zst --no-progress --checkpoints 1 --csv c.csv --json j2.json > /dev/null || fail "rewrite"
+    cmp c.csv good.csv || fail "rewritten CSV differs"
+    json j2.json 'd["runs"][0]["heap"] == json.load(open("good.json"))["runs"][0]["heap"]'
+    noleft
+    ;;
 nullhuge)
     # the null allocator returns NULL, like glibc, for sizes it cannot serve (it crashed on them)
     printf '1 1 0 malloc 9223372036854775807 -> 0x1000\n2 1 0 free 0x1000\n3 1 0 malloc 140737488355328 -> 0x2000\n4 1 0 calloc 4611686018427387904 8 -> 0x3000\n5 1 0 realloc 0x2000 140737488355328 -> 0x4000\n6 1 0 malloc 100 -> 0x5000\n7 1 0 memalign 9223372036854775808 16 -> 0x6000\n8 1 0 free 0x5000\n' > hm.txt
