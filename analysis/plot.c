@@ -1,6 +1,9 @@
 /* plot.c - drives gnuplot: one self-contained script per chart (data inline
  * as datablocks), kept beside the images so they can be re-plotted, run once
- * for a PNG (pngcairo, else libgd png) and once for an SVG. */
+ * for a PNG (pngcairo, else libgd png) and once for an SVG. Every file
+ * appears whole or not at all: the scripts through tr_out_open, the images
+ * drawn under temporary names and renamed once both are complete (gnuplot
+ * exits 0 after a failed write). */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -26,17 +29,20 @@ static int on_path(const char *prog, char *out, size_t cap) {
     return -1;
 }
 
-/* Starts gnuplot on script (in dir when dir != NULL), output discarded unless log. */
-static pid_t spawn_gnuplot(const char *gp, const char *dir, const char *script, const char *log) {
+/* Starts gnuplot on script (in dir when dir != NULL), after the commands in
+ * pre (or none), output discarded unless log. */
+static pid_t spawn_gnuplot(const char *gp, const char *dir, const char *pre, const char *script, const char *log) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     if (dir) posix_spawn_file_actions_addchdir_np(&fa, dir); /* after the log opens: its path is ours */
-    char *argv[] = { (char *)gp, NULL, NULL, NULL };
-    if (script[0] == '-') { argv[1] = "-e"; argv[2] = (char *)script + 1; }
-    else argv[1] = (char *)script;
+    char *argv[] = { (char *)gp, NULL, NULL, NULL, NULL, NULL };
+    int k = 1;
+    if (pre) { argv[k++] = "-e"; argv[k++] = (char *)pre; }
+    if (script[0] == '-') { argv[k++] = "-e"; argv[k++] = (char *)script + 1; }
+    else argv[k++] = (char *)script;
     pid_t pid;
     int const e = posix_spawn(&pid, gp, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -51,18 +57,59 @@ static int wait_ok(pid_t pid) {
 }
 
 static int run_gnuplot(const char *gp, const char *dir, const char *script, const char *log) {
-    pid_t const pid = spawn_gnuplot(gp, dir, script, log);
+    pid_t const pid = spawn_gnuplot(gp, dir, NULL, script, log);
     return pid < 0 ? -1 : wait_ok(pid);
+}
+
+/* The suffix of the images while gnuplot draws them. */
+static void tmp_suffix(char *out, size_t cap) {
+    snprintf(out, cap, ".tmp.%ld", (long)getpid());
+}
+
+/* 1 if path ends as a whole PNG (its IEND chunk) or SVG ("</svg>") does:
+ * gnuplot does not report a failed write, a cut image has neither. */
+static int whole_image(const char *path, int png) {
+    static const unsigned char iend[12] = { 0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82 };
+    unsigned char tail[64];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = 0;
+    if (fseek(f, -(long)sizeof tail, SEEK_END) != 0) rewind(f);
+    n = fread(tail, 1, sizeof tail, f);
+    fclose(f);
+    if (png) return n >= sizeof iend && memcmp(tail + n - sizeof iend, iend, sizeof iend) == 0;
+    while (n && (tail[n - 1] == '\n' || tail[n - 1] == ' ' || tail[n - 1] == '\r')) n--;
+    return n >= 6 && memcmp(tail + n - 6, "</svg>", 6) == 0;
 }
 
 /* Waits for the oldest running chart and accounts for it. */
 static void reap_one(rp_plot_t *p) {
     rp_job_t const j = p->jobs[0];
     memmove(p->jobs, p->jobs + 1, (size_t)(--p->njobs) * sizeof *p->jobs);
-    char log[4200];
+    char log[4200], sfx[32], tmp[2][4200], img[2][4200];
     snprintf(log, sizeof log, "%s/%s.gnuplot.log", j.dir, j.name);
-    if (wait_ok(j.pid) < 0) {
-        snprintf(p->why, sizeof p->why, "gnuplot failed on %s/%s.gp (see %s)", j.dir, j.name, log);
+    tmp_suffix(sfx, sizeof sfx);
+    for (int k = 0; k < 2; k++) {
+        snprintf(img[k], sizeof img[k], "%s/%s.%s", j.dir, j.name, k ? "svg" : "png");
+        snprintf(tmp[k], sizeof tmp[k], "%s%s", img[k], sfx);
+    }
+    int const ok = wait_ok(j.pid) == 0;
+    int whole = ok;
+    for (int k = 0; k < 2 && whole; k++)
+        if (!whole_image(tmp[k], !k)) {
+            whole = 0;
+            snprintf(p->why, sizeof p->why, "%s: incomplete (a write failed: disk full?)", img[k]);
+        }
+    for (int k = 0; k < 2 && whole; k++)
+        if (rename(tmp[k], img[k]) != 0) {
+            whole = 0;
+            snprintf(p->why, sizeof p->why, "%s: %s", img[k], strerror(errno));
+        }
+    if (!whole) {
+        unlink(tmp[0]);
+        unlink(tmp[1]);
+        if (!ok) snprintf(p->why, sizeof p->why, "gnuplot failed on %s/%s.gp (see %s)", j.dir, j.name, log);
+        else unlink(log);
         p->failed++;
         return;
     }
@@ -118,21 +165,24 @@ int rp_plot(rp_plot_t *p, const char *dir, const char *name, int width, int heig
     char path[4096], log[4096];
     snprintf(path, sizeof path, "%s/%s.gp", dir, name);
     snprintf(log, sizeof log, "%s/%s.gnuplot.log", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
+    tr_out_t out;
+    if (tr_out_open(&out, path) != 0) {
         snprintf(p->why, sizeof p->why, "%s: %s", path, strerror(errno));
         p->failed++;
         return -1;
     }
+    FILE *const f = out.f;
     int const cairo = strcmp(p->png_term, "pngcairo") == 0;
     fprintf(f, "# %s.gp - written by malloc-report; `gnuplot %s.gp` redraws %s.png and %s.svg\n",
             name, name, name, name);
+    fprintf(f, "# (malloc-report sets out_suffix: it draws to temporary names, renamed when whole)\n"
+               "if (!exists(\"out_suffix\")) out_suffix = ''\n");
     fprintf(f, "set terminal %s size %d,%d %s font '%s,10' background rgb 'white'\n",
             p->png_term, width, height, cairo ? "enhanced" : "", cairo ? "DejaVu Sans" : "");
-    fprintf(f, "set output '%s.png'\n%s%s\n", name, style, body);
+    fprintf(f, "set output '%s.png'.out_suffix\n%s%s\n", name, style, body);
     fprintf(f, "set terminal svg size %d,%d dynamic enhanced font 'DejaVu Sans,10' background rgb 'white'\n"
-               "set output '%s.svg'\nreplot\nunset output\n", width, height, name);
-    if (fclose(f) != 0) {
+               "set output '%s.svg'.out_suffix\nreplot\nunset output\n", width, height, name);
+    if (tr_out_commit(&out) != 0) {
         snprintf(p->why, sizeof p->why, "%s: write error", path);
         p->failed++;
         return -1;
@@ -143,7 +193,10 @@ int rp_plot(rp_plot_t *p, const char *dir, const char *name, int width, int heig
     long const ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int const max = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
     while (p->njobs >= max) reap_one(p);
-    pid_t const pid = spawn_gnuplot(p->gnuplot, dir, script, log);
+    char sfx[32], pre[64];
+    tmp_suffix(sfx, sizeof sfx);
+    snprintf(pre, sizeof pre, "out_suffix='%s'", sfx);
+    pid_t const pid = spawn_gnuplot(p->gnuplot, dir, pre, script, log);
     if (pid < 0) {
         snprintf(p->why, sizeof p->why, "cannot run %s: %s", p->gnuplot, strerror(errno));
         p->failed++;

@@ -576,8 +576,9 @@ int rp_write_report(const rp_opts_t *op, const rp_agg_t *g, tr_reader_t *r, rp_s
                     char *errbuf, size_t cap) {
     char path[4096];
     snprintf(path, sizeof path, "%s/index.html", dir);
-    FILE *h = fopen(path, "w");
-    if (!h) { snprintf(errbuf, cap, "%s: cannot write: %m", path); return -1; }
+    tr_out_t out; /* index.html appears whole or not at all */
+    if (tr_out_open(&out, path) != 0) { snprintf(errbuf, cap, "%s: cannot write: %m", path); return -1; }
+    FILE *const h = out.f;
     out_t o = { text, h, p, dir };
     fprintf(h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>malloc-report: ");
     rp_html_esc(h, op->trace);
@@ -609,11 +610,8 @@ int rp_write_report(const rp_opts_t *op, const rp_agg_t *g, tr_reader_t *r, rp_s
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     fprintf(h, "<p class=\"sub\">written by malloc-report %s on %s; charts are SVG (click for PNG), "
                "their gnuplot scripts sit beside them.</p>\n</body></html>\n", MS_VERSION, when);
-    errno = 0;
-    int const bad = fflush(h) != 0 || ferror(h);
-    int const e = errno ? errno : EIO;
-    if (fclose(h) != 0 || bad) {
-        snprintf(errbuf, cap, "%s: %s", path, strerror(bad ? e : errno ? errno : EIO));
+    if (tr_out_commit(&out) != 0) {
+        snprintf(errbuf, cap, "%s: %s", path, strerror(errno));
         return -1;
     }
     return 0;

@@ -579,6 +579,70 @@ def case_writeerr():
               "malloc-report: %s/x: cannot create the folder: Not a directory" % bad)
 
 
+def capped(args, limit):
+    """Runs args with writes to regular files limited to `limit` bytes: a write
+    past it fails with EFBIG (SIGXFSZ ignored), as on a disk that fills up."""
+    import resource
+    import signal
+
+    def cap():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, preexec_fn=cap)
+
+
+def no_temporaries(d):
+    left = [n for n in os.listdir(d) if ".tmp." in n]
+    check(not left, "temporary files left in %s: %r" % (d, left))
+
+
+def case_partial():
+    """A write that fails part-way leaves no partial file: none at all, or the previous one unchanged."""
+    d = fresh("partial")
+    a = hand_trace("hand_a", d)
+    b = hand_trace("hand_b", d)
+    # --folded -o: no file, then the previous one kept
+    f = os.path.join(d, "a.folded")
+    p = capped([REPORT, "--folded", a, "-o", f], 64)
+    check(p.returncode == 1 and p.stderr == "malloc-report: %s: File too large\n" % f,
+          "capped --folded: status %d, stderr %r" % (p.returncode, p.stderr))
+    check(not os.path.exists(f), "a partial folded file at the target")
+    no_temporaries(d)
+    run([REPORT, "--folded", b, "-o", f])
+    before = open(f, "rb").read()
+    check(len(before) > 64, "the folded output is too small for the test")
+    p = capped([REPORT, "--folded", a, "-o", f], 64)
+    check(p.returncode == 1 and open(f, "rb").read() == before, "capped --folded changed the previous file")
+    no_temporaries(d)
+    # the report: its scripts (under 4 KB) are written whole, its images (over 12 KB) and
+    # index.html (8 KB) are not written at all; every line but the error is a warning
+    rep = os.path.join(d, "rep")
+    p = capped([REPORT, a, "-o", rep, "--no-replay", "--no-sim", "--no-progress"], 4096)
+    lines = p.stderr.splitlines()
+    check(p.returncode == 1 and lines and lines[-1] == "malloc-report: %s/index.html: File too large" % rep
+          and all(x.startswith("malloc-report: warning: ") for x in lines[:-1]),
+          "capped report: status %d, stderr %r" % (p.returncode, p.stderr))
+    names = sorted(os.listdir(rep))
+    check(names == ["lifetimes.gp", "memory.gp", "rate.gp", "sizes.gp"], "capped report wrote %r" % names)
+    check(all(open(os.path.join(rep, n)).read().endswith("unset output\n") for n in names if n.endswith(".gp")),
+          "a gnuplot script was cut")
+    no_temporaries(rep)
+    # --diff -o: a chart that cannot be written is a warning; the previous chart stays
+    dd = os.path.join(d, "diff")
+    p = capped([REPORT, "--diff", a, b, "-o", dd], 4096)
+    check(p.returncode == 0 and p.stderr == "malloc-report: warning: %s/diff_memory.png: incomplete "
+          "(a write failed: disk full?)\n" % dd, "capped --diff: status %d, stderr %r" % (p.returncode, p.stderr))
+    check(sorted(os.listdir(dd)) == ["diff_memory.gp"], "capped --diff wrote %r" % os.listdir(dd))
+    run([REPORT, "--diff", a, b, "-o", dd])
+    png, svg = os.path.join(dd, "diff_memory.png"), os.path.join(dd, "diff_memory.svg")
+    check(valid_png(png) and valid_svg(svg), "uncapped --diff: no valid chart")
+    old = (open(png, "rb").read(), open(svg, "rb").read())
+    p = capped([REPORT, "--diff", b, a, "-o", dd], 4096)
+    check(p.returncode == 0 and (open(png, "rb").read(), open(svg, "rb").read()) == old,
+          "capped --diff changed the previous chart")
+    no_temporaries(dd)
+
+
 def case_alloccheck():
     """A bad --alloc is a usage error found before anything is written (it was
     hidden in index.html with status 0)."""
