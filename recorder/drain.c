@@ -346,7 +346,15 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
     return 0;
 }
 
+static void modules_scan(void);
+/* The module scan (dl_iterate_phdr) past the fork gate: during a fork, after it. */
 static void modules_check(void) {
+    while (!rec_gate_enter(&rec_writer_in_loader)) sched_yield();
+    modules_scan();
+    rec_gate_leave(&rec_writer_in_loader);
+}
+
+static void modules_scan(void) {
     if (!mods) {
         mods = rec_mem_alloc(NULL, sizeof(mod_t) * MAX_MODS);
         if (!mods) return;
@@ -458,8 +466,12 @@ static inline uint64_t stamp_ns(uint64_t t) {
 static void drop_old_buffer(rec_ring_t *r, uint64_t tail) {
     rec_ev_t *const old = atomic_load_explicit(&r->old_ev, memory_order_acquire);
     if (old && tail >= r->switch_at) {
-        rec_ring_buf_free(old); /* the producer stopped writing to it before setting old_ev */
+        /* forgotten before it is unmapped: a fork in between leaves the child
+         * a mapped buffer it does not know (1 MiB at most), never a pointer
+         * to a range that is gone, which the child's writer would unmap
+         * again over whatever the child mapped there since */
         atomic_store_explicit(&r->old_ev, NULL, memory_order_release);
+        rec_ring_buf_free(old); /* the producer stopped writing to it before setting old_ev */
     }
 }
 

@@ -27,6 +27,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -127,6 +128,28 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
 }
 
 /* ---- fork / vfork ------------------------------------------------------- */
+_Atomic int rec_fork_gate;
+_Atomic uint32_t rec_writer_in_loader;
+
+/* Waits (1 s at most: never a hang) until no thread but the caller (a fork
+ * from a signal handler may have interrupted its own unwinding) is inside. */
+void rec_fork_gate_close(void) {
+    atomic_fetch_add(&rec_fork_gate, 1); /* forks of two threads at once: a count */
+    rec_ring_t *const own = rec_t.ring;
+    uint64_t const t0 = rec_now();
+    for (rec_ring_t *r = rec_ring_list(); r; r = r->next)
+        while (r != own && atomic_load(&r->in_loader) && rec_now() - t0 < 1000000000u) sched_yield();
+    while (atomic_load(&rec_writer_in_loader) && rec_now() - t0 < 1000000000u) sched_yield();
+}
+
+/* pid: fork's result. The child has no other thread: no other fork, nobody inside. */
+void rec_fork_gate_open(pid_t pid) {
+    if (pid != 0) { atomic_fetch_sub(&rec_fork_gate, 1); return; }
+    for (rec_ring_t *r = rec_ring_list(); r; r = r->next) atomic_store(&r->in_loader, 0);
+    atomic_store(&rec_writer_in_loader, 0);
+    atomic_store(&rec_fork_gate, 0);
+}
+
 EXPORT pid_t fork(void) {
     static pid_t (*real)(void);
     if (!real) real = rec_next("fork");
@@ -134,9 +157,11 @@ EXPORT pid_t fork(void) {
     if (!atomic_load(&rec_on) || t->internal) return real();
     uint8_t const g = t->guard;
     t->guard = 1;
+    rec_fork_gate_close();
     rec_registry_lock();
     pid_t const pid = real();
     int const e = errno;
+    rec_fork_gate_open(pid);
     if (pid == 0) {
         rec_ring_after_fork(t);
         rec_writer_after_fork();

@@ -76,7 +76,9 @@ typedef struct rec_ring_s {
     uint64_t last_seq;     /* producer: seq of the last event pushed */
     _Atomic(rec_ev_t *) ev; /* the buffer (rec_ring_buf), mask + 1 slots */
     uint64_t mask;         /* the producer's copy; the writer reads the buffer's */
-    char pad0[64 - 48];
+    _Atomic uint32_t in_loader; /* 1 while the thread is in libunwind (rec_gate_enter) */
+    uint32_t pad_il;
+    char pad0[64 - 56];
     /* consumer's line */
     _Atomic uint64_t tail;
     uint64_t drained_seq;  /* writer: seq of the last event drained */
@@ -221,6 +223,27 @@ static inline void rec_publish(rec_ring_t *r, uint64_t seq) {
         if (h - r->tail_cache > r->mask / 2) rec_kick_writer();
     }
 }
+
+/* ---- the fork gate (proc.c) ---------------------------------------------
+ * A fork child has only the forking thread: a lock another thread held at
+ * the fork stays held in the child forever, and glibc 2.36 does not reset
+ * the loader's dl_iterate_phdr lock in the child (libunwind's own locks
+ * neither). So the recorder's calls into libunwind and dl_iterate_phdr pass
+ * this gate: the thread marks itself inside, then backs out if a fork has
+ * closed the gate; fork closes the gate and waits until no thread is inside
+ * (rec_fork_gate_close), then forks. Both sides are seq_cst (Dekker). */
+extern REC_HIDDEN _Atomic int rec_fork_gate;
+extern REC_HIDDEN _Atomic uint32_t rec_writer_in_loader; /* the writer's mark */
+/* 1: inside (call rec_gate_leave after), 0: a fork is under way, do without. */
+static inline int rec_gate_enter(_Atomic uint32_t *inside) {
+    atomic_store(inside, 1);
+    if (REC_LIKELY(!atomic_load(&rec_fork_gate))) return 1;
+    atomic_store(inside, 0);
+    return 0;
+}
+static inline void rec_gate_leave(_Atomic uint32_t *inside) { atomic_store_explicit(inside, 0, memory_order_release); }
+REC_HIDDEN void rec_fork_gate_close(void);
+REC_HIDDEN void rec_fork_gate_open(pid_t pid);
 
 /* ---- stacks.c ----------------------------------------------------------- */
 REC_HIDDEN void rec_stacks_init(void);

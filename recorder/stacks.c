@@ -232,10 +232,12 @@ static uint32_t id_of(rec_ring_t *r, const uint64_t *pcs, uint32_t n) {
  * that fill needs). */
 static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r) {
     void *buf[MAX_DEPTH + 8];
+    if (!rec_gate_enter(&r->in_loader)) return 0; /* a fork is under way: no stack */
     rec_t.unwinding = 1;
     /* + 3: this function and the hooks above it, and one spare */
     int n = unw_backtrace(buf, rec_depth + 3 < MAX_DEPTH + 8 ? rec_depth + 3 : MAX_DEPTH + 8);
     rec_t.unwinding = 0;
+    rec_gate_leave(&r->in_loader);
     int s = 0;
     while (s < n && !in_self(buf[s])) s++; /* libunwind's own frames */
     if (s == n) s = 0;
@@ -281,6 +283,7 @@ static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_
     int n = 0, st = 1;
     fill_t f;
     f.ok = 0, f.need_bp = 0, f.n = 0, f.cfa = cfa0, f.hi = rec_t.stk_hi;
+    if (!rec_gate_enter(&r->in_loader)) return 0; /* a fork is under way: the entry stays pending */
     rec_t.unwinding = 1;
     if (unw_getcontext(&ctx) != 0 || unw_init_local(&c, &ctx) != 0) goto out;
     for (;;) { /* the recorder's frames */
@@ -327,6 +330,7 @@ static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_
     }
 out:
     rec_t.unwinding = 0;
+    rec_gate_leave(&r->in_loader);
     uint32_t const id = n ? id_of(r, pcs, (uint32_t)n) : 0;
     if (f.ok && id && pool_put(r, e, &f)) {
         e->id = id;
