@@ -4,7 +4,11 @@
  * own trace. Mode in argv[2]: fork | vfork | fork-mt (20 forks while two
  * other threads allocate without pause) | fork-grow (20 forks while two new
  * threads fill and grow their rings; the child's own new thread may take
- * one of those rings over, cut in the middle of a growth). */
+ * one of those rings over, cut in the middle of a growth) | fork-unwind (40
+ * forks while two new threads call malloc from 1024 functions, new pcs to
+ * their libunwind caches, which look them up in dl_iterate_phdr, and the
+ * writer scans the modules at each pass: a child must not inherit the
+ * loader's lock held by a thread it does not have). */
 #include <pthread.h>
 #include <sys/wait.h>
 #include "tlog.h"
@@ -27,6 +31,27 @@ static void *burst(void *arg) { /* unlogged bursts that grow the ring, a logged 
     return NULL;
 }
 
+/* 1024 distinct call sites of malloc */
+#define NOINLINE __attribute__((noinline))
+#define SITE(n) static NOINLINE void site##n(void) { void *volatile q = malloc(16 + n); free(q); __asm__ volatile("" ::: "memory"); }
+#define SITES4(n) SITE(n##0) SITE(n##1) SITE(n##2) SITE(n##3)
+#define SITES16(n) SITES4(n##0) SITES4(n##1) SITES4(n##2) SITES4(n##3)
+#define SITES64(n) SITES16(n##0) SITES16(n##1) SITES16(n##2) SITES16(n##3)
+#define SITES256(n) SITES64(n##0) SITES64(n##1) SITES64(n##2) SITES64(n##3)
+SITES256(10) SITES256(11) SITES256(12) SITES256(13)
+#define REF(n) site##n,
+#define REFS4(n) REF(n##0) REF(n##1) REF(n##2) REF(n##3)
+#define REFS16(n) REFS4(n##0) REFS4(n##1) REFS4(n##2) REFS4(n##3)
+#define REFS64(n) REFS16(n##0) REFS16(n##1) REFS16(n##2) REFS16(n##3)
+#define REFS256(n) REFS64(n##0) REFS64(n##1) REFS64(n##2) REFS64(n##3)
+static void (*const sites[])(void) = { REFS256(10) REFS256(11) REFS256(12) REFS256(13) };
+static void *new_sites(void *arg) { /* a new thread: each pc new to its libunwind caches */
+    size_t const n = sizeof sites / sizeof sites[0], off = (size_t)arg;
+    for (int lap = 0; lap < 3; lap++)
+        for (size_t i = 0; i < n; i++) sites[(i * 7 + off) % n]();
+    return NULL;
+}
+
 static void expect(const char *dir, const char *what) {
     char p[1200];
     snprintf(p, sizeof p, "%s/%d.0.expect", dir, (int)getpid());
@@ -41,10 +66,12 @@ int main(int argc, char **argv) {
     void *keep[10];
     for (int i = 0; i < 10; i++) keep[i] = T_malloc(3100 + i);
     int const mt = strcmp(argv[2], "fork-mt") == 0, grow = strcmp(argv[2], "fork-grow") == 0;
+    int const unw = strcmp(argv[2], "fork-unwind") == 0;
     pthread_t th[2];
     if (mt) for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, churn, NULL);
-    for (int round = 0; round < (mt || grow ? 20 : 3); round++) {
+    for (int round = 0; round < (unw ? 40 : mt || grow ? 20 : 3); round++) {
         if (grow) for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, burst, (void *)1);
+        if (unw) for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, new_sites, (void *)(uintptr_t)(round * 131 + i * 509));
         pid_t pid = strcmp(argv[2], "vfork") == 0 ? vfork() : fork();
         if (pid == 0) {
             if (strcmp(argv[2], "vfork") == 0) {
@@ -66,7 +93,7 @@ int main(int argc, char **argv) {
         int st;
         waitpid(pid, &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
-        if (grow) for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+        if (grow || unw) for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
         T_free(T_malloc(3300 + round));
     }
     if (mt) {
