@@ -45,8 +45,8 @@ typedef struct rec_ev_s {
 /* One cached stack (stacks.c): the call site's key, the stack id, and where
  * in the ring's slot pool its stack words are: the offsets from cfa of the
  * words that must still hold the values they held when the stack was
- * unwound. Entries are small and dense (a set is one line) and the pool is
- * filled in order, so a thread touches few pages: on some VMs a first touch
+ * unwound. Entries are small and dense (a set of 4 is three lines), the pool
+ * is filled in order, so a thread touches few pages: on some VMs a first touch
  * of a page costs 10 us. */
 #define REC_SC_ENTRIES 2048u
 #define REC_SC_WAYS 4u
