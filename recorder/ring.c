@@ -133,11 +133,12 @@ rec_ev_t *rec_ring_buf(uint64_t n, int populate) {
 
 void rec_ring_buf_free(rec_ev_t *ev) { munmap(ev - 1, (rec_ring_buf_mask(ev) + 2) * sizeof(rec_ev_t)); }
 
+_Atomic uint64_t rec_ring_fulls, rec_ring_waits;
+
 /* Grows a full ring to twice its slots while it is below REC_RING_SLOTS and
  * the writer is done with the buffer of the last growth: the events before
  * switch_at stay in the old buffer for the writer (which unmaps it once it
  * drained them), the next go to the new one. Else waits for room. */
-_Atomic uint64_t rec_ring_fulls, rec_ring_waits;
 
 int rec_ring_full(rec_ring_t *r) {
     atomic_fetch_add_explicit(&rec_ring_fulls, 1, memory_order_relaxed);

@@ -37,8 +37,7 @@ static void usage(FILE *f)
 }
 
 typedef struct ctx_s {
-    FILE *csv; /* csv_out.f */
-    tr_out_t csv_out;
+    tr_out_t csv_out; /* --csv: its f while open */
     sim_model_t *ptm;
     uint64_t file_size;
     int progress_shown;
@@ -50,12 +49,12 @@ static void on_checkpoint(void *c, uint64_t op, int final)
     uint64_t mi[5];
     x->ptm->mallinfo(x->ptm->opaque, mi);
     if (final)
-        fprintf(x->csv, "final");
+        fprintf(x->csv_out.f, "final");
     else
-        fprintf(x->csv, "%llu", (unsigned long long)op);
+        fprintf(x->csv_out.f, "%llu", (unsigned long long)op);
     for (int i = 0; i < 5; i++)
-        fprintf(x->csv, ",%llu", (unsigned long long)mi[i]);
-    fputc('\n', x->csv);
+        fprintf(x->csv_out.f, ",%llu", (unsigned long long)mi[i]);
+    fputc('\n', x->csv_out.f);
 }
 
 static void on_progress(void *c, uint64_t events, uint64_t file_bytes)
@@ -264,8 +263,7 @@ int main(int argc, char **argv)
     if (checkpoints) {
         if (open_out(&x.csv_out, csv))
             goto out;
-        x.csv = x.csv_out.f;
-        fprintf(x.csv, "op,arena,hblkhd,uordblks,fordblks,keepcost\n");
+        fprintf(x.csv_out.f, "op,arena,hblkhd,uordblks,fordblks,keepcost\n");
         run.checkpoint_every = checkpoints;
         run.checkpoint = on_checkpoint;
         x.ptm = &ms[0];
