@@ -139,7 +139,7 @@ static unsigned sim_threads(const sim_run_t *run)
 {
     if (run->nmodels < 2 || run->threads == 1)
         return 1;
-    return run->threads > 1 || sysconf(_SC_NPROCESSORS_ONLN) > 2 ? 2 : 1;
+    return run->threads > 1 || sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 }
 
 int sim_begin(sim_run_t *run)
@@ -153,9 +153,8 @@ int sim_begin(sim_run_t *run)
         goto oom;
     x->next_cp = run->checkpoint_every;
     /* the first model here, the others in a lane of their own when there
-     * are other models and CPUs to spare: the reader decodes ahead on one,
-     * so by default only from 3 CPUs up (on 2 shared ones the hand-over
-     * cost more than it saved) */
+     * are other models and a second CPU (it shares that one with the
+     * reader's decompression below 3 CPUs) */
     x->nmain = run->nmodels;
     if (sim_threads(run) > 1 && (x->lane = lane_start(run, 1)))
         x->nmain = 1;

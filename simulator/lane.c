@@ -3,6 +3,9 @@
 #include "lane.h"
 
 #include <signal.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +124,10 @@ lane_t *lane_start(sim_run_t *run, unsigned first)
         return NULL;
     l->run = run;
     l->first = first;
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    l->prefetchw = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c >> 8) & 1;
+#endif
     if (run->timeline_rows && tl_init(&l->tl, run->timeline_rows, 1 + run->nmodels - first))
         goto fail;
     for (unsigned k = 0; k <= LANE_NB; k++)
@@ -175,6 +182,8 @@ void lane_flush(lane_t *l, int last)
     pthread_mutex_unlock(&l->mu);
     next->n = 0;
     l->fill = next;
+    for (unsigned k = 0; k < LANE_AHEAD; k += 2) /* two items a line */
+        lane_prefetchw(l, &next->it[k]);
 }
 
 void lane_finish(lane_t *l)

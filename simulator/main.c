@@ -28,7 +28,7 @@ static void usage(FILE *f)
             "  --buddy-min BYTES   buddy minimum block, a power of two in 16..4096 (default 16)\n"
             "  --buddy-max-order K buddy maximum order (default 16: 1 MiB blocks of 16 B)\n"
             "  --threads 1|2       models in one thread, or ptmalloc2 (the first model) in one and\n"
-            "                      the others in a second (default: 2 when there are 3 CPUs or more;\n"
+            "                      the others in a second (default: 2 when there are 2 CPUs or more;\n"
             "                      the same results either way)\n"
             "  --no-progress       no progress bar on a terminal\n"
             "exit status: 0 ok, 1 error, 2 usage, 3 truncated trace (its complete part simulated,\n"

@@ -143,7 +143,7 @@ typedef struct sim_run_s {
     void *ctx;
     unsigned timeline_rows; /* 0 = no timeline; else at most this many rows */
     /* 0: the first model in the calling thread and the others in a thread of
-     * their own when there are three CPUs or more; 1: all in the calling
+     * their own when there are two CPUs or more; 1: all in the calling
      * thread; 2: two threads whatever the CPUs. The results are the same. */
     unsigned threads;
     /* out */
