@@ -63,8 +63,17 @@ static void run_batch(lane_t *l, const lane_batch_t *b)
 {
     sim_run_t *run = l->run;
     unsigned const first = l->first, end = run->nmodels;
-    enum { AHEAD = 8 }; /* the models fetch the state of a freed object this many items early */
+    /* the models fetch the state of a freed object AHEAD items early, and
+     * their slot of it (where that state is) AHEAD_ID items early */
+    enum { AHEAD = 8, AHEAD_ID = 16 };
     for (uint32_t i = 0; i < b->n; i++) {
+        if (i + AHEAD_ID < b->n) {
+            const lane_item_t *f = &b->it[i + AHEAD_ID];
+            if (f->old_id != SIM_NO_ID)
+                for (unsigned m = first; m < end; m++)
+                    if (run->models[m].prefetch_id)
+                        run->models[m].prefetch_id(run->models[m].opaque, f->old_id);
+        }
         if (i + AHEAD < b->n) {
             const lane_item_t *f = &b->it[i + AHEAD];
             if (f->old_id != SIM_NO_ID) /* (an extension item: a harmless wrong hint) */

@@ -121,7 +121,9 @@ int sim_model_sizeclass(sim_model_t *m, sim_sc_kind_t k, char *err, size_t errle
 /* ---- driver --------------------------------------------------------------- */
 
 typedef struct sim_result_s {
-    uint64_t peak_footprint, peak_op, live_at_peak; /* the footprint's peak */
+    /* a line of its own: the models of one run are stepped on two threads */
+    _Alignas(64) uint64_t peak_footprint;
+    uint64_t peak_op, live_at_peak; /* the footprint's peak */
     uint64_t footprint_at_peak_live; /* footprint when the live bytes peaked */
     sim_stats_t at_peak; /* at the footprint's peak */
     sim_stats_t final;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The models split over two threads (malloc-sim --threads 2: ptmalloc2 in one,
-# the others in a second) give exactly the results of one thread: the report,
+# the others in a second; a lone model in the second, the driver in the
+# first) give exactly the results of one thread: the report,
 # the JSON and the timeline, byte for byte. Traces: a synthetic one of 300K
 # events (hundreds of the lane's batches, a decimated timeline) and random
 # ones with memalign, calloc, mallopt and malloc_trim (requests that carry
@@ -27,6 +28,14 @@ for t in synth r3 r4; do
             fail=1
         fi
     done
+    for m in ptmalloc2 buddy jemalloc; do # a lone model, in the lane
+        for n in 1 2; do
+            "$sim" $t.zst --model $m --threads $n --no-progress --json $t.$m.$n.json --timeline $t.$m.$n.csv > $t.$m.$n.txt
+        done
+        for ext in txt json csv; do
+            cmp -s $t.$m.1.$ext $t.$m.2.$ext || { echo "FAIL: $t: --model $m: --threads 1 and 2 differ in the $ext output"; fail=1; }
+        done
+    done
     rows=$(wc -l < $t.1.csv)
     [ "$rows" -gt 100 ] || { echo "FAIL: $t: timeline has $rows rows"; fail=1; }
     grep -q '"model": "mimalloc"' $t.1.json || { echo "FAIL: $t: no mimalloc model in the JSON"; fail=1; }
@@ -46,9 +55,15 @@ lane_seen() { # ARGS...: 1 if a sim-lane thread showed during the run
 }
 two=$(lane_seen --threads 2)
 one=$(lane_seen --threads 1)
-echo "sim-lane thread seen: --threads 2: $two, --threads 1: $one"
+lone=$(lane_seen --threads 2 --model ptmalloc2)
+cp=$(lane_seen --threads 2 --model ptmalloc2 --checkpoints 1000 --csv cp.csv)
+echo "sim-lane thread seen: --threads 2: $two, --threads 1: $one, ptmalloc2 alone: $lone, with checkpoints: $cp"
 [ "$two" = 1 ] || { echo "FAIL: --threads 2 never had a sim-lane thread"; fail=1; }
 [ "$one" = 0 ] || { echo "FAIL: --threads 1 had a sim-lane thread"; fail=1; }
+[ "$lone" = 1 ] || { echo "FAIL: --threads 2 --model ptmalloc2 never had a sim-lane thread"; fail=1; }
+[ "$cp" = 0 ] || { echo "FAIL: checkpoints of a lone model read in the driver's thread, but a sim-lane thread ran"; fail=1; }
+"$sim" synth.zst --model ptmalloc2 --threads 1 --checkpoints 1000 --csv cp1.csv > /dev/null
+cmp -s cp.csv cp1.csv || { echo "FAIL: checkpoint rows differ with --threads 2"; fail=1; }
 "$sim" synth.zst --threads 3 > /dev/null 2> err.txt && { echo "FAIL: --threads 3 accepted"; fail=1; }
 grep -q "expected 1 or 2" err.txt || { echo "FAIL: --threads 3: $(cat err.txt)"; fail=1; }
 [ $fail = 0 ] && echo "ok: identical results with one and two threads"
