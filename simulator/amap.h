@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef struct ament_s {
     uint64_t key; /* 0 = empty */
@@ -24,6 +25,7 @@ typedef struct ament_s {
 
 typedef struct amap_s {
     ament_t *ents;  /* 4 per bucket, 64-byte aligned */
+    size_t mapped;  /* bytes of ents when mmapped (large tables), else 0 */
     uint8_t *ovf;   /* per bucket: keys stored past it (255: many) */
     uint64_t bmask; /* buckets - 1 */
     uint64_t n;
@@ -45,20 +47,61 @@ static inline unsigned amap_match(const amap_t *m, uint64_t b, uint64_t a)
            (unsigned)(e[2].key == a) << 2 | (unsigned)(e[3].key == a) << 3;
 }
 
+#define AMAP_HUGE ((size_t)2 << 20)
+
+/* Zeroed entries for nb buckets. A large table is mapped, 2 MiB aligned and
+ * advised for transparent huge pages: zero pages from the kernel instead of
+ * a memset, and one fault (and one TLB entry) per 2 MiB instead of per
+ * 4 KiB. On perl's trace (a million live addresses) the memset and the
+ * faults of the doublings were 8% of the time. */
+static inline ament_t *amap_ents_new(size_t nb, size_t *mapped)
+{
+    size_t bytes = nb * 4 * sizeof(ament_t);
+    *mapped = 0;
+    if (bytes < AMAP_HUGE) {
+        ament_t *e = (ament_t *)aligned_alloc(64, bytes);
+        if (e)
+            memset(e, 0, bytes);
+        return e;
+    }
+    size_t len = bytes + AMAP_HUGE;
+    char *m = (char *)mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    char *a = (char *)(((uintptr_t)m + AMAP_HUGE - 1) & ~(uintptr_t)(AMAP_HUGE - 1));
+    if (a > m)
+        munmap(m, (size_t)(a - m));
+    if (a + bytes < m + len)
+        munmap(a + bytes, (size_t)(m + len - (a + bytes)));
+#ifdef MADV_HUGEPAGE
+    madvise(a, bytes, MADV_HUGEPAGE);
+#endif
+    *mapped = bytes;
+    return (ament_t *)a;
+}
+
+static inline void amap_ents_free(ament_t *e, size_t mapped)
+{
+    if (mapped)
+        munmap(e, mapped);
+    else
+        free(e);
+}
+
 /* 2^lg buckets, empty. Returns 0, or -1 when out of memory. */
 static inline int amap_init(amap_t *m, unsigned lg)
 {
     size_t nb = (size_t)1 << lg;
-    m->ents = aligned_alloc(64, nb * 4 * sizeof *m->ents);
-    m->ovf = calloc(nb, 1);
+    m->ents = amap_ents_new(nb, &m->mapped);
+    m->ovf = (uint8_t *)calloc(nb, 1);
     if (!m->ents || !m->ovf) {
-        free(m->ents);
+        if (m->ents)
+            amap_ents_free(m->ents, m->mapped);
         free(m->ovf);
         m->ents = NULL;
         m->ovf = NULL;
         return -1;
     }
-    memset(m->ents, 0, nb * 4 * sizeof *m->ents);
     m->bmask = nb - 1;
     m->shift = 64 - lg;
     m->n = 0;
@@ -67,7 +110,8 @@ static inline int amap_init(amap_t *m, unsigned lg)
 
 static inline void amap_free(amap_t *m)
 {
-    free(m->ents);
+    if (m->ents)
+        amap_ents_free(m->ents, m->mapped);
     free(m->ovf);
     m->ents = NULL;
     m->ovf = NULL;

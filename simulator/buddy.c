@@ -255,7 +255,7 @@ static void buddy_destroy(void *o)
     buddy_t *b = o;
     for (unsigned k = 0; k < SIM_BUDDY_MAX_ORDERS; k++)
         hbs_free(&b->free[k]);
-    free(b->obj);
+    ids_free(b->obj, b->cap, sizeof *b->obj);
     free(b);
 }
 

@@ -5,6 +5,14 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Arrays of this many bytes and more are mapped: grown with mremap, whose
+ * new pages come zeroed from the kernel (no zeroing pass), and advised for
+ * transparent huge pages (one fault per 2 MiB). Whether an array is mapped
+ * follows from its bytes, so ids_free needs no flag. */
+#define IDS_MAP ((size_t)2 << 20)
 
 /* Makes *arr hold at least id + 1 elements of elem bytes (new ones zeroed).
  * Returns 0, or -1 when out of memory (*arr unchanged). */
@@ -15,14 +23,41 @@ static inline int ids_fit(void **arr, uint64_t *cap, uint32_t id, size_t elem)
     uint64_t n = *cap ? *cap : 1024;
     while (n <= id)
         n *= 2;
-    char *p = (char *)realloc(*arr, n * elem);
-    if (!p)
-        return -1;
-    for (size_t i = *cap * elem; i < n * elem; i++)
-        p[i] = 0;
+    size_t old = *cap * elem, bytes = n * elem;
+    char *p;
+    if (bytes < IDS_MAP) {
+        p = (char *)realloc(*arr, bytes);
+        if (!p)
+            return -1;
+        memset(p + old, 0, bytes - old);
+    } else {
+        if (old >= IDS_MAP) {
+            p = (char *)mremap(*arr, old, bytes, MREMAP_MAYMOVE);
+        } else {
+            p = (char *)mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p != MAP_FAILED && old) {
+                memcpy(p, *arr, old);
+                free(*arr);
+            }
+        }
+        if (p == MAP_FAILED)
+            return -1;
+#ifdef MADV_HUGEPAGE
+        madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    }
     *arr = p;
     *cap = n;
     return 0;
+}
+
+/* Frees an array grown by ids_fit. */
+static inline void ids_free(void *arr, uint64_t cap, size_t elem)
+{
+    if (cap * elem >= IDS_MAP)
+        munmap(arr, cap * elem);
+    else
+        free(arr);
 }
 
 #endif /* SIM_IDS_H */

@@ -277,7 +277,7 @@ static void pmod_destroy(void *o)
 {
     pmod_t *p = o;
     pm_destroy(p->h);
-    free(p->chunk);
+    ids_free(p->chunk, p->cap, sizeof *p->chunk);
     free(p);
 }
 

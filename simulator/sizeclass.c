@@ -229,7 +229,7 @@ static void sc_destroy(void *o)
         hbs_free(&s->cls[k].nonfull);
         hbs_free(&s->cls[k].unused);
     }
-    free(s->obj);
+    ids_free(s->obj, s->cap, sizeof *s->obj);
     free(s);
 }
 
