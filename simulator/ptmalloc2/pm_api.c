@@ -351,11 +351,13 @@ pm_chunk_t *pm_malloc_c(pm_heap_t *h, size_t n)
     pm_thread_t *t = cur_thread(h);
     if (n > REQ_MAX || !pm_rec_reserve(h))
         return NULL;
-    uint64_t tc_idx = pm_csize2tidx(pm_req2size(n));
+    uint64_t nb = pm_req2size(n), tc_idx = pm_csize2tidx(nb);
     maybe_init_tcache(h, t);
     pm_tcache_t *tc = t->tcache;
-    if (tc_idx < h->tcache_bins && tc && tc->counts[tc_idx] > 0)
+    if (tc_idx < h->tcache_bins && tc && tc->counts[tc_idx] > 0) {
+        pm_fast_ahead(h, t->arena, nb);
         return pm_tcache_get(h, tc, tc_idx);
+    }
     pm_arena_t *av = pm_arena_get(h, t, n);
     if (!av)
         return NULL;
