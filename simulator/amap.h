@@ -131,6 +131,32 @@ static inline uint64_t amap_find(const amap_t *m, uint64_t a)
     }
 }
 
+static inline void amap_pass(amap_t *m, uint64_t from, uint64_t to, int add);
+
+/* Removes a and returns its value, or returns 0 with *found = 0 when a is
+ * not in the table: amap_find and amap_del with one hash. */
+static inline uint64_t amap_take(amap_t *m, uint64_t a, int *found)
+{
+    uint64_t home = amap_home(m, a), b = home;
+    for (;;) {
+        unsigned k = amap_match(m, b, a);
+        if (k) {
+            ament_t *e = &m->ents[b * 4 + (unsigned)__builtin_ctz(k)];
+            if (__builtin_expect(b != home, 0))
+                amap_pass(m, home, b, 0);
+            e->key = 0;
+            m->n--;
+            *found = 1;
+            return e->val;
+        }
+        if (!m->ovf[b]) {
+            *found = 0;
+            return 0;
+        }
+        b = (b + 1) & m->bmask;
+    }
+}
+
 /* Counts (add = 1) or uncounts (add = 0) a key stored in bucket to whose
  * home is from: the buckets it passed. */
 static inline void amap_pass(amap_t *m, uint64_t from, uint64_t to, int add)
@@ -169,15 +195,6 @@ static inline uint64_t amap_slot(amap_t *m, uint64_t a, int *found)
     if (__builtin_expect(ins / 4 != home, 0))
         amap_pass(m, home, ins / 4, 1);
     return ins;
-}
-
-static inline void amap_del(amap_t *m, uint64_t i)
-{
-    uint64_t home = amap_home(m, m->ents[i].key);
-    if (__builtin_expect(i / 4 != home, 0))
-        amap_pass(m, home, i / 4, 0);
-    m->ents[i].key = 0;
-    m->n--;
 }
 
 /* Makes room for one more key (doubles the table when it would be more than

@@ -100,11 +100,10 @@ static uint32_t unbind(drv_t *d, uint64_t addr, uint64_t release_seq, uint64_t *
                 memmove(d->det + k, d->det + k + 1, (d->ndet - k - 1) * sizeof d->det[0]), d->ndet--;
                 goto found;
             }
-    uint64_t i = amap_find(&d->map, addr);
-    if (i == AMAP_NONE)
+    int in;
+    v = amap_take(&d->map, addr, &in);
+    if (!in)
         return SIM_NO_ID;
-    v = d->map.ents[i].val;
-    amap_del(&d->map, i);
 found:;
     uint32_t id = (uint32_t)v;
     *size = v >> 32 == UINT32_MAX ? d->size[id] : v >> 32;

@@ -38,24 +38,16 @@ uint64_t *tl_row(tl_t *t, uint64_t op)
     return r;
 }
 
-void sim_note_peaks(sim_run_t *run, unsigned first, unsigned end, uint64_t live, uint64_t op,
-                    int live_peak)
+void sim_new_peak(sim_run_t *run, unsigned m, uint64_t fp, uint64_t live, uint64_t op)
 {
-    for (unsigned m = first; m < end; m++) {
-        sim_model_t *md = &run->models[m];
-        sim_result_t *res = &run->results[m];
-        uint64_t fp = md->footprint(md->opaque);
-        if (fp > res->peak_footprint) {
-            res->peak_footprint = fp;
-            res->peak_op = op;
-            res->live_at_peak = live;
-            if (md->at_peak)
-                md->at_peak(md->opaque);
-            md->stats(md->opaque, &res->at_peak);
-        }
-        if (live_peak)
-            res->footprint_at_peak_live = fp;
-    }
+    sim_model_t *md = &run->models[m];
+    sim_result_t *res = &run->results[m];
+    res->peak_footprint = fp;
+    res->peak_op = op;
+    res->live_at_peak = live;
+    if (md->at_peak)
+        md->at_peak(md->opaque);
+    md->stats(md->opaque, &res->at_peak);
 }
 
 /* Steps the worker's models through one batch. */

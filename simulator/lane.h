@@ -33,9 +33,25 @@ typedef struct tl_s {
 uint64_t *tl_row(tl_t *t, uint64_t op);
 int tl_init(tl_t *t, unsigned rows, size_t width);
 
-/* Updates the peak results of models [first, end) after an allocating op. */
-void sim_note_peaks(sim_run_t *run, unsigned first, unsigned end, uint64_t live, uint64_t op,
-                    int live_peak);
+/* Records a new footprint peak fp of model m at op (lane.c). */
+void sim_new_peak(sim_run_t *run, unsigned m, uint64_t fp, uint64_t live, uint64_t op);
+
+/* Updates the peak results of models [first, end) after an allocating op:
+ * one footprint call and a compare a model, inline (it runs on every
+ * allocation); a new peak takes the call above. */
+static inline void sim_note_peaks(sim_run_t *run, unsigned first, unsigned end, uint64_t live, uint64_t op,
+                                  int live_peak)
+{
+    for (unsigned m = first; m < end; m++) {
+        const sim_model_t *md = &run->models[m];
+        sim_result_t *res = &run->results[m];
+        uint64_t fp = md->footprint(md->opaque);
+        if (__builtin_expect(fp > res->peak_footprint, 0))
+            sim_new_peak(run, m, fp, live, op);
+        if (live_peak)
+            res->footprint_at_peak_live = fp;
+    }
+}
 
 /* ---- the lane ---------------------------------------------------------------- */
 

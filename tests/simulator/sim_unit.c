@@ -291,8 +291,12 @@ static void test_amap(void)
             } else {
                 uint64_t j = rng / 7 % n, i = amap_find(&m, key[j]);
                 if (i == AMAP_NONE || m.ents[i].val != val[j]) { bad++; continue; }
-                amap_del(&m, i);
+                int found;
+                if (amap_take(&m, key[j], &found) != val[j] || !found)
+                    bad++;
                 if (amap_find(&m, key[j]) != AMAP_NONE)
+                    bad++;
+                if (amap_take(&m, key[j], &found) != 0 || found) /* gone: not found again */
                     bad++;
                 key[j] = key[--n], val[j] = val[n];
             }
