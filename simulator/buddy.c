@@ -21,8 +21,12 @@
 
 typedef struct bobj_s {
     uint64_t where; /* position at its order, or zone count (large) */
-    uint64_t order; /* 0..maxo, LARGE */
+    uint64_t order; /* 0..maxo, LARGE; | BLIVE while the object holds it */
 } bobj_t;
+/* Set in a modelled object's entry, cleared when it is released: an id whose
+ * allocation could not be modelled (out of memory, no block) or was already
+ * released never gives a block back (ids are reused). */
+#define BLIVE (1ull << 63)
 
 typedef struct buddy_s {
     unsigned lgmin, maxo;
@@ -102,16 +106,18 @@ static int fit(buddy_t *b, uint32_t id)
 
 static void release(buddy_t *b, uint32_t id)
 {
-    if (id >= b->cap)
+    if (id >= b->cap || !(b->obj[id].order & BLIVE))
         return;
-    const bobj_t *o = &b->obj[id];
-    if (o->order == LARGE) {
+    bobj_t *o = &b->obj[id];
+    uint64_t order = o->order & ~BLIVE;
+    if (order == LARGE) {
         b->large_bytes -= o->where * zone_bytes(b);
         b->class_bytes -= o->where * zone_bytes(b);
     } else {
-        give(b, o->where, (unsigned)o->order);
-        b->class_bytes -= (1ull << b->lgmin) << o->order;
+        give(b, o->where, (unsigned)order);
+        b->class_bytes -= (1ull << b->lgmin) << order;
     }
+    o->order = 0;
 }
 
 static void alloc(buddy_t *b, uint32_t id, uint64_t n)
@@ -121,15 +127,17 @@ static void alloc(buddy_t *b, uint32_t id, uint64_t n)
     unsigned k = order_of(b, n);
     if (k == LARGE) {
         uint64_t z = (n + zone_bytes(b) - 1) / zone_bytes(b);
-        b->obj[id] = (bobj_t){ z, LARGE };
+        b->obj[id] = (bobj_t){ z, LARGE | BLIVE };
         b->large_bytes += z * zone_bytes(b);
         b->class_bytes += z * zone_bytes(b);
         return;
     }
     uint64_t pos = take(b, k);
-    if (pos == UINT64_MAX)
+    if (pos == UINT64_MAX) {
+        b->obj[id].order = 0; /* not modelled */
         return;
-    b->obj[id] = (bobj_t){ pos, k };
+    }
+    b->obj[id] = (bobj_t){ pos, k | BLIVE };
     b->class_bytes += (1ull << b->lgmin) << k;
 }
 
@@ -146,9 +154,10 @@ static void buddy_step(void *o, const sim_req_t *r)
     case TR_OP_REALLOC:
     case TR_OP_REALLOCARRAY:
         if (r->old_id != SIM_NO_ID && r->id != SIM_NO_ID && r->old_id < b->cap && !fit(b, r->id) &&
-            b->obj[r->old_id].order != LARGE &&
-            order_of(b, n) == b->obj[r->old_id].order) { /* same block: stays in place */
+            (b->obj[r->old_id].order & BLIVE) && b->obj[r->old_id].order != (LARGE | BLIVE) &&
+            (order_of(b, n) | BLIVE) == b->obj[r->old_id].order) { /* same block: stays in place */
             b->obj[r->id] = b->obj[r->old_id];
+            b->obj[r->old_id].order = 0;
             return;
         }
         if (r->id != SIM_NO_ID) /* a moving realloc: new block first, then copy, free */
@@ -309,7 +318,7 @@ int sim_model_buddy(sim_model_t *m, uint64_t min_block, unsigned max_order, char
                  max_order, 40 - lgmin < SIM_BUDDY_MAX_ORDERS - 1 ? 40 - lgmin : SIM_BUDDY_MAX_ORDERS - 1);
         return -1;
     }
-    buddy_t *b = calloc(1, sizeof *b);
+    buddy_t *b = sim_zalloc_lines(sizeof *b);
     if (!b) {
         snprintf(err, errlen, "out of memory");
         return -1;

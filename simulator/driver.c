@@ -16,6 +16,7 @@
 #include "amap.h"
 #include "lane.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -133,6 +134,15 @@ static void tl_sample(sim_run_t *run, sim_drv_t *x, uint64_t op)
         r[3 + m] = run->models[m].footprint(run->models[m].opaque);
 }
 
+/* CPUs this process may run on (its affinity mask: taskset, cpusets). */
+static long usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* The threads the models are stepped on: 1, or 2 with the lane. A lone
  * model goes to the lane too (the driver's address map is about half the
  * work), unless checkpoints read its state in the driver's thread. */
@@ -140,7 +150,7 @@ static unsigned sim_threads(const sim_run_t *run)
 {
     if (!run->nmodels || run->threads == 1 || (run->nmodels == 1 && run->checkpoint_every))
         return 1;
-    return run->threads > 1 || sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
+    return run->threads > 1 || usable_cpus() >= 2 ? 2 : 1;
 }
 
 int sim_begin(sim_run_t *run)
@@ -273,7 +283,7 @@ int sim_event(sim_run_t *run, const tr_event_t *ev)
             run->peak_live = x->live;
             run->peak_live_op = op;
         }
-        sim_note_peaks(run, 0, x->nmain, x->live, op, lp);
+        sim_note_peaks(run->models, run->results, 0, x->nmain, x->live, op, lp);
     }
     if (x->lane)
         lane_push(x->lane, &q, x->live,

@@ -51,6 +51,18 @@ static inline int ids_fit(void **arr, uint64_t *cap, uint32_t id, size_t elem)
     return 0;
 }
 
+/* A zeroed block of whole cache lines of its own, for a model's state: the
+ * models of a run are stepped on two threads, and states allocated one after
+ * the other would otherwise share lines. Freed with free. */
+static inline void *sim_zalloc_lines(size_t n)
+{
+    size_t bytes = (n + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
 /* Frees an array grown by ids_fit. */
 static inline void ids_free(void *arr, uint64_t cap, size_t elem)
 {

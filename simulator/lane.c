@@ -38,10 +38,8 @@ uint64_t *tl_row(tl_t *t, uint64_t op)
     return r;
 }
 
-void sim_new_peak(sim_run_t *run, unsigned m, uint64_t fp, uint64_t live, uint64_t op)
+void sim_new_peak(sim_model_t *md, sim_result_t *res, uint64_t fp, uint64_t live, uint64_t op)
 {
-    sim_model_t *md = &run->models[m];
-    sim_result_t *res = &run->results[m];
     res->peak_footprint = fp;
     res->peak_op = op;
     res->live_at_peak = live;
@@ -53,8 +51,8 @@ void sim_new_peak(sim_run_t *run, unsigned m, uint64_t fp, uint64_t live, uint64
 /* Steps the worker's models through one batch. */
 static void run_batch(lane_t *l, const lane_batch_t *b)
 {
-    sim_run_t *run = l->run;
-    unsigned const first = l->first, end = run->nmodels;
+    sim_model_t *const models = l->models;
+    unsigned const first = l->first, end = l->end;
     /* the models fetch the state of a freed object AHEAD items early, and
      * their slot of it (where that state is) AHEAD_ID items early */
     enum { AHEAD = 8, AHEAD_ID = 16 };
@@ -63,15 +61,15 @@ static void run_batch(lane_t *l, const lane_batch_t *b)
             const lane_item_t *f = &b->it[i + AHEAD_ID];
             if (f->old_id != SIM_NO_ID)
                 for (unsigned m = first; m < end; m++)
-                    if (run->models[m].prefetch_id)
-                        run->models[m].prefetch_id(run->models[m].opaque, f->old_id);
+                    if (models[m].prefetch_id)
+                        models[m].prefetch_id(models[m].opaque, f->old_id);
         }
         if (i + AHEAD < b->n) {
             const lane_item_t *f = &b->it[i + AHEAD];
             if (f->old_id != SIM_NO_ID) /* (an extension item: a harmless wrong hint) */
                 for (unsigned m = first; m < end; m++)
-                    if (run->models[m].prefetch)
-                        run->models[m].prefetch(run->models[m].opaque, f->old_id);
+                    if (models[m].prefetch)
+                        models[m].prefetch(models[m].opaque, f->old_id);
         }
         const lane_item_t *it = &b->it[i];
         sim_req_t q = { .op = it->op, .n = ++l->n, .tid = it->tid, .id = it->id,
@@ -85,14 +83,14 @@ static void run_batch(lane_t *l, const lane_batch_t *b)
         }
         if (it->flags & LANE_STEP)
             for (unsigned m = first; m < end; m++)
-                run->models[m].step(run->models[m].opaque, &q);
+                models[m].step(models[m].opaque, &q);
         if (it->flags & LANE_ALLOC)
-            sim_note_peaks(run, first, end, it->live, q.n, !!(it->flags & LANE_LIVE_PEAK));
+            sim_note_peaks(models, l->results, first, end, it->live, q.n, !!(it->flags & LANE_LIVE_PEAK));
         if (l->tl.rows) {
             uint64_t *r = tl_row(&l->tl, q.n);
             if (r)
                 for (unsigned m = first; m < end; m++)
-                    r[1 + m - first] = run->models[m].footprint(run->models[m].opaque);
+                    r[1 + m - first] = models[m].footprint(models[m].opaque);
         }
     }
 }
@@ -120,11 +118,14 @@ static void *lane_main(void *arg)
 
 lane_t *lane_start(sim_run_t *run, unsigned first)
 {
-    lane_t *l = calloc(1, sizeof *l);
+    lane_t *l = aligned_alloc(64, sizeof *l);
     if (!l)
         return NULL;
-    l->run = run;
+    memset(l, 0, sizeof *l);
+    l->models = run->models;
+    l->results = run->results;
     l->first = first;
+    l->end = run->nmodels;
 #if defined(__x86_64__)
     unsigned a, b, c, d;
     l->prefetchw = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c >> 8) & 1;

@@ -33,21 +33,23 @@ typedef struct tl_s {
 uint64_t *tl_row(tl_t *t, uint64_t op);
 int tl_init(tl_t *t, unsigned rows, size_t width);
 
-/* Records a new footprint peak fp of model m at op (lane.c). */
-void sim_new_peak(sim_run_t *run, unsigned m, uint64_t fp, uint64_t live, uint64_t op);
+/* Records a new footprint peak fp of model md at op in res (lane.c). */
+void sim_new_peak(sim_model_t *md, sim_result_t *res, uint64_t fp, uint64_t live, uint64_t op);
 
 /* Updates the peak results of models [first, end) after an allocating op:
  * one footprint call and a compare a model, inline (it runs on every
- * allocation); a new peak takes the call above. */
-static inline void sim_note_peaks(sim_run_t *run, unsigned first, unsigned end, uint64_t live, uint64_t op,
-                                  int live_peak)
+ * allocation); a new peak takes the call above. The arrays are passed, not
+ * the run: the lane keeps its own copies of the pointers, off the lines of
+ * sim_run_t that the driver writes. */
+static inline void sim_note_peaks(sim_model_t *models, sim_result_t *results, unsigned first, unsigned end,
+                                  uint64_t live, uint64_t op, int live_peak)
 {
     for (unsigned m = first; m < end; m++) {
-        const sim_model_t *md = &run->models[m];
-        sim_result_t *res = &run->results[m];
+        sim_model_t *md = &models[m];
+        sim_result_t *res = &results[m];
         uint64_t fp = md->footprint(md->opaque);
         if (__builtin_expect(fp > res->peak_footprint, 0))
-            sim_new_peak(run, m, fp, live, op);
+            sim_new_peak(md, res, fp, live, op);
         if (live_peak)
             res->footprint_at_peak_live = fp;
     }
@@ -83,23 +85,28 @@ typedef struct lane_batch_s {
     lane_item_t it[LANE_BATCH] __attribute__((aligned(64)));
 } lane_batch_t;
 
+/* Three cache lines apart (the struct is 64-byte aligned): what the driver
+ * reads and writes per event, what the worker does, and what they share
+ * under the mutex. */
 typedef struct lane_s {
     /* the driver's side */
     lane_batch_t *fill; /* being filled */
     int prefetchw;      /* the CPU has PREFETCHW */
-    /* the worker's */
-    sim_run_t *run;
-    unsigned first;    /* models [first, run->nmodels) */
-    tl_t tl;           /* rows of (op, footprint of each of its models) */
+    /* the worker's: its own copies of the run's pointers (the driver writes
+     * sim_run_t's counters on every event) */
+    __attribute__((aligned(64))) sim_model_t *models;
+    sim_result_t *results;
+    unsigned first, end; /* models [first, end) */
+    tl_t tl;             /* rows of (op, footprint of each of its models) */
+    uint64_t n;          /* the worker's op count */
     /* shared, under mu */
-    pthread_t th;
+    __attribute__((aligned(64))) pthread_t th;
     int running;
     pthread_mutex_t mu;
     pthread_cond_t has_data, has_space;
     lane_batch_t *ring[LANE_NB]; /* LANE_NB + 1 batches: the ring's and the one filled */
     unsigned head, count;
     lane_batch_t *all[LANE_NB + 1];
-    uint64_t n; /* the worker's op count */
 } lane_t;
 
 /* Starts a worker for models [first, run->nmodels); NULL if it cannot (the

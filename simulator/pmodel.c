@@ -340,7 +340,7 @@ int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, con
             apply_list(&cfg, env[i] + 15, ':', 1, err, errlen);
     if (tune && apply_list(&cfg, tune, ',', 0, err, errlen))
         return -1;
-    pmod_t *p = calloc(1, sizeof *p);
+    pmod_t *p = sim_zalloc_lines(sizeof *p);
     if (!p || !(p->h = pm_create(&cfg))) {
         free(p);
         snprintf(err, errlen, "out of memory");

@@ -122,7 +122,7 @@ int sim_model_sizeclass(sim_model_t *m, sim_sc_kind_t k, char *err, size_t errle
 
 typedef struct sim_result_s {
     /* a line of its own: the models of one run are stepped on two threads */
-    _Alignas(64) uint64_t peak_footprint;
+    uint64_t peak_footprint __attribute__((aligned(64)));
     uint64_t peak_op, live_at_peak; /* the footprint's peak */
     uint64_t footprint_at_peak_live; /* footprint when the live bytes peaked */
     sim_stats_t at_peak; /* at the footprint's peak */
@@ -138,15 +138,17 @@ typedef struct sim_run_s {
     /* The callbacks run in the caller's thread. With a second lane (threads
      * below), the other models are still being stepped in it meanwhile: a
      * checkpoint that is not the final one, and progress, may read models[0]
-     * only. */
+     * only, and progress not even that when models[0] is the only model
+     * (it is then stepped in the lane, unless there are checkpoints). */
     uint64_t checkpoint_every; /* 0 = none */
     void (*checkpoint)(void *ctx, uint64_t op, int final); /* after op (op = count) */
     void (*progress)(void *ctx, uint64_t events, uint64_t file_bytes);
     void *ctx;
     unsigned timeline_rows; /* 0 = no timeline; else at most this many rows */
     /* 0: the first model in the calling thread and the others in a thread of
-     * their own when there are two CPUs or more; 1: all in the calling
-     * thread; 2: two threads whatever the CPUs. The results are the same. */
+     * their own (a lone model in it, without checkpoints) when the process
+     * may run on two CPUs or more; 1: all in the calling thread; 2: two
+     * threads whatever the CPUs. The results are the same. */
     unsigned threads;
     /* out */
     uint64_t events, peak_live, peak_live_op, final_live, last_t_ns;

@@ -31,7 +31,7 @@ typedef struct scls_s {
 } scls_t;
 
 typedef struct obj_s {
-    uint64_t csz;  /* class bytes */
+    uint64_t csz;  /* class bytes; 0 = not modelled or released (ids are reused) */
     uint32_t slab; /* slab index */
     uint32_t ci;   /* class index or LARGE */
 } obj_t;
@@ -80,12 +80,14 @@ static uint64_t request_of(const sim_req_t *r)
 
 static void release(sc_t *s, uint32_t id)
 {
-    if (id >= s->cap)
+    if (id >= s->cap || !s->obj[id].csz)
         return;
     obj_t *o = &s->obj[id];
     s->class_bytes -= o->csz;
+    uint64_t csz = o->csz;
+    o->csz = 0;
     if (o->ci == LARGE) {
-        s->footprint -= sim_large_bytes(s->kind, o->csz);
+        s->footprint -= sim_large_bytes(s->kind, csz);
         return;
     }
     scls_t *c = &s->cls[o->ci];
@@ -120,8 +122,7 @@ static int alloc(sc_t *s, uint32_t id, uint64_t n)
         }
         k = class_index(s, cz);
     }
-    o->csz = cz;
-    s->class_bytes += cz;
+    o->csz = 0; /* not modelled unless a slot is found below (out of memory) */
     scls_t *c = &s->cls[k];
     uint64_t sl = hbs_first(&c->nonfull);
     if (sl == UINT64_MAX) { /* a new slab */
@@ -150,6 +151,8 @@ static int alloc(sc_t *s, uint32_t id, uint64_t n)
         hbs_set(&c->nonfull, sl);
     o->ci = k;
     o->slab = (uint32_t)sl;
+    o->csz = cz;
+    s->class_bytes += cz;
     return 0;
 }
 
@@ -166,6 +169,7 @@ static void sc_step(void *o, const sim_req_t *r)
             !ids_fit((void **)&s->obj, &s->cap, r->id, sizeof *s->obj) &&
             class_of(s, r->size) == s->obj[r->old_id].csz) { /* same class: in place */
             s->obj[r->id] = s->obj[r->old_id];
+            s->obj[r->old_id].csz = 0;
             return;
         }
         if (r->id != SIM_NO_ID) /* a moving realloc: new block first, then copy, free */
@@ -237,7 +241,7 @@ static const char *const names[] = { "jemalloc", "tcmalloc", "mimalloc" };
 
 int sim_model_sizeclass(sim_model_t *m, sim_sc_kind_t kind, char *err, size_t errlen)
 {
-    sc_t *s = calloc(1, sizeof *s);
+    sc_t *s = sim_zalloc_lines(sizeof *s);
     if (!s || kind > SIM_MIMALLOC) {
         free(s);
         snprintf(err, errlen, kind > SIM_MIMALLOC ? "unknown size-class model" : "out of memory");

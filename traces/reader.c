@@ -7,6 +7,7 @@
  * and module tables; never the whole trace. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -624,7 +625,9 @@ int tr_reader_decode_ahead(tr_reader_t *r) { return tr_ahead_start(r); }
 int tr_reader_prefetch(tr_reader_t *r) {
     /* three busy threads (zstd, decoding, the caller) need three CPUs: with
      * fewer, handing decoded events across cores cost more than decoding */
-    return sysconf(_SC_NPROCESSORS_ONLN) >= 3 ? tr_ahead_start(r) : tr_reader_readahead(r);
+    cpu_set_t set; /* the CPUs this process may run on (taskset, cpusets) */
+    long const ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+    return ncpu >= 3 ? tr_ahead_start(r) : tr_reader_readahead(r);
 }
 
 int tr_reader_readahead(tr_reader_t *r) {

@@ -250,7 +250,7 @@ static inline void pm_fast_ahead(pm_heap_t *h, pm_arena_t *av, uint64_t nb)
     if (!c) /* nothing to refill from */
         return;
     pm_chunk_t *a = av->fast_ahead[fi];
-    if (a && a->state == PM_FAST)
+    if (a && a->state == PM_FAST && a->size == nb) /* still on this list, most likely */
         c = a->fd;
     av->fast_ahead[fi] = c;
     if (c) {

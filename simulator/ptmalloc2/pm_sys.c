@@ -301,7 +301,9 @@ static pm_arena_t *arena_alloc(pm_heap_t *h)
         h->arenas = a;
         h->n_arenas_alloc = n;
     }
-    pm_arena_t *av = aligned_alloc(_Alignof(pm_arena_t), sizeof *av); /* bin records: 64 */
+    /* whole lines of its own: the model may run on another thread than
+     * whatever was allocated next to it */
+    pm_arena_t *av = aligned_alloc(64, (sizeof *av + 63) & ~(size_t)63);
     if (!av)
         return NULL;
     memset(av, 0, sizeof *av);

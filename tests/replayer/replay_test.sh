@@ -239,15 +239,27 @@ writeerr)
     json ok.json 'd["events"] == 2000'
     # a full device of our own as root: a broken output check would rename
     # a file over the device it is given, and /dev/full is the machine's
+    # (root with a node that does not work, on a nodev mount: the case is
+    # skipped rather than aimed at the machine's device)
     full=/dev/full
+    if [ "$(id -u)" = 0 ]; then
+        rm -f full
+        full=
+        if mknod full c 1 7 2> /dev/null; then
+            dd if=/dev/zero of=full bs=1 count=1 2>&1 | grep -q "No space left on device" && full=$PWD/full
+        fi
+    fi
+    if [ -n "$full" ]; then
+        "$R" o.zst --no-progress --json "$full" > table.txt 2> err.txt; st=$?
+        [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: $full: No space left on device" ] || { cat err.txt; fail "--json $full: status $st"; }
+        grep -q "^glibc " table.txt || fail "the table was lost"
+        only 1 "malloc-replay: $full: No space left on device" o.zst --no-progress --checkpoints 1 --csv "$full" --json ok2.json
+        [ -c "$full" ] || fail "$full is no longer a device"
+        json ok2.json 'd["runs"][0]["ops"] == 2000'
+    else
+        echo "skipped the device cases: no working full device of our own"
+    fi
     rm -f full
-    [ "$(id -u)" = 0 ] && mknod full c 1 7 2> /dev/null && full=$PWD/full
-    "$R" o.zst --no-progress --json "$full" > table.txt 2> err.txt; st=$?
-    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: $full: No space left on device" ] || { cat err.txt; fail "--json $full: status $st"; }
-    grep -q "^glibc " table.txt || fail "the table was lost"
-    only 1 "malloc-replay: $full: No space left on device" o.zst --no-progress --checkpoints 1 --csv "$full" --json ok2.json
-    [ -c "$full" ] || fail "$full is no longer a device"
-    json ok2.json 'd["runs"][0]["ops"] == 2000'
     ;;
 partial)
     # a write that fails part-way leaves no partial file: no file at all, or the previous one unchanged

@@ -209,11 +209,23 @@ if [ -w /dev/full ]; then
     "$sim" "$dir/small.zst" --model jemalloc > /dev/full 2> "$dir/err"; rc=$?
     if [ $rc -eq 1 ] && grep -q "standard output: No space left" "$dir/err"; then ok "full stdout"
     else bad "full stdout: rc $rc: $(cat "$dir/err")"; fi
-    full=/dev/full # as root, a device of our own: a broken output check would rename over it
+    # as root, a device of our own: a broken output check would rename over
+    # the device it is given (skipped if the node does not work, on a nodev
+    # mount, rather than aimed at the machine's /dev/full)
+    full=/dev/full
+    if [ "$(id -u)" = 0 ]; then
+        rm -f "$dir/full"
+        full=
+        mknod "$dir/full" c 1 7 2> /dev/null &&
+            dd if=/dev/zero of="$dir/full" bs=1 count=1 2>&1 | grep -q "No space left on device" && full=$dir/full
+    fi
+    if [ -n "$full" ]; then
+        "$sim" "$dir/small.zst" --model jemalloc --json "$full" > /dev/null 2> "$dir/err"; rc=$?
+        if [ $rc -eq 1 ] && [ "$(cat "$dir/err")" = "malloc-sim: $full: write failed: No space left on device" ] && [ -c "$full" ]; then ok "--json $full"
+        else bad "--json $full: rc $rc: $(cat "$dir/err")"; fi
+    else
+        echo "skipped --json to a full device: no working device node of our own"
+    fi
     rm -f "$dir/full"
-    [ "$(id -u)" = 0 ] && mknod "$dir/full" c 1 7 2> /dev/null && full=$dir/full
-    "$sim" "$dir/small.zst" --model jemalloc --json "$full" > /dev/null 2> "$dir/err"; rc=$?
-    if [ $rc -eq 1 ] && [ "$(cat "$dir/err")" = "malloc-sim: $full: write failed: No space left on device" ] && [ -c "$full" ]; then ok "--json $full"
-    else bad "--json $full: rc $rc: $(cat "$dir/err")"; fi
 fi
 exit $fail

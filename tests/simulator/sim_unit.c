@@ -2,11 +2,15 @@
  * allocator step by step (blocks, footprint, /proc/buddyinfo counts, Linux's
  * unusable-free and fragmentation indices), the size-class tables against
  * the allocators' documented classes, and the slab footprint; the driver's
- * address map against a plain array. */
+ * address map against a plain array, past the size where its table is
+ * mapped; the per-id arrays across their switch to mmap and mremap; and
+ * which thread steps a lone model. */
 #include "amap.h"
+#include "ids.h"
 #include "sim.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -258,18 +262,21 @@ static void test_slab_classes(void)
  * its value, every deleted one gone. */
 static void test_amap(void)
 {
-    static uint64_t key[20000], val[20000];
-    for (int crowd = 0; crowd < 2; crowd++) {
+    static uint64_t key[200000], val[200000];
+    /* round 0: random keys; 1: crowded home buckets; 2: 200K keys, a table
+     * of 6 MiB (mapped, grown through the 2 MiB switch) */
+    for (int round = 0; round < 3; round++) {
+        int crowd = round == 1, big = round == 2;
         amap_t m = { 0 };
         if (amap_init(&m, 2)) {
             CHECK(0);
             return;
         }
         uint64_t rng = 12345, n = 0, ops = 0, bad = 0, next = 1;
-        uint64_t cap = crowd ? 1500 : 20000, steps = crowd ? 60000 : 400000;
+        uint64_t cap = crowd ? 1500 : big ? 200000 : 20000, steps = crowd ? 60000 : big ? 600000 : 400000;
         for (uint64_t step = 0; step < steps; step++) {
             rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-            int ins = n < 100 || (n < cap && rng % 100 < (step < steps / 2 ? 55 : 45));
+            int ins = n < 100 || (n < cap && rng % 100 < (step < steps / 2 ? (big ? 90 : 55) : 45));
             if (ins) {
                 uint64_t id = next++, k = crowd ? id << 20 : id * 16;
                 if (crowd) { /* crowd: every key in one of 3 home buckets */
@@ -310,13 +317,108 @@ static void test_amap(void)
         CHECK(bad == 0);
         CHECK(m.n == n);
         CHECK(ops > steps / 2);
+        if (big)
+            CHECK(m.mapped >= 4u << 20 && n > 100000);
         amap_free(&m);
+    }
+}
+
+/* ids_fit grown one id at a time from nothing to 5 MiB: below 2 MiB by
+ * realloc, then a copy into a mapping, then mremap. Every new element reads
+ * 0, every written one keeps its value across each move. */
+static void test_ids(void)
+{
+    for (size_t elem = 8; elem <= 16; elem += 8) {
+        void *arr = NULL;
+        uint64_t cap = 0, bad = 0, n = (5u << 20) / elem;
+        for (uint32_t id = 0; id < n; id++) {
+            if (ids_fit(&arr, &cap, id, elem)) {
+                CHECK(0);
+                break;
+            }
+            uint64_t *e = (uint64_t *)((char *)arr + (size_t)id * elem);
+            if (e[0] != 0 || e[elem / 8 - 1] != 0)
+                bad++;
+            e[0] = id * 3 + 1;
+        }
+        for (uint32_t id = 0; id < n; id++)
+            if (((uint64_t *)((char *)arr + (size_t)id * elem))[0] != id * 3 + 1)
+                bad++;
+        CHECK(bad == 0);
+        CHECK(cap * elem >= IDS_MAP);
+        ids_free(arr, cap, elem);
+    }
+    for (size_t n = 1; n < 300; n += 37) {
+        unsigned char *p = sim_zalloc_lines(n);
+        CHECK(p && (uintptr_t)p % 64 == 0);
+        int zero = 1;
+        for (size_t i = 0; p && i < n; i++)
+            zero &= p[i] == 0;
+        CHECK(zero);
+        free(p);
+    }
+}
+
+/* Which thread steps a lone model: the lane's with threads = 2 and no
+ * checkpoints, the caller's with checkpoints (they read its state there) or
+ * with threads = 1; the same results in every case. */
+static pthread_t step_thread;
+static uint64_t step_live, step_count;
+static void lone_step(void *o, const sim_req_t *r)
+{
+    (void)o;
+    step_thread = pthread_self();
+    step_count++;
+    if (r->op == TR_OP_MALLOC)
+        step_live += r->size;
+    else if (r->op == TR_OP_FREE)
+        step_live -= 1000; /* every malloc below is 1000 bytes */
+}
+static uint64_t lone_fp(void *o) { return (void)o, step_live; }
+static void lone_stats(void *o, sim_stats_t *st) { (void)o, memset(st, 0, sizeof *st), st->footprint = step_live; }
+static void lone_destroy(void *o) { (void)o; }
+static void lone_cp(void *ctx, uint64_t op, int final) { (void)ctx, (void)op, (void)final; }
+
+static void test_lone_lane(void)
+{
+    for (int mode = 0; mode < 3; mode++) { /* lane; checkpoints; one thread */
+        sim_model_t m = { .name = "lone", .step = lone_step, .footprint = lone_fp, .stats = lone_stats,
+                          .destroy = lone_destroy };
+        sim_run_t run = { .models = &m, .nmodels = 1, .threads = mode == 2 ? 1 : 2 };
+        if (mode == 1)
+            run.checkpoint_every = 1000, run.checkpoint = lone_cp;
+        step_live = step_count = 0;
+        step_thread = pthread_self();
+        CHECK(sim_begin(&run) == 0);
+        tr_event_t ev = { .tid = 1 };
+        /* 2 mallocs then a free of the second, 1000 bytes each: 13334 mallocs,
+         * 6666 frees, 6668000 bytes live at the end and at the peak */
+        for (uint64_t i = 1; i <= 20000; i++) {
+            ev.seq = ev.release_seq = i;
+            if (i % 3) {
+                ev.op = TR_OP_MALLOC, ev.a = 1000, ev.ret = 0x100000 + i * 0x1000;
+            } else {
+                ev.op = TR_OP_FREE, ev.a = 0x100000 + (i - 1) * 0x1000, ev.ret = 0;
+            }
+            CHECK(sim_event(&run, &ev) == 0);
+        }
+        sim_end(&run);
+        int other = !pthread_equal(step_thread, pthread_self());
+        if (mode == 0)
+            CHECK(other);
+        else
+            CHECK(!other);
+        CHECK(step_count == 20000);
+        CHECK(run.results[0].peak_footprint == 6668000 && run.results[0].final.footprint == 6668000);
+        sim_run_free(&run);
     }
 }
 
 int main(void)
 {
     test_amap();
+    test_ids();
+    test_lone_lane();
     test_slab_classes();
     test_buddy();
     test_buddy_bulk();
