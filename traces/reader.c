@@ -481,7 +481,51 @@ static inline void deliver(tr_reader_t *r, tr_event_t *out, const tr_event_t *ev
     if (ev->seq >= r->next_seq) r->next_seq = ev->seq + 1;
 }
 
+/* The common case in few instructions: a MALLOC or FREE record wholly in the
+ * window, of the current thread, next in seq order, with nothing waiting in
+ * the merge heap. Anything else, or a record that does not decode cleanly,
+ * is left to decode_slow (which reports it): nothing is changed before the
+ * record is known good. Returns 1 with *ev filled, or 0. */
+static inline int decode_fast(tr_reader_t *r, tr_event_t *ev) {
+    tr_tstate_t *const s = r->cur;
+    if (r->hn || r->done || r->have_end || !s || r->cur_str) return 0;
+    const uint8_t *const p = r->raw + r->raw_start;
+    size_t const avail = r->raw_end - r->raw_start;
+    if (avail < 2 || p[1] >= 0x80 || avail < 2u + p[1]) return 0;
+    uint8_t const op = p[0];
+    if (op != TR_OP_MALLOC && op != TR_OP_FREE) return 0;
+    tr_cursor_t c = { p + 2, p + 2 + p[1], 0 };
+    uint64_t const seq = s->seq + uvar(&c);
+    if (seq != r->next_seq) return 0;
+    uint64_t const t = s->t + (uint64_t)svar(&c);
+    uint32_t const stack = (uint32_t)uvar(&c);
+    uint64_t a, ret, ptr = s->ptr;
+    if (op == TR_OP_MALLOC) {
+        a = uvar(&c);
+        ret = ptr += (uint64_t)svar(&c);
+    } else {
+        a = ptr += (uint64_t)svar(&c);
+        ret = 0;
+    }
+    if (c.p > c.end) return 0;
+    s->seq = seq;
+    s->t = t;
+    s->ptr = ptr;
+    r->raw_start += 2u + p[1];
+    r->st.records++;
+    r->next_seq = seq + 1;
+    *ev = (tr_event_t){ .seq = seq, .release_seq = seq, .t_ns = t, .a = a, .ret = ret,
+                        .tid = tidmap_tid(s), .stack = stack, .op = op };
+    return 1;
+}
+
+static __attribute__((noinline)) int decode_slow(tr_reader_t *r, tr_event_t *out);
+
 int tr_reader_decode(tr_reader_t *r, tr_event_t *out) {
+    return decode_fast(r, out) ? 1 : decode_slow(r, out);
+}
+
+static int decode_slow(tr_reader_t *r, tr_event_t *out) {
     for (;;) {
         /* release what the merge allows */
         while (r->hn) {
