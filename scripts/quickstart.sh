@@ -17,4 +17,4 @@ if [ "$what" = demo ]; then
   exec sh scripts/demo.sh build out
 fi
 sh scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
-cd build && ctest --output-on-failure -j2
+cd build && ctest --output-on-failure -j2 --timeout 600 # a hung test fails, not the whole run
