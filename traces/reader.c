@@ -481,11 +481,12 @@ static inline void deliver(tr_reader_t *r, tr_event_t *out, const tr_event_t *ev
     if (ev->seq >= r->next_seq) r->next_seq = ev->seq + 1;
 }
 
-/* The common case in few instructions: a MALLOC or FREE record wholly in the
- * window, of the current thread, next in seq order, with nothing waiting in
- * the merge heap. Anything else, or a record that does not decode cleanly,
- * is left to decode_slow (which reports it): nothing is changed before the
- * record is known good. Returns 1 with *ev filled, or 0. */
+/* The common case in few instructions: a MALLOC, FREE, CALLOC or REALLOC
+ * record wholly in the window, of the current thread, next in seq order (a
+ * realloc's release seq too), with nothing waiting in the merge heap.
+ * Anything else, or a record that does not decode cleanly, is left to
+ * decode_slow (which reports it): nothing is changed before the record is
+ * known good. Returns 1 with *ev filled, or 0. */
 static inline int decode_fast(tr_reader_t *r, tr_event_t *ev) {
     tr_tstate_t *const s = r->cur;
     if (r->hn || r->done || r->have_end || !s || r->cur_str) return 0;
@@ -493,20 +494,37 @@ static inline int decode_fast(tr_reader_t *r, tr_event_t *ev) {
     size_t const avail = r->raw_end - r->raw_start;
     if (avail < 2 || p[1] >= 0x80 || avail < 2u + p[1]) return 0;
     uint8_t const op = p[0];
-    if (op != TR_OP_MALLOC && op != TR_OP_FREE) return 0;
+    if (op != TR_OP_MALLOC && op != TR_OP_FREE && op != TR_OP_CALLOC && op != TR_OP_REALLOC) return 0;
     tr_cursor_t c = { p + 2, p + 2 + p[1], 0 };
     uint64_t const seq = s->seq + uvar(&c);
-    if (seq != r->next_seq) return 0;
     uint64_t const t = s->t + (uint64_t)svar(&c);
     uint32_t const stack = (uint32_t)uvar(&c);
-    uint64_t a, ret, ptr = s->ptr;
-    if (op == TR_OP_MALLOC) {
+    uint64_t a, b = 0, ret = 0, rel = seq, ptr = s->ptr;
+    switch (op) {
+    case TR_OP_MALLOC:
         a = uvar(&c);
         ret = ptr += (uint64_t)svar(&c);
-    } else {
+        break;
+    case TR_OP_FREE:
         a = ptr += (uint64_t)svar(&c);
-        ret = 0;
+        break;
+    case TR_OP_CALLOC:
+        a = uvar(&c);
+        b = uvar(&c);
+        ret = ptr += (uint64_t)svar(&c);
+        break;
+    default: { /* TR_OP_REALLOC */
+        a = ptr += (uint64_t)svar(&c);
+        b = uvar(&c);
+        ret = ptr += (uint64_t)svar(&c);
+        uint64_t const d = uvar(&c);
+        if (d > seq) return 0;
+        rel = seq - d;
+        break;
     }
+    }
+    /* in order as decode_slow has it: one seq, or a realloc's two in a row */
+    if (rel == seq ? seq != r->next_seq : rel != r->next_seq || seq != rel + 1) return 0;
     if (c.p > c.end) return 0;
     s->seq = seq;
     s->t = t;
@@ -514,7 +532,7 @@ static inline int decode_fast(tr_reader_t *r, tr_event_t *ev) {
     r->raw_start += 2u + p[1];
     r->st.records++;
     r->next_seq = seq + 1;
-    *ev = (tr_event_t){ .seq = seq, .release_seq = seq, .t_ns = t, .a = a, .ret = ret,
+    *ev = (tr_event_t){ .seq = seq, .release_seq = rel, .t_ns = t, .a = a, .b = b, .ret = ret,
                         .tid = tidmap_tid(s), .stack = stack, .op = op };
     return 1;
 }
