@@ -362,8 +362,11 @@ static void test_ids(void)
 /* Which thread steps a lone model: the lane's with threads = 2 and no
  * checkpoints, the caller's with checkpoints (they read its state there) or
  * with threads = 1; the same results in every case. */
-static pthread_t step_thread;
+static pthread_t step_thread, step_thread2;
 static uint64_t step_live, step_count;
+static void second_step(void *o, const sim_req_t *r) { (void)o, (void)r, step_thread2 = pthread_self(); }
+static uint64_t second_fp(void *o) { return (void)o, 0; } /* nothing shared with the first model */
+static void second_stats(void *o, sim_stats_t *st) { (void)o, memset(st, 0, sizeof *st); }
 static void lone_step(void *o, const sim_req_t *r)
 {
     (void)o;
@@ -381,14 +384,18 @@ static void lone_cp(void *ctx, uint64_t op, int final) { (void)ctx, (void)op, (v
 
 static void test_lone_lane(void)
 {
-    for (int mode = 0; mode < 3; mode++) { /* lane; checkpoints; one thread */
-        sim_model_t m = { .name = "lone", .step = lone_step, .footprint = lone_fp, .stats = lone_stats,
-                          .destroy = lone_destroy };
-        sim_run_t run = { .models = &m, .nmodels = 1, .threads = mode == 2 ? 1 : 2 };
+    /* modes: lone in the lane; checkpoints; one thread; a second model (the
+     * first stays in the caller's thread, the second goes to the lane) */
+    for (int mode = 0; mode < 4; mode++) {
+        sim_model_t m[2] = { { .name = "lone", .step = lone_step, .footprint = lone_fp, .stats = lone_stats,
+                               .destroy = lone_destroy },
+                             { .name = "second", .step = second_step, .footprint = second_fp,
+                               .stats = second_stats, .destroy = lone_destroy } };
+        sim_run_t run = { .models = m, .nmodels = mode == 3 ? 2 : 1, .threads = mode == 2 ? 1 : 2 };
         if (mode == 1)
             run.checkpoint_every = 1000, run.checkpoint = lone_cp;
         step_live = step_count = 0;
-        step_thread = pthread_self();
+        step_thread = step_thread2 = pthread_self();
         CHECK(sim_begin(&run) == 0);
         tr_event_t ev = { .tid = 1 };
         /* 2 mallocs then a free of the second, 1000 bytes each: 13334 mallocs,
@@ -408,6 +415,8 @@ static void test_lone_lane(void)
             CHECK(other);
         else
             CHECK(!other);
+        if (mode == 3)
+            CHECK(!pthread_equal(step_thread2, pthread_self()));
         CHECK(step_count == 20000);
         CHECK(run.results[0].peak_footprint == 6668000 && run.results[0].final.footprint == 6668000);
         sim_run_free(&run);

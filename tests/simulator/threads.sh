@@ -42,8 +42,10 @@ for t in synth r3 r4; do
 done
 # the second lane really ran: a thread named sim-lane with --threads 2 and
 # none with --threads 1 (the reader has threads of its own either way)
+# (on a trace long enough to be seen: 2M events, some hundreds of ms)
+"$gen" long.zst 2000000 > /dev/null
 lane_seen() { # ARGS...: 1 if a sim-lane thread showed during the run
-    "$sim" synth.zst --no-progress "$@" > /dev/null &
+    "$sim" long.zst --no-progress "$@" > /dev/null &
     pid=$!
     seen=0
     while kill -0 $pid 2>/dev/null; do
@@ -62,7 +64,7 @@ echo "sim-lane thread seen: --threads 2: $two, --threads 1: $one, ptmalloc2 alon
 [ "$one" = 0 ] || { echo "FAIL: --threads 1 had a sim-lane thread"; fail=1; }
 [ "$lone" = 1 ] || { echo "FAIL: --threads 2 --model ptmalloc2 never had a sim-lane thread"; fail=1; }
 [ "$cp" = 0 ] || { echo "FAIL: checkpoints of a lone model read in the driver's thread, but a sim-lane thread ran"; fail=1; }
-"$sim" synth.zst --model ptmalloc2 --threads 1 --checkpoints 1000 --csv cp1.csv > /dev/null
+"$sim" long.zst --model ptmalloc2 --threads 1 --checkpoints 1000 --csv cp1.csv > /dev/null
 cmp -s cp.csv cp1.csv || { echo "FAIL: checkpoint rows differ with --threads 2"; fail=1; }
 "$sim" synth.zst --threads 3 > /dev/null 2> err.txt && { echo "FAIL: --threads 3 accepted"; fail=1; }
 grep -q "expected 1 or 2" err.txt || { echo "FAIL: --threads 3: $(cat err.txt)"; fail=1; }
