@@ -331,6 +331,7 @@ int sim_model_buddy(sim_model_t *m, uint64_t min_block, unsigned max_order, char
     m->step = buddy_step;
     m->footprint = buddy_footprint;
     m->prefetch = buddy_prefetch;
+    m->cost = 14;
     m->stats = buddy_stats;
     m->at_peak = buddy_at_peak;
     m->report = buddy_report;

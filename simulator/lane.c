@@ -116,7 +116,7 @@ static void *lane_main(void *arg)
     }
 }
 
-lane_t *lane_start(sim_run_t *run, unsigned first)
+lane_t *lane_start(sim_run_t *run, unsigned first, unsigned end)
 {
     lane_t *l = aligned_alloc(64, sizeof *l);
     if (!l)
@@ -125,12 +125,12 @@ lane_t *lane_start(sim_run_t *run, unsigned first)
     l->models = run->models;
     l->results = run->results;
     l->first = first;
-    l->end = run->nmodels;
+    l->end = end;
 #if defined(__x86_64__)
     unsigned a, b, c, d;
     l->prefetchw = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c >> 8) & 1;
 #endif
-    if (run->timeline_rows && tl_init(&l->tl, run->timeline_rows, 1 + run->nmodels - first))
+    if (run->timeline_rows && tl_init(&l->tl, run->timeline_rows, 1 + end - first))
         goto fail;
     for (unsigned k = 0; k <= LANE_NB; k++)
         if (!(l->all[k] = aligned_alloc(64, sizeof(lane_batch_t))))

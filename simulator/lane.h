@@ -1,8 +1,9 @@
 /* lane.h - the driver's second lane: some models stepped in a thread of their
  * own (internal to the simulator, not part of sim.h).
  *
- * The driver maps addresses to ids and steps the first models itself; for
- * the others it appends each event's request to a batch that a worker thread
+ * The driver maps addresses to ids and steps some models itself (driver.c's
+ * split_models chooses); for the others, a run of the list at one end, it
+ * appends each event's request to a batch that a worker thread
  * takes over once full (a ring of LANE_NB batches, handed over under a mutex
  * once per LANE_BATCH events). The worker steps its models in the same order,
  * tracks their peaks from the live bytes the driver passes along, and keeps
@@ -109,9 +110,9 @@ typedef struct lane_s {
     lane_batch_t *all[LANE_NB + 1];
 } lane_t;
 
-/* Starts a worker for models [first, run->nmodels); NULL if it cannot (the
- * caller then steps them itself). */
-lane_t *lane_start(sim_run_t *run, unsigned first);
+/* Starts a worker for models [first, end); NULL if it cannot (the caller
+ * then steps them itself). */
+lane_t *lane_start(sim_run_t *run, unsigned first, unsigned end);
 /* Hands the filled batch to the worker (blocks while the ring is full). */
 void lane_flush(lane_t *l, int last);
 /* Flushes, waits for the worker to finish every event, stops it. */

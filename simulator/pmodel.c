@@ -360,6 +360,7 @@ int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, con
     m->destroy = pmod_destroy;
     m->prefetch = pm_prefetch;
     m->prefetch_id = pm_prefetch_id;
+    m->cost = 27;
     return 0;
 }
 

@@ -75,6 +75,10 @@ typedef struct sim_model_s {
      * id (where prefetch will read what to fetch), so that prefetch itself
      * does not wait for memory. A hint too. */
     void (*prefetch_id)(void *opaque, uint32_t id);
+    /* Optional: the model's work per event relative to the others', in
+     * instructions / 10 (callgrind on the synthetic trace), for sharing the
+     * models between two threads; 0 = unknown, taken as 10. */
+    unsigned cost;
 } sim_model_t;
 
 /* ---- models --------------------------------------------------------------- */

@@ -273,5 +273,6 @@ int sim_model_sizeclass(sim_model_t *m, sim_sc_kind_t kind, char *err, size_t er
     m->report = sc_report;
     m->destroy = sc_destroy;
     m->prefetch = sc_prefetch;
+    m->cost = 10; /* ~60 instructions, and a cache miss on its per-id slot */
     return 0;
 }

@@ -384,15 +384,17 @@ static void lone_cp(void *ctx, uint64_t op, int final) { (void)ctx, (void)op, (v
 
 static void test_lone_lane(void)
 {
-    /* modes: lone in the lane; checkpoints; one thread; a second model (the
-     * first stays in the caller's thread, the second goes to the lane) */
-    for (int mode = 0; mode < 4; mode++) {
+    /* modes: 0 lone, in the lane; 1 lone with checkpoints, here; 2 one
+     * thread; 3 a second model and checkpoints: the first here, the second
+     * in the lane; 4 the costs of ptmalloc2 and buddy, no checkpoints: the
+     * first in the lane (the second too from 3 CPUs up) */
+    for (int mode = 0; mode < 5; mode++) {
         sim_model_t m[2] = { { .name = "lone", .step = lone_step, .footprint = lone_fp, .stats = lone_stats,
-                               .destroy = lone_destroy },
+                               .destroy = lone_destroy, .cost = 27 },
                              { .name = "second", .step = second_step, .footprint = second_fp,
-                               .stats = second_stats, .destroy = lone_destroy } };
-        sim_run_t run = { .models = m, .nmodels = mode == 3 ? 2 : 1, .threads = mode == 2 ? 1 : 2 };
-        if (mode == 1)
+                               .stats = second_stats, .destroy = lone_destroy, .cost = 14 } };
+        sim_run_t run = { .models = m, .nmodels = mode >= 3 ? 2 : 1, .threads = mode == 2 ? 1 : 2 };
+        if (mode == 1 || mode == 3)
             run.checkpoint_every = 1000, run.checkpoint = lone_cp;
         step_live = step_count = 0;
         step_thread = step_thread2 = pthread_self();
@@ -411,7 +413,7 @@ static void test_lone_lane(void)
         }
         sim_end(&run);
         int other = !pthread_equal(step_thread, pthread_self());
-        if (mode == 0)
+        if (mode == 0 || mode == 4)
             CHECK(other);
         else
             CHECK(!other);

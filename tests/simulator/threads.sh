@@ -28,7 +28,7 @@ for t in synth r3 r4; do
             fail=1
         fi
     done
-    for m in ptmalloc2 buddy jemalloc tcmalloc mimalloc; do # a lone model, in the lane
+    for m in ptmalloc2 buddy jemalloc tcmalloc mimalloc ptmalloc2,buddy ptmalloc2,jemalloc,mimalloc; do # a lone model, in the lane; two or three, split by cost
         for n in 1 2; do
             "$sim" $t.zst --model $m --threads $n --no-progress --json $t.$m.$n.json --timeline $t.$m.$n.csv > $t.$m.$n.txt
         done
