@@ -27,9 +27,9 @@ static void usage(FILE *f)
             "  --serial            ptmalloc2: every op on one thread (as malloc-replay --mode serial)\n"
             "  --buddy-min BYTES   buddy minimum block, a power of two in 16..4096 (default 16)\n"
             "  --buddy-max-order K buddy maximum order (default 16: 1 MiB blocks of 16 B)\n"
-            "  --threads 1|2       models in one thread, or ptmalloc2 (the first model) in one and\n"
-            "                      the others in a second (default: 2 when there are 2 CPUs or more;\n"
-            "                      the same results either way)\n"
+            "  --threads 1|2       everything in one thread, or the models shared with a second\n"
+            "                      thread by their cost (default: 2 when the process may use 2 CPUs\n"
+            "                      or more; the same results either way)\n"
             "  --no-progress       no progress bar on a terminal\n"
             "exit status: 0 ok, 1 error, 2 usage, 3 truncated trace (its complete part simulated,\n"
             "as malloc-replay does)\n",
