@@ -140,19 +140,20 @@ typedef struct sim_run_s {
     sim_model_t *models;
     unsigned nmodels;
     /* The callbacks run in the caller's thread. With a second lane (threads
-     * below), the other models are still being stepped in it meanwhile: a
-     * checkpoint that is not the final one, and progress, may read models[0]
-     * only, and progress not even that when models[0] is the only model
-     * (it is then stepped in the lane, unless there are checkpoints). */
+     * below), some models are still being stepped in it meanwhile: a
+     * checkpoint that is not the final one may read models[0] only (with
+     * checkpoints it stays in the caller's thread); progress may read no
+     * model's state. */
     uint64_t checkpoint_every; /* 0 = none */
     void (*checkpoint)(void *ctx, uint64_t op, int final); /* after op (op = count) */
     void (*progress)(void *ctx, uint64_t events, uint64_t file_bytes);
     void *ctx;
     unsigned timeline_rows; /* 0 = no timeline; else at most this many rows */
-    /* 0: the first model in the calling thread and the others in a thread of
-     * their own (a lone model in it, without checkpoints) when the process
-     * may run on two CPUs or more; 1: all in the calling thread; 2: two
-     * threads whatever the CPUs. The results are the same. */
+    /* 0: two threads when the process may run on two CPUs or more, the
+     * models shared between them by their cost (a run of the list at one
+     * end in the second thread; models[0] in the calling thread when there
+     * are checkpoints); 1: all in the calling thread; 2: two threads
+     * whatever the CPUs. The results are the same. */
     unsigned threads;
     /* out */
     uint64_t events, peak_live, peak_live_op, final_live, last_t_ns;

@@ -1,7 +1,7 @@
 #!/bin/sh
-# The models split over two threads (malloc-sim --threads 2: ptmalloc2 in one,
-# the others in a second; a lone model in the second, the driver in the
-# first) give exactly the results of one thread: the report,
+# The models split over two threads (malloc-sim --threads 2: shared by cost,
+# a run of the list at one end in the second thread; a lone model there, the
+# driver in the first) give exactly the results of one thread: the report,
 # the JSON and the timeline, byte for byte. Traces: a synthetic one of 300K
 # events (hundreds of the lane's batches, a decimated timeline) and random
 # ones with memalign, calloc, mallopt and malloc_trim (requests that carry
