@@ -240,29 +240,19 @@ static int cmd_folded(const char *trace, int by, const char *out, int progress) 
     }
     loaded_t l;
     if (load(trace, &l, progress) < 0) return 1;
-    tr_out_t o = { .f = stdout }; /* -o FILE appears whole or not at all */
-    if (out && tr_out_open(&o, out) != 0) {
+    tr_out_t o; /* -o FILE appears whole or not at all; "-" is standard output */
+    if (tr_out_open(&o, out ? out : "-") != 0) {
         fprintf(stderr, "%s: %s: %s\n", prog, out, strerror(errno));
         unload(&l);
         return 1;
     }
-    FILE *const f = o.f;
-    int rc = rp_folded(&l.g, l.r, l.s, by, f);
+    int rc = rp_folded(&l.g, l.r, l.s, by, o.f);
     if (rc < 0) {
         fprintf(stderr, "%s: out of memory\n", prog);
-        if (out) tr_out_abort(&o);
-    } else if (out) {
-        if (tr_out_commit(&o) != 0) {
-            fprintf(stderr, "%s: %s: %s\n", prog, out, strerror(errno));
-            rc = -1;
-        }
-    } else {
-        errno = 0;
-        int const bad = ferror(f);
-        if (fflush(f) != 0 || bad) {
-            fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
-            rc = -1;
-        }
+        tr_out_abort(&o);
+    } else if (tr_out_commit(&o) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, out ? out : "standard output", strerror(errno));
+        rc = -1;
     }
     unload(&l);
     return rc < 0 ? 1 : 0;

@@ -139,7 +139,6 @@ _Atomic uint64_t rec_ring_fulls, rec_ring_waits;
  * the writer is done with the buffer of the last growth: the events before
  * switch_at stay in the old buffer for the writer (which unmaps it once it
  * drained them), the next go to the new one. Else waits for room. */
-
 int rec_ring_full(rec_ring_t *r) {
     atomic_fetch_add_explicit(&rec_ring_fulls, 1, memory_order_relaxed);
     if (r->mask + 1 < REC_RING_SLOTS && !atomic_load_explicit(&r->old_ev, memory_order_acquire)) {

@@ -13,6 +13,8 @@
 #ifndef SIM_AMAP_H
 #define SIM_AMAP_H
 
+#include "ids.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,37 +49,23 @@ static inline unsigned amap_match(const amap_t *m, uint64_t b, uint64_t a)
            (unsigned)(e[2].key == a) << 2 | (unsigned)(e[3].key == a) << 3;
 }
 
-#define AMAP_HUGE ((size_t)2 << 20)
-
-/* Zeroed entries for nb buckets. A large table is mapped, 2 MiB aligned and
- * advised for transparent huge pages: zero pages from the kernel instead of
- * a memset, and one fault (and one TLB entry) per 2 MiB instead of per
- * 4 KiB. On perl's trace (a million live addresses) the memset and the
- * faults of the doublings were 8% of the time. */
+/* Zeroed entries for nb buckets: a large table is mapped (sim_map_huge; on
+ * perl's trace, a million live addresses, the memset and the page faults of
+ * the doublings were 8% of the time). */
 static inline ament_t *amap_ents_new(size_t nb, size_t *mapped)
 {
     size_t bytes = nb * 4 * sizeof(ament_t);
     *mapped = 0;
-    if (bytes < AMAP_HUGE) {
+    if (bytes < SIM_HUGE) {
         ament_t *e = (ament_t *)aligned_alloc(64, bytes);
         if (e)
             memset(e, 0, bytes);
         return e;
     }
-    size_t len = bytes + AMAP_HUGE;
-    char *m = (char *)mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    char *a = (char *)(((uintptr_t)m + AMAP_HUGE - 1) & ~(uintptr_t)(AMAP_HUGE - 1));
-    if (a > m)
-        munmap(m, (size_t)(a - m));
-    if (a + bytes < m + len)
-        munmap(a + bytes, (size_t)(m + len - (a + bytes)));
-#ifdef MADV_HUGEPAGE
-    madvise(a, bytes, MADV_HUGEPAGE);
-#endif
-    *mapped = bytes;
-    return (ament_t *)a;
+    ament_t *e = (ament_t *)sim_map_huge(bytes);
+    if (e)
+        *mapped = bytes;
+    return e;
 }
 
 static inline void amap_ents_free(ament_t *e, size_t mapped)

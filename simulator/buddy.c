@@ -154,8 +154,8 @@ static void buddy_step(void *o, const sim_req_t *r)
     case TR_OP_REALLOC:
     case TR_OP_REALLOCARRAY:
         if (r->old_id != SIM_NO_ID && r->id != SIM_NO_ID && r->old_id < b->cap && !fit(b, r->id) &&
-            (b->obj[r->old_id].order & BLIVE) && b->obj[r->old_id].order != (LARGE | BLIVE) &&
-            (order_of(b, n) | BLIVE) == b->obj[r->old_id].order) { /* same block: stays in place */
+            b->obj[r->old_id].order != (LARGE | BLIVE) &&
+            (order_of(b, n) | BLIVE) == b->obj[r->old_id].order) { /* live, same block: stays in place */
             b->obj[r->id] = b->obj[r->old_id];
             b->obj[r->old_id].order = 0;
             return;

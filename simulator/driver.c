@@ -16,10 +16,8 @@
 #include "amap.h"
 #include "lane.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct detached_s {
     uint64_t addr, seq;
@@ -134,15 +132,6 @@ static void tl_sample(sim_run_t *run, sim_drv_t *x, uint64_t op)
         r[3 + m] = run->models[m].footprint(run->models[m].opaque);
 }
 
-/* CPUs this process may run on (its affinity mask: taskset, cpusets). */
-static long usable_cpus(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        return CPU_COUNT(&set);
-    return sysconf(_SC_NPROCESSORS_ONLN);
-}
-
 /* The threads the models are stepped on: 1, or 2 with the lane. A lone
  * model goes to the lane too (the driver's address map is about half the
  * work), unless checkpoints read its state in the driver's thread. */
@@ -150,7 +139,7 @@ static unsigned sim_threads(const sim_run_t *run)
 {
     if (!run->nmodels || run->threads == 1 || (run->nmodels == 1 && run->checkpoint_every))
         return 1;
-    return run->threads > 1 || usable_cpus() >= 2 ? 2 : 1;
+    return run->threads > 1 || tr_usable_cpus() >= 2 ? 2 : 1;
 }
 
 /* Per event, in the units of sim_model_t.cost: the decoding and the address
@@ -171,7 +160,7 @@ static unsigned model_cost(const sim_model_t *m) { return m->cost ? m->cost : 10
 static void split_models(const sim_run_t *run, unsigned *lf, unsigned *le)
 {
     unsigned const n = run->nmodels;
-    unsigned total = 0, unzip = usable_cpus() >= 3 ? 0 : COST_UNZIP, best = ~0u;
+    unsigned total = 0, unzip = tr_usable_cpus() >= 3 ? 0 : COST_UNZIP, best = ~0u;
     for (unsigned m = 0; m < n; m++)
         total += model_cost(&run->models[m]);
     *lf = 0, *le = n;

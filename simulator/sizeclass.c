@@ -83,9 +83,9 @@ static void release(sc_t *s, uint32_t id)
     if (id >= s->cap || !s->obj[id].csz)
         return;
     obj_t *o = &s->obj[id];
-    s->class_bytes -= o->csz;
     uint64_t csz = o->csz;
     o->csz = 0;
+    s->class_bytes -= csz;
     if (o->ci == LARGE) {
         s->footprint -= sim_large_bytes(s->kind, csz);
         return;

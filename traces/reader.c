@@ -684,12 +684,16 @@ tr_reader_t *tr_reader_open_mem(const void *data, size_t size, tr_error_t *err) 
 
 int tr_reader_decode_ahead(tr_reader_t *r) { return tr_ahead_start(r); }
 
+long tr_usable_cpus(void) {
+    cpu_set_t set;
+    long const n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
 int tr_reader_prefetch(tr_reader_t *r) {
     /* three busy threads (zstd, decoding, the caller) need three CPUs: with
      * fewer, handing decoded events across cores cost more than decoding */
-    cpu_set_t set; /* the CPUs this process may run on (taskset, cpusets) */
-    long const ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
-    return ncpu >= 3 ? tr_ahead_start(r) : tr_reader_readahead(r);
+    return tr_usable_cpus() >= 3 ? tr_ahead_start(r) : tr_reader_readahead(r);
 }
 
 int tr_reader_readahead(tr_reader_t *r) {

@@ -253,6 +253,10 @@ const char *tr_reader_path(const tr_reader_t *r);
  * paths that do not exist are never the same. */
 int tr_same_file(const char *a, const char *b);
 
+/* CPUs this process may run on (its affinity mask: taskset, cpusets), at
+ * least 1: what a tool sizes its threads by. */
+long tr_usable_cpus(void);
+
 /* ---- output files, whole or not at all ------------------------------------ */
 #include <stdio.h>
 

@@ -82,11 +82,9 @@ pm_heap_t *pm_create(const pm_config_t *cfg)
         pm_config_default(&def);
         cfg = &def;
     }
-    size_t hbytes = (sizeof(pm_heap_t) + 63) & ~(size_t)63; /* lines of its own (as the arenas in pm_sys.c) */
-    pm_heap_t *h = aligned_alloc(64, hbytes);
+    pm_heap_t *h = pm_zalloc_lines(sizeof *h);
     if (!h)
         return NULL;
-    memset(h, 0, hbytes);
     h->trim_threshold = DEFAULT_TRIM_THRESHOLD;
     h->top_pad = DEFAULT_TOP_PAD;
     h->mmap_threshold = DEFAULT_MMAP_THRESHOLD;

@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define PM_SIZE_SZ 8u
 #define PM_ALIGN 16u
@@ -184,6 +186,18 @@ static inline unsigned pm_fastbin_index(uint64_t sz) { return (unsigned)(sz >> 4
 static inline uint64_t pm_csize2tidx(uint64_t sz) { return (sz - PM_MINSIZE + PM_ALIGN - 1) / PM_ALIGN; }
 static inline uint64_t pm_align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 static inline uint64_t pm_topsize(const pm_arena_t *a) { return a->top ? a->top->size : 0; }
+
+/* A zeroed block of whole cache lines of its own (the heap, an arena): the
+ * model may run on another thread than whatever was allocated next to it.
+ * Freed with free. */
+static inline void *pm_zalloc_lines(size_t n)
+{
+    size_t const bytes = (n + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
 
 /* records (pm_rec.c) */
 /* One public call creates at most a handful of records (splits, fenceposts,

@@ -301,12 +301,9 @@ static pm_arena_t *arena_alloc(pm_heap_t *h)
         h->arenas = a;
         h->n_arenas_alloc = n;
     }
-    /* whole lines of its own: the model may run on another thread than
-     * whatever was allocated next to it */
-    pm_arena_t *av = aligned_alloc(64, (sizeof *av + 63) & ~(size_t)63);
+    pm_arena_t *av = pm_zalloc_lines(sizeof *av);
     if (!av)
         return NULL;
-    memset(av, 0, sizeof *av);
     for (int i = 0; i < PM_NBINS; i++) {
         av->bins[i].fd = av->bins[i].bk = &av->bins[i];
         av->bins[i].state = PM_SENTINEL;
