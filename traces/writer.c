@@ -95,6 +95,7 @@ static int end_frame(tr_writer_t *w) {
     if (!w->frame_open) return 0;
     if (compress_stage(w, ZSTD_e_end)) return w->err.code;
     w->frame_open = 0;
+    w->cur = NULL; /* the next frame forgets the deltas (and keeps the fast path out) */
     w->frame_no++;
     w->frame_raw = 0;
     return 0;
@@ -293,7 +294,9 @@ static tr_tstate_t *switch_thread(tr_writer_t *w, uint32_t tid) {
     return s;
 }
 
-int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
+/* Every event the fast path below does not take: any op, a thread switch,
+ * a frame to open or end, a full stage, an error. */
+static __attribute__((noinline)) int event_slow(tr_writer_t *w, const tr_event_t *ev) {
     if (w->err.code) return w->err.code;
     if (__builtin_expect(ev->op < TR_OP_FIRST || ev->op > TR_OP_EXEC || (ev->op > TR_OP_PVALLOC && ev->op < TR_OP_MALLOPT), 0))
         return w_fail(w, TR_E_ARG, 0, "unknown op %d", ev->op);
@@ -372,6 +375,42 @@ int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
     w->frame_raw += 2 + n;
     if (w->frame_raw >= w->frame_bytes) return end_frame(w);
     return 0;
+}
+
+/* The common case, which a recorder feeds millions of times a second: a
+ * malloc or free of the current thread, in order, into an open frame with
+ * room in the stage. Same bytes as event_slow, without its checks and
+ * dispatch. */
+int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
+    tr_tstate_t *const s = w->cur;
+    unsigned const op = ev->op;
+    if (__builtin_expect((op == TR_OP_MALLOC || op == TR_OP_FREE) && s && w->cur_tid == ev->tid &&
+                             ev->seq >= s->seq && w->stage_len + 2 + EVENT_MAX <= STAGE_SIZE && !w->err.code,
+                         1)) {
+        uint8_t *const start = w->stage + w->stage_len + 2;
+        uint8_t *p = start;
+        p += tr_put_varint(p, ev->seq - s->seq);
+        p += tr_put_varint(p, tr_zigzag((int64_t)(ev->t_ns - s->t)));
+        p += tr_put_varint(p, ev->stack);
+        uint64_t ptr = ev->a;
+        if (op == TR_OP_MALLOC) {
+            p += tr_put_varint(p, ev->a);
+            ptr = ev->ret;
+        }
+        p += tr_put_varint(p, tr_zigzag((int64_t)(ptr - s->ptr)));
+        s->ptr = ptr;
+        s->seq = ev->seq;
+        s->t = ev->t_ns;
+        w->events++;
+        size_t const n = (size_t)(p - start);
+        start[-2] = (uint8_t)op;
+        start[-1] = (uint8_t)n;
+        w->stage_len += 2 + n;
+        w->frame_raw += 2 + n;
+        if (w->frame_raw >= w->frame_bytes) return end_frame(w);
+        return 0;
+    }
+    return event_slow(w, ev);
 }
 
 int tr_writer_stack(tr_writer_t *w, uint32_t id, const uint64_t *pcs, uint32_t n) {

@@ -2,6 +2,7 @@
  * against hand-built byte streams: round trips of every record type, global
  * order restored across threads and frames, truncation at every cut, flipped
  * bytes, wrong version, empty and foreign files, unknown records skipped. */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -605,9 +606,66 @@ static void test_levels(const char *dir) {
     tr_reader_close(r);
 }
 
+/* The writer's bytes for the common events against bytes worked out by hand
+ * from FORMAT.md: thread switches, per-thread deltas, and a new frame that
+ * restarts them (its first record SYNC, then THREAD again). */
+static void test_writer_bytes(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/writer_bytes.zst", dir);
+    tr_header_t h = test_header();
+    tr_writer_opts_t o = { 0 };
+    tr_error_t err;
+    tr_writer_t *w = tr_writer_open(path, &h, &o, &err);
+    CHECK(w != NULL, "writer bytes: open: %s", w ? "" : err.msg);
+    if (!w) return;
+    static const struct { uint32_t tid; uint64_t seq, t; uint32_t stack; uint8_t op; uint64_t a, ret; } in[] = {
+        { 5, 1, 10, 3, TR_OP_MALLOC, 24, 0x1000 }, { 5, 2, 10, 0, TR_OP_MALLOC, 40, 0x1040 },
+        { 6, 3, 2010, 0, TR_OP_FREE, 0x1000, 0 },  { 5, 4, 2010, 0, TR_OP_FREE, 0x1040, 0 },
+        { 5, 5, 3000, 0, TR_OP_MALLOC, 8, 0x2000 },
+    };
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        tr_event_t e;
+        memset(&e, 0, sizeof e);
+        e.tid = in[i].tid; e.seq = e.release_seq = in[i].seq; e.t_ns = in[i].t; e.stack = in[i].stack;
+        e.op = in[i].op; e.a = in[i].a; e.ret = in[i].ret;
+        if (i == 4) tr_writer_flush(w); /* the last event opens a second frame */
+        CHECK(tr_writer_event(w, &e) == 0, "writer bytes: event %zu", i);
+    }
+    CHECK(tr_writer_close(w, NULL, &err) == 0, "writer bytes: close");
+    static const uint8_t frame1[] = {
+        0x03, 1, 5,                                     /* THREAD 5 */
+        0x10, 6, 1, 20, 3, 24, 0x80, 0x40,              /* malloc 24 -> 0x1000: zigzag 0x2000 */
+        0x10, 6, 1, 0, 0, 40, 0x80, 0x01,               /* malloc 40 -> 0x1040: +0x40 */
+        0x03, 1, 6,                                     /* THREAD 6 */
+        0x14, 6, 3, 0xb4, 0x1f, 0, 0x80, 0x40,          /* free 0x1000: dseq 3, dt 2010 */
+        0x03, 1, 5,                                     /* THREAD 5 again: its deltas kept */
+        0x14, 5, 2, 0xa0, 0x1f, 0, 0,                   /* free 0x1040: dseq 2, dt 2000, ptr +0 */
+    };
+    static const uint8_t frame2[] = {
+        0x02, 1, 2,                                     /* SYNC 2: frame 0 is the header's */
+        0x03, 1, 5,                                     /* THREAD 5 */
+        0x10, 8, 5, 0xf0, 0x2e, 0, 8, 0x80, 0x80, 0x01, /* malloc 8 -> 0x2000, deltas from 0 */
+    };
+    buf_t b = read_file(path);
+    size_t const cap = 1 << 16;
+    uint8_t *raw = malloc(cap);
+    size_t const n = b.n ? ZSTD_decompress(raw, cap, b.p, b.n) : 0;
+    CHECK(!ZSTD_isError(n) && n > sizeof frame1, "writer bytes: decompress");
+    if (!ZSTD_isError(n)) {
+        const uint8_t *p1 = memmem(raw, n, frame1, sizeof frame1);
+        const uint8_t *p2 = memmem(raw, n, frame2, sizeof frame2);
+        CHECK(p1 != NULL, "writer bytes: first frame's events as worked out by hand");
+        CHECK(p2 != NULL && p1 && p2 == p1 + sizeof frame1, "writer bytes: the second frame right after");
+    }
+    free(raw);
+    free(b.p);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
     test_handmade();
+    test_writer_bytes(dir);
     test_extremes(dir);
     test_roundtrip(dir);
     test_truncation(dir);
