@@ -62,7 +62,7 @@ typedef struct rec_scache_s {
     uint16_t cap;         /* pool words the entry owns (this epoch) */
     uint8_t need_bp;      /* bp is part of the key */
     uint8_t state;        /* SC_PENDING, SC_FILLED, SC_NOCACHE */
-    uint16_t pad;
+    uint16_t seen;        /* PENDING: misses since noted (stacks.c) */
 } rec_scache_t;
 
 enum { RING_FREE = 0, RING_LIVE = 1, RING_EXITING = 2 };
@@ -273,6 +273,11 @@ REC_HIDDEN void rec_writer_after_fork(void);
 REC_HIDDEN int rec_trace_fd_is(int fd);
 REC_HIDDEN int rec_trace_fd(void);
 REC_HIDDEN int rec_trace_fd_move(void); /* before the program dup2s over it */
+/* A CLOEXEC duplicate of fd where the program does not look (proc.c): above
+ * its RLIMIT_NOFILE soft limit if the hard limit allows, else high below
+ * it; -1 if none. rec_fd_park moves fd there (returns fd if it cannot). */
+REC_HIDDEN int rec_fd_dup_high(int fd);
+REC_HIDDEN int rec_fd_park(int fd);
 REC_HIDDEN void rec_modules_dirty(void);
 /* Waits (at most ~2 s) until a writer pass that started after this call
  * has ended: its module scan saw every module loaded now. */

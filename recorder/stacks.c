@@ -76,7 +76,9 @@ void rec_stacks_init(void) {
     atomic_store(&store_used, 1); /* offset 0 means none */
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&rec_stacks_init);
     /* per-thread caches: no global lock taken while unwinding */
+    rec_t.unwinding = 1; /* libunwind's init opens its pipe: moved high (proc.c) */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    rec_t.unwinding = 0;
     const char *v = getenv("MALLOC_RECORD_STACK_VERIFY");
     verify = v && v[0] == '1';
     v = getenv("MALLOC_RECORD_STACK_EAGER");
@@ -350,6 +352,7 @@ out:
  * 128 hits each lately; a thread that stopped filling earns one more fill
  * per 128K misses (phases change: perl's start-up fills bring nothing, its
  * loop's a lot). */
+#define SC_HOT 8 /* misses of a noted stack at its site that earn it a fill anyway */
 static inline int fill_pays(const rec_ring_t *r) {
     return r->sc_fills < 64 || r->sc_hits + (r->sc_misses >> 10) >= 128 * (uint64_t)(r->sc_fills - 64);
 }
@@ -384,23 +387,34 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
         return e->id;
     }
     /* a miss: a stack met for the first time at this site is only noted
-     * (PENDING); the second time, its slots are taken */
+     * (PENDING); the second time, its slots are taken while fills pay, or
+     * the SC_HOT-th time if they do not (a hot stack of a phase that began
+     * after fills stopped paying: perl's loop after its start-up) */
     uint32_t const id = unwind_fast(r);
     if (!id) return 0;
     r->sc_misses++;
-    int const fill = fill_pays(r) || eager;
-    if (!fill) return id; /* no notes either while fills do not pay */
+    int const pays = fill_pays(r) || eager;
     for (unsigned w = 0; w < REC_SC_WAYS; w++) {
         rec_scache_t *e = &set[w];
         if (keys[w] != k || e->ra != ra || e->cfa != cfa || e->tag != tag || e->id != id || e->state == SC_FILLED)
             continue;
-        if (e->state == SC_PENDING) {
+        if (e->state == SC_PENDING && (pays || ++e->seen >= SC_HOT)) {
             unwind_fill(r, e, ra, cfa, bp);
             if (++r->sc_fills >= 4096) { r->sc_fills /= 2; r->sc_hits /= 2; r->sc_misses /= 2; }
         }
         return id;
     }
-    unsigned const v = r->sc_rr[si]++ % REC_SC_WAYS;
+    /* while fills do not pay, a note never replaces a stack filled this
+     * epoch: it would cost that stack's hits for a fill that may not come */
+    unsigned v = r->sc_rr[si]++ % REC_SC_WAYS;
+    if (!pays) {
+        unsigned w = 0;
+        while (w < REC_SC_WAYS && set[(v + w) % REC_SC_WAYS].state == SC_FILLED &&
+               set[(v + w) % REC_SC_WAYS].tag == tag)
+            w++;
+        if (w == REC_SC_WAYS) return id;
+        v = (v + w) % REC_SC_WAYS;
+    }
     rec_scache_t *e = &set[v];
     if ((uint32_t)(e->tag >> 32) != r->sc_epoch) e->cap = 0; /* its pool space was another epoch's */
     keys[v] = k;
@@ -409,6 +423,7 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
     e->bp = bp;
     e->tag = tag;
     e->id = id;
+    e->seen = 0;
     e->state = SC_PENDING;
     return id;
 }
