@@ -105,7 +105,7 @@ int rec_trace_fd_is(int fd) { return fd >= 0 && fd == atomic_load(&fd_now); }
 int rec_trace_fd_move(void) {
     pthread_mutex_lock(&fd_lock);
     int const old = atomic_load(&fd_now);
-    int const nfd = fcntl(old, F_DUPFD_CLOEXEC, old > 600 ? old - 300 : old + 300);
+    int const nfd = rec_fd_dup_high(old);
     if (nfd >= 0) {
         atomic_store(&fd_now, nfd);
         /* the old number is the program's now; the caller's dup2 replaces it */
@@ -196,18 +196,6 @@ static int open_trace(void) {
     }
     errno = EEXIST;
     return -1;
-}
-
-/* Moves fd high so that programs that reuse low numbers leave it alone. */
-static int park_fd(int fd) {
-    struct rlimit rl;
-    int lo = 512;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
-        lo = (int)(rl.rlim_cur > 1024 ? 1000 : rl.rlim_cur - 24);
-    int const nfd = fcntl(fd, F_DUPFD_CLOEXEC, lo);
-    if (nfd < 0) return fd;
-    close(fd);
-    return nfd;
 }
 
 /* ---- header -------------------------------------------------------------- */
@@ -777,7 +765,7 @@ void rec_writer_start(int after_exec_failure) {
         rec_t.guard = g;
         return;
     }
-    fd = park_fd(fd);
+    fd = rec_fd_park(fd);
     fd_tag = fd;
     atomic_store(&fd_now, fd);
     tr_header_t h;

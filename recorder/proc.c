@@ -33,6 +33,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -499,55 +501,153 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
     return real(how, set, old);
 }
 
-/* ---- the trace fd ------------------------------------------------------- */
+/* ---- the recorder's descriptors ------------------------------------------
+ * The trace fd (drain.c) and libunwind's address-validation pipe (opened by
+ * its initialisation, kept for the process's life) sit where the program
+ * does not look: above its RLIMIT_NOFILE soft limit when the hard limit
+ * leaves room (the soft limit is raised for the dup and put back at once),
+ * so every number the program may open stays free for it; else high below
+ * it. close/close_range/closefrom skip them and dup2/dup3 onto them move
+ * them away first. */
+static int unw_pipe[2] = { -1, -1 };
+static int *unw_pipe_at; /* libunwind's own copy of the pipe's numbers */
+
+int rec_fd_dup_high(int fd) {
+    struct rlimit rl;
+    if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1024) return fcntl(fd, F_DUPFD_CLOEXEC, 1000);
+    int const cur = (int)rl.rlim_cur;
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_cur + 16;
+        if (rl.rlim_max != RLIM_INFINITY && up.rlim_cur > rl.rlim_max) up.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+            int const nfd = fcntl(fd, F_DUPFD_CLOEXEC, cur);
+            setrlimit(RLIMIT_NOFILE, &rl);
+            if (nfd >= 0) return nfd;
+        }
+    }
+    if (cur > 64) return fcntl(fd, F_DUPFD_CLOEXEC, cur - 24);
+    /* a tiny limit that cannot be passed: the highest free number */
+    for (int lo = cur - 1; lo > fd && lo >= cur - 64; lo--) {
+        int const nfd = fcntl(fd, F_DUPFD_CLOEXEC, lo);
+        if (nfd >= 0) return nfd;
+        if (errno != EMFILE) break;
+    }
+    return -1;
+}
+
+int rec_fd_park(int fd) {
+    int const nfd = rec_fd_dup_high(fd);
+    if (nfd < 0) return fd;
+    syscall(SYS_close, fd);
+    return nfd;
+}
+
+static inline int unw_pipe_is(int fd) { return fd >= 0 && (fd == unw_pipe[0] || fd == unw_pipe[1]); }
+
+/* libunwind opens its pipe inside rec_stacks_init or an unwind (and again
+ * if it finds it closed): moved high at once, its numbers noted. */
+EXPORT int pipe2(int fds[2], int flags) {
+    static int (*real)(int *, int);
+    if (!real) real = rec_next("pipe2");
+    if (!real) { errno = ENOSYS; return -1; }
+    int const rc = real(fds, flags);
+    if (rc == 0 && REC_UNLIKELY(rec_t.unwinding)) {
+        int const e = errno;
+        for (int i = 0; i < 2; i++) {
+            fds[i] = rec_fd_park(fds[i]);
+            unw_pipe[i] = fds[i];
+        }
+        unw_pipe_at = fds;
+        errno = e;
+    }
+    return rc;
+}
+
+/* The program is about to dup2 onto a number of the pipe: the pipe moves. */
+static void unw_pipe_move(int fd) {
+    for (int i = 0; i < 2; i++) {
+        if (unw_pipe[i] != fd) continue;
+        int const nfd = rec_fd_dup_high(fd);
+        if (nfd < 0) return;
+        unw_pipe[i] = nfd;
+        if (unw_pipe_at) __atomic_store_n(&unw_pipe_at[i], nfd, __ATOMIC_RELEASE);
+    }
+}
+
+static inline int ours_fd(int fd) { return rec_trace_fd_is(fd) || unw_pipe_is(fd); }
+
 EXPORT int close(int fd) {
     static int (*real)(int);
     if (!real) real = rec_next("close");
-    if (REC_UNLIKELY(rec_trace_fd_is(fd)) && !rec_t.internal) return 0;
+    if (REC_UNLIKELY(ours_fd(fd)) && !rec_t.internal && !rec_t.unwinding) return 0;
     return real(fd);
+}
+
+static void before_dup_onto(int oldfd, int newfd) {
+    if (oldfd == newfd || rec_t.internal || rec_t.unwinding) return;
+    if (rec_trace_fd_is(newfd)) rec_trace_fd_move();
+    if (unw_pipe_is(newfd)) unw_pipe_move(newfd);
 }
 
 EXPORT int dup2(int oldfd, int newfd) {
     static int (*real)(int, int);
     if (!real) real = rec_next("dup2");
-    if (REC_UNLIKELY(rec_trace_fd_is(newfd)) && !rec_t.internal && oldfd != newfd) rec_trace_fd_move();
+    if (REC_UNLIKELY(ours_fd(newfd))) before_dup_onto(oldfd, newfd);
     return real(oldfd, newfd);
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags) {
     static int (*real)(int, int, int);
     if (!real) real = rec_next("dup3");
-    if (REC_UNLIKELY(rec_trace_fd_is(newfd)) && !rec_t.internal && oldfd != newfd) rec_trace_fd_move();
+    if (REC_UNLIKELY(ours_fd(newfd))) before_dup_onto(oldfd, newfd);
     return real(oldfd, newfd, flags);
 }
 
-static int trace_fd_in(unsigned lo, unsigned hi, unsigned *fd) {
-    int const f = rec_trace_fd();
-    if (f < 0 || (unsigned)f < lo || (unsigned)f > hi) return 0;
-    *fd = (unsigned)f;
-    return 1;
+/* Our descriptors within [lo, hi], in increasing order; returns how many. */
+static int ours_in(unsigned lo, unsigned hi, unsigned out[3]) {
+    int const c[3] = { rec_trace_fd(), unw_pipe[0], unw_pipe[1] };
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        if (c[i] < 0 || (unsigned)c[i] < lo || (unsigned)c[i] > hi) continue;
+        int k = n++;
+        while (k > 0 && out[k - 1] > (unsigned)c[i]) { out[k] = out[k - 1]; k--; }
+        out[k] = (unsigned)c[i];
+    }
+    return n;
 }
 
 EXPORT int close_range(unsigned lo, unsigned hi, int flags) {
     static int (*real)(unsigned, unsigned, int);
     if (!real) real = rec_next("close_range");
-    unsigned f;
     if (!real) { errno = ENOSYS; return -1; }
-    if (rec_t.internal || !trace_fd_in(lo, hi, &f)) return real(lo, hi, flags);
+    unsigned f[3];
+    int const n = rec_t.internal ? 0 : ours_in(lo, hi, f);
+    if (n == 0) return real(lo, hi, flags);
     int rc = 0;
-    if (f > lo) rc |= real(lo, f - 1, flags);
-    if (f < hi) rc |= real(f + 1, hi, flags);
+    unsigned from = lo;
+    for (int i = 0; i < n; i++) {
+        if (f[i] > from) rc |= real(from, f[i] - 1, flags);
+        from = f[i] + 1;
+    }
+    if (f[n - 1] < hi) rc |= real(f[n - 1] + 1, hi, flags);
     return rc ? -1 : 0;
 }
 
 EXPORT void closefrom(int lo) {
     static void (*real)(int);
     if (!real) real = rec_next("closefrom");
-    unsigned f;
+    unsigned f[3];
     if (lo < 0) lo = 0;
-    if (!rec_t.internal && trace_fd_in((unsigned)lo, ~0u, &f)) {
-        if (f > (unsigned)lo) close_range((unsigned)lo, f - 1, 0);
-        if (real) real((int)f + 1);
+    int const n = rec_t.internal ? 0 : ours_in((unsigned)lo, ~0u, f);
+    if (n > 0) {
+        unsigned from = (unsigned)lo;
+        for (int i = 0; i < n; i++) {
+            if (f[i] > from) close_range(from, f[i] - 1, 0);
+            from = f[i] + 1;
+        }
+        if (real) real((int)f[n - 1] + 1);
         return;
     }
     if (real) real(lo);
