@@ -153,10 +153,37 @@ static const char *exe_name(void) {
     return exe;
 }
 
+/* The settings from the environment, read once when the process starts:
+ * the program may clear or change its environment (env -i, clearenv, perl's
+ * %ENV = ()) before it forks or execs, and its children and its summary
+ * line must still go where malloc-record expects them. A fork child keeps
+ * its parent's copy; an exec'd image reads its own environment again. */
+static char env_out[PATH_MAX], env_log[PATH_MAX];
+static int env_taken;
+static long env_time_res, env_level;
+
+static void env_copy(char *dst, size_t cap, const char *name) {
+    const char *v = getenv(name);
+    size_t const n = v ? strlen(v) : 0;
+    if (n >= cap) { dst[0] = 0; return; }
+    memcpy(dst, v ? v : "", n + 1);
+}
+
+static void env_snapshot(void) {
+    if (env_taken) return;
+    env_taken = 1;
+    env_copy(env_out, sizeof env_out, "MALLOC_RECORD_OUT");
+    env_copy(env_log, sizeof env_log, "MALLOC_RECORD_LOG");
+    const char *tr = getenv("MALLOC_RECORD_TIME_RES");
+    env_time_res = tr ? atol(tr) : 0;
+    const char *zl = getenv("MALLOC_RECORD_LEVEL");
+    env_level = zl ? atol(zl) : 0;
+}
+
 /* Creates the trace file: never overwrites an existing regular file (an
  * exec'd image or a fork child with a pid-less pattern gets a tagged name). */
 static int open_trace(void) {
-    const char *pat = getenv("MALLOC_RECORD_OUT");
+    const char *pat = env_out;
     char dflt[PATH_MAX];
     pid_t const pid = getpid();
     if (!pat || !*pat) {
@@ -657,13 +684,25 @@ static void writer_failed(void) {
 }
 
 static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes) {
-    const char *lp = getenv("MALLOC_RECORD_LOG");
-    if (!lp || !*lp) return;
+    const char *lp = env_log;
+    if (!*lp) return;
     char line[PATH_MAX + 200];
     int const n = snprintf(line, sizeof line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%s\n", (int)getpid(), reason,
                            status, (unsigned long long)events, (unsigned long long)dropped,
                            (unsigned long long)bytes, path);
     int fd = open(lp, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0 && errno == EMFILE) { /* the program used every number: one above its limit */
+        struct rlimit rl, up;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+            up = rl;
+            up.rlim_cur = rl.rlim_cur + 1;
+            if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+                fd = open(lp, O_WRONLY | O_APPEND | O_CLOEXEC);
+                setrlimit(RLIMIT_NOFILE, &rl);
+            }
+        }
+    }
     if (fd < 0) return;
     if (n > 0 && __real_write(fd, line, (size_t)n) < 0) { /* best effort */ }
     close(fd);
@@ -753,6 +792,7 @@ void rec_writer_start(int after_exec_failure) {
     atomic_store(&final_req, 0);
     atomic_store(&final_taken, 0);
     atomic_store(&final_done, 0);
+    env_snapshot();
     if (!stack_seen) stack_seen = rec_mem_alloc(NULL, (1u << 20) / 8 + 1);
     else memset(stack_seen, 0, (1u << 20) / 8 + 1);
     int fd = open_trace();
@@ -771,15 +811,13 @@ void rec_writer_start(int after_exec_failure) {
     tr_header_t h;
     char *mem = NULL;
     size_t cap = 0;
-    const char *tr = getenv("MALLOC_RECORD_TIME_RES");
     /* 1 us by default: a third of the size of ns, far finer than any tool's */
-    time_res = tr && atol(tr) > 0 ? (uint64_t)atol(tr) : 1000;
-    const char *zl = getenv("MALLOC_RECORD_LEVEL");
+    time_res = env_time_res > 0 ? (uint64_t)env_time_res : 1000;
     /* level 1: on the 2-CPU test VM zstd runs at 75 MB/s on a churn trace at
      * level 1 against 32 MB/s at 3, and the writer's zstd was the bottleneck
      * of threaded churn and 3-33% of the CPU a recorded program costs; level 3
      * is 8-10% smaller (perl, gcc, churn), --level 3 to get it */
-    zlevel = zl && atoi(zl) >= 1 && atoi(zl) <= 19 ? atoi(zl) : 3;
+    zlevel = env_level >= 1 && env_level <= 19 ? (int)env_level : 3;
     level_now = zlevel;
     frame_backlog = 0;
     fulls_seen = atomic_load(&rec_ring_fulls);

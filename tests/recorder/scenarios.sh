@@ -6,6 +6,9 @@
 #   diskfull  the file size limit hit mid-run: the program keeps running,
 #             the reason is printed once, the trace ends with END reason error
 #   nofollow  --no-follow: one trace for a shell that forks and execs
+#   cleared_env  programs that empty their environment before they fork or
+#             exec (env -i, perl's %ENV = ()): every trace still goes to -o
+#             and every process still has its summary line
 set -u
 case_=$1 rec=$2 check=$3 loop=$4 dir=$5
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
@@ -69,6 +72,23 @@ nofollow)
   checkall
   "$rec" -o "$dir/f.%p.zst" -- sh -c 'ls / > /dev/null; sh -c true; exit 3' 2> err.txt
   [ "$(ls "$dir"/f.*.zst | wc -l)" -ge 3 ] || fail "following: expected >= 3 traces: $(ls "$dir")"
+  ;;
+cleared_env)
+  # env -i execs sh without LD_PRELOAD: env's own trace (END exec) is the only one
+  "$rec" -o "$dir/e.%p.zst" -- env -i sh -c 'exit 0' 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 0 ] || fail "env -i: exit status $rc"
+  grep -q "left no summary" err.txt && fail "env -i: a summary is missing"
+  [ "$(grep -c 'trace written to' err.txt)" = 1 ] || fail "env -i: expected 1 summary"
+  # perl empties %ENV (its environ), then forks a child that allocates
+  "$rec" -o "$dir/p.%p.zst" -- perl -e '%ENV = (); my $p = fork; if (!$p) { my @a = map { "x" x $_ } 1..300; exit 0 } waitpid($p, 0); exit($? >> 8)' 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 0 ] || fail "perl: exit status $rc"
+  grep -q "left no summary" err.txt && fail "perl: a summary is missing"
+  [ "$(grep -c 'trace written to' err.txt)" = 2 ] || fail "perl: expected 2 summaries"
+  [ "$(ls "$dir"/p.*.zst | wc -l)" = 2 ] || fail "perl: expected 2 traces p.PID.zst: $(ls "$dir")"
+  [ -z "$(ls "$dir"/*.trace.zst 2>/dev/null)" ] || fail "a trace went to the default name: $(ls "$dir")"
+  checkall
   ;;
 *) fail "unknown case $case_" ;;
 esac
