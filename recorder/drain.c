@@ -387,6 +387,150 @@ static void modules_scan(void) {
     nmods = j;
 }
 
+/* The module scan of a fatal signal's final pass. dl_iterate_phdr is out
+ * there (the signalled thread may hold the loader's lock: a fault inside
+ * dlopen or while a C++ exception is unwound), but a module loaded since
+ * the last pass may have allocated already (a Python import just before a
+ * SIGTERM): its stacks would point into no module of the trace. So the
+ * kernel's list (/proc/self/maps) is read instead, and each file mapped
+ * from offset 0 and executable somewhere, at an address no known module
+ * covers, is read from its file (ELF header, program headers, build id:
+ * pread, never the mapped memory, which a truncated file would turn into
+ * SIGBUS). */
+typedef struct { uint64_t lo, hi, off; int x; const char *path; } map_line_t;
+
+static int pread_all(int fd, void *buf, size_t n, uint64_t off) {
+    return pread(fd, buf, n, (off_t)off) == (ssize_t)n ? 0 : -1;
+}
+
+static void module_from_file(uint64_t start, const char *file) {
+    int const fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ElfW(Ehdr) eh;
+    ElfW(Phdr) ph[64];
+    if (pread_all(fd, &eh, sizeof eh, 0) != 0 || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 ||
+        eh.e_phnum > 64 || pread_all(fd, ph, eh.e_phnum * sizeof *ph, eh.e_phoff) != 0) {
+        close(fd);
+        return;
+    }
+    uint64_t bias = 0, lo = UINT64_MAX, hi = 0;
+    if (eh.e_type == ET_DYN) {
+        for (int i = 0; i < eh.e_phnum; i++)
+            if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
+                bias = start - (ph[i].p_vaddr & ~(uint64_t)4095);
+                break;
+            }
+    }
+    for (int i = 0; i < eh.e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD) continue;
+        uint64_t const a = bias + ph[i].p_vaddr;
+        if (a < lo) lo = a;
+        if (a + ph[i].p_memsz > hi) hi = a + ph[i].p_memsz;
+    }
+    if (hi == 0 || nmods >= MAX_MODS) { close(fd); return; }
+    mod_t *m = &mods[nmods++];
+    memset(m, 0, sizeof *m);
+    m->bias = bias;
+    m->start = lo;
+    m->size = hi - lo;
+    m->path = pool_str(file);
+    m->seen = 1;
+    for (int i = 0; i < eh.e_phnum && !m->bid_len; i++) { /* NT_GNU_BUILD_ID */
+        if (ph[i].p_type != PT_NOTE || ph[i].p_filesz > 4096) continue;
+        uint8_t note[4096];
+        if (pread_all(fd, note, ph[i].p_filesz, ph[i].p_offset) != 0) continue;
+        const uint8_t *q = note, *end = note + ph[i].p_filesz;
+        while (q + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)q;
+            size_t const nsz = (nh->n_namesz + 3) & ~3u, dsz = (nh->n_descsz + 3) & ~3u;
+            const uint8_t *desc = q + sizeof *nh + nsz;
+            if (desc + dsz > end) break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(q + sizeof *nh, "GNU", 4) == 0 &&
+                nh->n_descsz <= sizeof m->bid) {
+                memcpy(m->bid, desc, nh->n_descsz);
+                m->bid_len = (uint8_t)nh->n_descsz;
+                break;
+            }
+            q = desc + dsz;
+        }
+    }
+    close(fd);
+    emit_module(m, 0);
+}
+
+static uint64_t hex_num(const char **p) {
+    uint64_t v = 0;
+    for (;; (*p)++) {
+        char const c = **p;
+        if (c >= '0' && c <= '9') v = v * 16 + (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') v = v * 16 + (uint64_t)(c - 'a' + 10);
+        else return v;
+    }
+}
+
+static void modules_scan_maps(void) {
+    if (!mods) return;
+    int const fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t cap = 1u << 20, used = 0;
+    char *buf = rec_mem_alloc(NULL, cap);
+    for (ssize_t k; buf;) {
+        if (used + 1 >= cap) {
+            if (cap >= (64u << 20)) break;
+            char *nb = rec_mem_alloc(NULL, cap * 2);
+            if (nb) memcpy(nb, buf, used);
+            rec_mem_free(NULL, buf);
+            buf = nb;
+            cap *= 2;
+            continue;
+        }
+        k = read(fd, buf + used, cap - 1 - used);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        used += (size_t)k;
+    }
+    close(fd);
+    if (!buf) return;
+    buf[used] = 0;
+    size_t const maxl = 65536;
+    map_line_t *ml = rec_mem_alloc(NULL, maxl * sizeof *ml);
+    size_t nl = 0;
+    for (char *line = buf; ml && *line && nl < maxl;) {
+        char *eol = strchr(line, '\n');
+        if (eol) *eol = 0;
+        const char *q = line;
+        map_line_t l = { 0, 0, 0, 0, NULL };
+        l.lo = hex_num(&q);
+        if (*q == '-') q++;
+        l.hi = hex_num(&q);
+        while (*q == ' ') q++;
+        l.x = q[0] && q[1] && q[2] == 'x';
+        while (*q && *q != ' ') q++; /* perms */
+        while (*q == ' ') q++;
+        l.off = hex_num(&q);
+        while (*q == ' ') q++;
+        while (*q && *q != ' ') q++; /* dev */
+        while (*q == ' ') q++;
+        while (*q && *q != ' ') q++; /* inode */
+        while (*q == ' ') q++;
+        if (*q == '/') { l.path = q; ml[nl++] = l; }
+        if (!eol) break;
+        line = eol + 1;
+    }
+    for (size_t i = 0; i < nl; i++) {
+        if (ml[i].off != 0) continue;
+        int known = 0, exec = 0;
+        for (size_t j = 0; j < nmods && !known; j++)
+            if (ml[i].lo < mods[j].start + mods[j].size && ml[i].hi > mods[j].start) known = 1;
+        for (size_t j = i; j < nl && j < i + 8 && !known && !exec; j++) /* the file's next mappings */
+            if (strcmp(ml[j].path, ml[i].path) == 0 && ml[j].x) exec = 1;
+        if (!known && exec) module_from_file(ml[i].lo, ml[i].path);
+    }
+    if (ml) rec_mem_free(NULL, ml);
+    rec_mem_free(NULL, buf);
+}
+
 void rec_modules_dirty(void) { rec_kick_writer(); }
 
 void rec_writer_sync(void) {
@@ -571,6 +715,7 @@ static void pass(int final) {
         if (r->snap_live && waiting > frame_backlog) frame_backlog = waiting;
     }
     if (final != TR_END_SIGNAL + 1) modules_check();
+    else modules_scan_maps();
     uint64_t wm = S + 1;
     pid_t const pid = getpid();
     for (rec_ring_t *r = rec_ring_list(); r && !failed; r = r->next) {

@@ -11,6 +11,8 @@
  *                        sequence from the first "+" must equal it
  *   module TEXT          a MODULE whose path contains TEXT, loaded and
  *                        later unloaded (dlclose)
+ *   loaded TEXT BIAS     a MODULE whose path contains TEXT, at load bias
+ *                        BIAS (hex, as the loader has it), with a build id
  * Checks: the trace reads to its END with no error and nothing dropped; each
  * logged call is in the trace, in its thread's order, with the arguments and
  * the result the program saw; calls with sizes of 3000..3999 (the test
@@ -135,7 +137,8 @@ int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: rec_check TRACE LOG [EXPECT]\n"); return 2; }
     int want_reason = -1, want_status = 0, have_status = 0, no_end = 0, dropped_ok = 0;
     long want_threads = 0, want_exits = 0;
-    char mtrace_path[1024] = "", want_module[256] = "";
+    char mtrace_path[1024] = "", want_module[256] = "", want_loaded[256] = "";
+    unsigned long long want_bias = 0;
     if (argc > 3) {
         FILE *f = fopen(argv[3], "r");
         char line[1100];
@@ -146,6 +149,7 @@ int main(int argc, char **argv) {
             else if (sscanf(line, "exits %ld", &want_exits) == 1) {}
             else if (sscanf(line, "mtrace %1023s", mtrace_path) == 1) {}
             else if (sscanf(line, "module %255s", want_module) == 1) {}
+            else if (sscanf(line, "loaded %255s %llx", want_loaded, &want_bias) == 2) {}
             else if (strncmp(line, "noend", 5) == 0) no_end = 1;         /* killed: no END, cut at a frame */
             else if (strncmp(line, "dropped-ok", 10) == 0) dropped_ok = 1; /* disk full */
         }
@@ -340,6 +344,19 @@ int main(int argc, char **argv) {
                 if (mo->flags & TR_MODULE_UNLOADED) unloaded++; else loaded++;
             }
             if (!loaded || !unloaded) fail("module %s: %d loads, %d unloads in the map", want_module, loaded, unloaded);
+        }
+        if (want_loaded[0]) {
+            size_t m = 0;
+            const tr_module_t *mo = NULL;
+            for (; m < nm; m++) {
+                mo = tr_reader_module(r, m);
+                if (strstr(mo->path, want_loaded) && !(mo->flags & TR_MODULE_UNLOADED)) break;
+            }
+            if (m == nm) fail("module %s: not in the map", want_loaded);
+            if (mo->bias != want_bias || mo->build_id_len == 0 || mo->size == 0 || mo->start < mo->bias)
+                fail("module %s: bias 0x%" PRIx64 " (loader: 0x%llx), start 0x%" PRIx64 ", size %" PRIu64
+                     ", build id of %zu bytes", want_loaded, mo->bias, want_bias, mo->start, mo->size,
+                     mo->build_id_len);
         }
     }
 
