@@ -180,6 +180,8 @@ static void env_snapshot(void) {
     env_level = zl ? atol(zl) : 0;
 }
 
+static int trace_created; /* the trace is a file open_trace created (not a device or fifo) */
+
 /* Creates the trace file: never overwrites an existing regular file (an
  * exec'd image or a fork child with a pid-less pattern gets a tagged name). */
 static int open_trace(void) {
@@ -215,6 +217,7 @@ static int open_trace(void) {
             insert_tag(path, sizeof path, tag);
         }
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        trace_created = fd >= 0;
         if (fd >= 0) return fd;
         if (errno != EEXIST) return -1;
         struct stat st;
@@ -980,6 +983,7 @@ void rec_writer_start(int after_exec_failure) {
         atomic_store(&fd_now, -1); /* first: close() protects the trace fd */
         close(fd);
         fd_tag = -1;
+        if (trace_created) unlink(path); /* no half-written file: nothing is recorded */
         atomic_store(&rec_on, 0);
         rec_t.guard = g;
         return;
@@ -1009,6 +1013,7 @@ void rec_writer_start(int after_exec_failure) {
         atomic_store(&fd_now, -1); /* first: close() protects the trace fd */
         close(fd);
         fd_tag = -1;
+        if (trace_created) unlink(path);
     }
     pthread_attr_destroy(&attr);
     rec_t.guard = g;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "rec_internal.h"
 
@@ -38,6 +39,8 @@
 static _Atomic uint32_t *heads;  /* bucket -> first id, 0 = empty */
 static uint64_t *store;          /* [hash, n | next << 32, pc0, pc1, ...] per stack */
 static _Atomic uint64_t store_used;
+static uint64_t store_words = STORE_WORDS; /* less under an address-space limit, */
+static uint32_t max_ids = ST_MAX_IDS;       /* and fewer ids (3 words at least each) */
 static uint64_t *id_off;         /* id -> offset in store, 0 = none */
 static _Atomic uint32_t next_id;
 static uintptr_t self_lo, self_hi;
@@ -70,8 +73,16 @@ void rec_stacks_init(void) {
     if (heads) return;
     /* the heads are hit at random: mapped at once, not a fault per page */
     heads = map(sizeof *heads * ST_HEADS, 1);
-    store = map(sizeof(uint64_t) * STORE_WORDS, 0);
-    id_off = map(sizeof(uint64_t) * (ST_MAX_IDS + 1), 0);
+    /* RLIMIT_AS counts mappings, touched or not: under it, the store takes
+     * at most a 64th of the limit (the program's own memory comes first; a
+     * full store records later new stacks as none) */
+    struct rlimit as;
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY &&
+        as.rlim_cur / 64 / sizeof(uint64_t) < store_words)
+        store_words = as.rlim_cur / 64 / sizeof(uint64_t);
+    if (store_words / 3 < max_ids) max_ids = (uint32_t)(store_words / 3);
+    store = map(sizeof(uint64_t) * store_words, 0);
+    id_off = map(sizeof(uint64_t) * (max_ids + 1), 0);
     if (!heads || !store || !id_off) { heads = NULL; rec_depth = 0; return; }
     atomic_store(&store_used, 1); /* offset 0 means none */
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&rec_stacks_init);
@@ -116,9 +127,9 @@ static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
     if (id) return id;
     /* not there: append it, then link it in front of the chain */
     uint64_t const off = atomic_fetch_add(&store_used, n + 2);
-    if (off + n + 2 > STORE_WORDS) return 0;
+    if (off + n + 2 > store_words) return 0;
     id = atomic_fetch_add(&next_id, 1) + 1;
-    if (id > ST_MAX_IDS) return 0;
+    if (id > max_ids) return 0;
     uint64_t *e = &store[off];
     e[0] = h;
     memcpy(e + 2, pcs, n * sizeof *pcs);
@@ -458,7 +469,7 @@ static __attribute__((destructor)) void verify_report(void) {
 }
 
 uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs) {
-    if (!heads || id == 0 || id > atomic_load(&next_id) || id > ST_MAX_IDS) return 0;
+    if (!heads || id == 0 || id > atomic_load(&next_id) || id > max_ids) return 0;
     uint64_t const off = id_off[id];
     if (!off) return 0;
     *pcs = &store[off + 2];

@@ -6,6 +6,10 @@
 #   diskfull  the file size limit hit mid-run: the program keeps running,
 #             the reason is printed once, the trace ends with END reason error
 #   nofollow  --no-follow: one trace for a shell that forks and execs
+#   address_limit  under RLIMIT_AS (ulimit -v): a program that gets its
+#             memory untraced gets it traced too (the recorder's reservations
+#             shrink with the limit), and a limit too small for the recorder
+#             leaves no unreadable file (LOOP: rt_big here)
 #   cleared_env  programs that empty their environment before they fork or
 #             exec (env -i, perl's %ENV = ()): every trace still goes to -o
 #             and every process still has its summary line
@@ -72,6 +76,29 @@ nofollow)
   checkall
   "$rec" -o "$dir/f.%p.zst" -- sh -c 'ls / > /dev/null; sh -c true; exit 3' 2> err.txt
   [ "$(ls "$dir"/f.*.zst | wc -l)" -ge 3 ] || fail "following: expected >= 3 traces: $(ls "$dir")"
+  ;;
+address_limit)
+  big=$loop
+  # 300 MiB in one block under a 400 MiB limit: untraced it fits
+  sh -c "ulimit -v 409600 && exec \"$big\" 300" > /dev/null || fail "untraced: no 300 MiB under a 400 MiB limit"
+  sh -c "ulimit -v 409600 && exec \"$rec\" -o \"$dir/a.%p.zst\" -- \"$big\" 300" > /dev/null 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 0 ] || fail "traced under a 400 MiB limit: exit status $rc (3: the program's malloc failed)"
+  checkall
+  # tiny limits, where start-up (the program's or the recorder's) fails:
+  # every file left is a readable trace, and the program ends as untraced
+  # or, where the recorder's own libraries took the room, its malloc fails (3)
+  for kb in 4096 6144 8192 10240 12288 14336 16384 20480 24576; do
+    sh -c "ulimit -v $kb && exec \"$big\" 1" > /dev/null 2>&1; want=$?
+    mkdir "$dir/v$kb"
+    sh -c "ulimit -v $kb && exec \"$rec\" -o \"$dir/v$kb/t.%p.zst\" -- sh -c '\"$big\" 1'" > /dev/null 2> err.txt; rc=$?
+    [ "$rc" = "$want" ] || [ "$rc" = 3 ] || { cat err.txt; fail "limit $kb KiB: exit status $rc, untraced $want"; }
+    for t in "$dir/v$kb"/*; do
+      [ -e "$t" ] || continue
+      "$(dirname "$check")/malloc-trace" info "$t" > /dev/null 2>&1 || { cat err.txt; fail "limit $kb KiB: $t is no readable trace"; }
+    done
+    echo "limit $kb KiB: exit status $rc, $(ls "$dir/v$kb" | wc -l) traces"
+  done
   ;;
 cleared_env)
   # env -i execs sh without LD_PRELOAD: env's own trace (END exec) is the only one
