@@ -756,6 +756,8 @@ static void log_line(int reason, int status, uint64_t events, uint64_t dropped, 
 
 static int ok;
 static uint64_t end_dropped; /* what the END written by hand says */
+static void *end_ws;         /* a static zstd context's workspace for that END, */
+static size_t end_ws_size;   /* mapped once per process at start (~31 KiB) */
 static void end_frame_by_hand(int fd, int err_no) {
     ok = 0;
     end_dropped = dropped_total() + (events_fed - good_events);
@@ -776,13 +778,14 @@ static void end_frame_by_hand(int fd, int err_no) {
     raw[n++] = (uint8_t)p;
     memcpy(raw + n, pl, p);
     n += p;
-    ZSTD_customMem const cm = { rec_mem_alloc, rec_mem_free, NULL };
-    ZSTD_CCtx *c = ZSTD_createCCtx_advanced(cm);
+    /* in the workspace set aside at start: the error may be that no memory
+     * is left (the zstd stream itself failed to allocate) */
+    ZSTD_CCtx *c = end_ws ? ZSTD_initStaticCCtx(end_ws, end_ws_size) : NULL;
     if (!c) return;
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
     ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
     uint8_t out[256];
     size_t const z = ZSTD_compress2(c, out, sizeof out, raw, n);
-    ZSTD_freeCCtx(c);
     if (ZSTD_isError(z)) return;
     if (pwrite(fd, out, z, (off_t)good_bytes) != (ssize_t)z) {
         if (ftruncate(fd, (off_t)good_bytes) != 0) { /* nothing more to do */ }
@@ -941,6 +944,11 @@ void rec_writer_start(int after_exec_failure) {
     atomic_store(&final_taken, 0);
     atomic_store(&final_done, 0);
     env_snapshot();
+    if (!end_ws) {
+        /* level 1 on an input under 256 bytes: zstd's smallest parameters */
+        end_ws_size = ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams(1, 256, 0));
+        end_ws = rec_mem_alloc(NULL, end_ws_size);
+    }
     if (!stack_seen) stack_seen = rec_mem_alloc(NULL, (1u << 20) / 8 + 1);
     else memset(stack_seen, 0, (1u << 20) / 8 + 1);
     int fd = open_trace();

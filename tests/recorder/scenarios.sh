@@ -10,6 +10,10 @@
 #             memory untraced gets it traced too (the recorder's reservations
 #             shrink with the limit), and a limit too small for the recorder
 #             leaves no unreadable file (LOOP: rt_big here)
+#   no_memory  a program that takes away all address space (RLIMIT_AS below
+#             what it has) while recorded (LOOP: rt_nomem here): it runs as
+#             untraced, and its trace ends with END (exit, or error with the
+#             events that could not be written counted as dropped)
 #   cleared_env  programs that empty their environment before they fork or
 #             exec (env -i, perl's %ENV = ()): every trace still goes to -o
 #             and every process still has its summary line
@@ -99,6 +103,21 @@ address_limit)
     done
     echo "limit $kb KiB: exit status $rc, $(ls "$dir/v$kb" | wc -l) traces"
   done
+  ;;
+no_memory)
+  "$loop" 500 > base.out || fail "untraced: exit status $?"
+  "$rec" -o "$dir/t.zst" -- "$loop" 500 > out 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 0 ] || fail "exit status $rc"
+  cmp -s base.out out || fail "output differs from untraced"
+  printf 'end 0 0\n' > expect.exit
+  printf 'end 4\ndropped-ok\n' > expect.error
+  if grep -q "recording stopped" err.txt; then
+    [ "$(grep -c 'recording stopped' err.txt)" = 1 ] || fail "the reason is not printed exactly once"
+    "$check" "$dir/t.zst" /dev/null expect.error || fail "trace does not end with END reason error"
+  else
+    "$check" "$dir/t.zst" /dev/null expect.exit || fail "trace does not end with END exit"
+  fi
   ;;
 cleared_env)
   # env -i execs sh without LD_PRELOAD: env's own trace (END exec) is the only one
