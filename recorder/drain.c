@@ -896,6 +896,28 @@ static void finish(void) {
     fd_tag = -1;
 }
 
+/* After the main thread's pthread_exit: 1 when no thread but the writer
+ * and the main thread (a zombie until the process ends, still counted) is
+ * left, from the kernel's thread count. */
+static int writer_alone(void) {
+    char buf[1024];
+    int const fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t const k = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (k <= 0) return 0;
+    buf[k] = 0;
+    const char *p = strrchr(buf, ')');
+    if (!p) return 0;
+    /* the fields after the name: state is field 3, num_threads field 20 */
+    for (int field = 2; field < 20 && *p; field++) {
+        p = strchr(p + 1, ' ');
+        if (!p) return 0;
+    }
+    long const n = atol(p + 1);
+    return n >= 1 && n <= 2;
+}
+
 static void *writer_main(void *arg) {
     (void)arg;
     rec_t.guard = 1;
@@ -903,6 +925,14 @@ static void *writer_main(void *arg) {
     for (;;) {
         uint32_t const k = atomic_load(&rec_kick);
         if (atomic_load(&final_req)) break;
+        if (atomic_load(&rec_main_exited) && writer_alone() && !atomic_exchange(&final_taken, 1)) {
+            /* the program's last thread is gone: END exit 0 and return, and
+             * glibc ends the process with exit(0) as it would untraced */
+            atomic_store(&rec_on, 0);
+            final_reason = TR_END_EXIT;
+            final_status = 0;
+            break;
+        }
         if (!failed) {
             pass(0);
             if (!failed && tr_writer_error(w)->code) writer_failed();

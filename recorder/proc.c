@@ -129,6 +129,25 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
     return rc;
 }
 
+/* The main thread leaving by pthread_exit: the process lives on while
+ * other threads run, and glibc ends it (exit(0)) when the last thread
+ * started by pthread_create returns, the writer thread included. So the
+ * writer watches for being the last one then (drain.c) and returns, after
+ * writing END, which lets glibc end the process as it would untraced. */
+_Atomic int rec_main_exited;
+
+EXPORT void pthread_exit(void *ret) {
+    static void (*real)(void *);
+    if (!real) real = rec_next("pthread_exit");
+    if (rec_gettid() == (uint32_t)getpid()) {
+        atomic_store(&rec_main_exited, 1);
+        rec_kick_writer();
+    }
+    if (real) real(ret);
+    syscall(SYS_exit, 0);
+    __builtin_unreachable();
+}
+
 /* ---- fork / vfork ------------------------------------------------------- */
 _Atomic int rec_fork_gate;
 _Atomic uint32_t rec_writer_in_loader;
@@ -165,6 +184,7 @@ EXPORT pid_t fork(void) {
     int const e = errno;
     rec_fork_gate_open(pid);
     if (pid == 0) {
+        atomic_store(&rec_main_exited, 0); /* the child's only thread is its main thread */
         rec_ring_after_fork(t);
         rec_writer_after_fork();
         if (rec_follow) {

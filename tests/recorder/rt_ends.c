@@ -1,7 +1,10 @@
 /* rt_ends - every way a process ends leaves a complete trace. argv[2]:
  * ret | exit | _exit | abort | segv | kill | thread-exit (exit() called from
  * a thread while the main thread keeps allocating) | sigint-handled (the
- * program's own SIGINT handler must run, not the recorder's) | sigkill. */
+ * program's own SIGINT handler must run, not the recorder's) | sigkill |
+ * main-pthread-exit (main calls pthread_exit while a thread still
+ * allocates: the process ends with status 0 when that thread returns) |
+ * main-pthread-exit-alone (main calls pthread_exit with no other thread). */
 #include <pthread.h>
 #include <signal.h>
 #include "tlog.h"
@@ -20,6 +23,12 @@ static void *exiter(void *arg) {
     (void)arg;
     for (int i = 0; i < 1000; i++) T_free(T_malloc(3800));
     exit(9);
+}
+
+static void *worker(void *arg) {
+    usleep(150000); /* main's pthread_exit is over */
+    for (int i = 0; i < 1000; i++) T_free(T_malloc(3810));
+    return arg;
 }
 
 static volatile sig_atomic_t got;
@@ -52,6 +61,16 @@ int main(int argc, char **argv) {
             void *p = malloc(5801); /* not logged: may be cut by exit */
             free(p);
         }
+    }
+    if (!strcmp(m, "main-pthread-exit")) {
+        expect("end 0 0\nthreads 1\nexits 1\n");
+        pthread_t t;
+        pthread_create(&t, NULL, worker, NULL);
+        pthread_exit(NULL);
+    }
+    if (!strcmp(m, "main-pthread-exit-alone")) {
+        expect("end 0 0\n");
+        pthread_exit(NULL);
     }
     if (!strcmp(m, "sigint-handled")) {
         struct sigaction sa, old;

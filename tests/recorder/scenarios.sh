@@ -95,7 +95,7 @@ address_limit)
   for kb in 4096 6144 8192 10240 12288 14336 16384 20480 24576; do
     sh -c "ulimit -v $kb && exec \"$big\" 1" > /dev/null 2>&1; want=$?
     mkdir "$dir/v$kb"
-    sh -c "ulimit -v $kb && exec \"$rec\" -o \"$dir/v$kb/t.%p.zst\" -- sh -c '\"$big\" 1'" > /dev/null 2> err.txt; rc=$?
+    sh -c "ulimit -v $kb && exec \"$rec\" -o \"$dir/v$kb/t.%p.zst\" -- \"$big\" 1" > /dev/null 2> err.txt; rc=$?
     [ "$rc" = "$want" ] || [ "$rc" = 3 ] || { cat err.txt; fail "limit $kb KiB: exit status $rc, untraced $want"; }
     for t in "$dir/v$kb"/*; do
       [ -e "$t" ] || continue
