@@ -535,7 +535,13 @@ static int *unw_pipe_at; /* libunwind's own copy of the pipe's numbers */
 int rec_fd_dup_high(int fd) {
     struct rlimit rl;
     if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1024) return fcntl(fd, F_DUPFD_CLOEXEC, 1000);
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1024) {
+        /* high, where programs rarely go (bash saves and restores an open
+         * fd it redirects onto: exec 1000>file then found ours), but not
+         * past 64K: the kernel's fd table grows to the highest number */
+        uint64_t const top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
+        return fcntl(fd, F_DUPFD_CLOEXEC, (int)top - 16);
+    }
     int const cur = (int)rl.rlim_cur;
     if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
         struct rlimit up = rl;
@@ -547,8 +553,7 @@ int rec_fd_dup_high(int fd) {
             if (nfd >= 0) return nfd;
         }
     }
-    if (cur > 64) return fcntl(fd, F_DUPFD_CLOEXEC, cur - 24);
-    /* a tiny limit that cannot be passed: the highest free number */
+    /* a limit that cannot be passed: the highest free numbers */
     for (int lo = cur - 1; lo > fd && lo >= cur - 64; lo--) {
         int const nfd = fcntl(fd, F_DUPFD_CLOEXEC, lo);
         if (nfd >= 0) return nfd;

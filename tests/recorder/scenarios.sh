@@ -14,6 +14,10 @@
 #             what it has) while recorded (LOOP: rt_nomem here): it runs as
 #             untraced, and its trace ends with END (exit, or error with the
 #             events that could not be written counted as dropped)
+#   shell_high_fds  bash redirecting onto fds 1000-1003 and 1024-1026
+#             (exec N>file: bash saves and restores an fd that is open, so
+#             the recorder's own must not be there): same output, every
+#             trace readable
 #   cleared_env  programs that empty their environment before they fork or
 #             exec (env -i, perl's %ENV = ()): every trace still goes to -o
 #             and every process still has its summary line
@@ -118,6 +122,16 @@ no_memory)
   else
     "$check" "$dir/t.zst" /dev/null expect.exit || fail "trace does not end with END exit"
   fi
+  ;;
+shell_high_fds)
+  cmd='for fd in 1000 1001 1002 1003 1024 1025 1026; do eval "exec $fd>\"$0.$fd\""; echo "x$fd" >&$fd; done
+       for fd in 1000 1001 1002 1003 1024 1025 1026; do cat "$0.$fd"; eval "exec $fd>&-"; done; ls / | wc -l'
+  bash -c "$cmd" "$dir/u" > base.out 2>&1 || fail "untraced: exit status $?"
+  "$rec" -o "$dir/t.%p.zst" -- bash -c "$cmd" "$dir/r" > out 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 0 ] || fail "exit status $rc"
+  cmp -s base.out out || { diff base.out out; fail "output differs from untraced"; }
+  checkall
   ;;
 cleared_env)
   # env -i execs sh without LD_PRELOAD: env's own trace (END exec) is the only one
