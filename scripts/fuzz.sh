@@ -11,6 +11,7 @@ rm -rf "$corpus"; mkdir -p "$corpus"
 for f in tests/traces/data/*.txt tests/traces/data/*.log; do
   build-fuzz/bin/malloc-trace import "$f" -o "$corpus/$(basename "$f").zst"
 done
+cp tests/traces/data/*.zst "$corpus/" # older format versions
 echo "fuzz: running the trace reader under libFuzzer for ${secs}s"
 build-fuzz/bin/fuzz_reader -max_total_time="$secs" -print_final_stats=0 "$corpus" 2> build-fuzz/fuzz.log || {
   tail -40 build-fuzz/fuzz.log >&2

@@ -196,9 +196,10 @@ static int read_header(tr_reader_t *r) {
     if (memcmp(p, TR_MAGIC, TR_MAGIC_LEN) != 0)
         return r_fail(r, TR_E_NOT_TRACE, "not a malloc trace: bad magic (zstd data, but not MALTRACE)");
     unsigned const version = p[8] | (unsigned)p[9] << 8;
-    if (version != TR_FORMAT_VERSION)
-        return r_fail(r, TR_E_VERSION, "format version %u, this reader knows %d", version,
+    if (version < 1 || version > TR_FORMAT_VERSION)
+        return r_fail(r, TR_E_VERSION, "format version %u, this reader knows 1 to %d", version,
                       TR_FORMAT_VERSION);
+    r->timecol = version >= 2;
     r->raw_start += TR_PREAMBLE_LEN;
     uint8_t type;
     tr_cursor_t c;
@@ -367,7 +368,15 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
     ev->op = op;
     ev->tid = tidmap_tid(s);
     ev->seq = s->seq + uvar(c);
-    ev->t_ns = s->t + (uint64_t)svar(c);
+    if (r->timecol) {
+        tr_cursor_t tc = { r->tp, r->tend, 0 };
+        if (tc.p >= tc.end) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) without a time: its TIMES record is short", op);
+        ev->t_ns = s->t + (uint64_t)svar(&tc);
+        if (tc.p > tc.end) return r_fail(r, TR_E_CORRUPT, "bad TIMES record");
+        r->tp = tc.p;
+    } else {
+        ev->t_ns = s->t + (uint64_t)svar(c);
+    }
     ev->stack = (uint32_t)uvar(c);
     if (c->p > c->end) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) too short", op);
     s->seq = ev->seq;
@@ -436,6 +445,20 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
     return 1;
 }
 
+/* TIMES (version 2): the time deltas of the current thread's next events,
+ * kept as bytes (the window moves) and decoded one per event. */
+static void read_times(tr_reader_t *r, tr_cursor_t *c) {
+    if (!r->cur) { r_fail(r, TR_E_CORRUPT, "TIMES record before any THREAD record"); return; }
+    size_t const n = (size_t)(c->end - c->p);
+    uint8_t *b = r_grow(r, r->tbuf, &r->tcap, n + RAW_PAD, 1);
+    if (!b) return;
+    r->tbuf = b;
+    memcpy(b, c->p, n);
+    memset(b + n, 0, RAW_PAD); /* svar reads up to 8 bytes unchecked */
+    r->tp = b;
+    r->tend = b + n;
+}
+
 /* ---- merge ------------------------------------------------------------------ */
 static int heap_push(tr_reader_t *r, uint64_t seq, int marker, const tr_event_t *ev) {
     pend_t *h = r_grow(r, r->heap, &r->hcap, r->hn + 1, sizeof *h);
@@ -497,7 +520,12 @@ static inline int decode_fast(tr_reader_t *r, tr_event_t *ev) {
     if (op != TR_OP_MALLOC && op != TR_OP_FREE && op != TR_OP_CALLOC && op != TR_OP_REALLOC) return 0;
     tr_cursor_t c = { p + 2, p + 2 + p[1], 0 };
     uint64_t const seq = s->seq + uvar(&c);
-    uint64_t const t = s->t + (uint64_t)svar(&c);
+    uint64_t t;
+    tr_cursor_t tc = { r->tp, r->tend, 0 };
+    if (r->timecol) /* none left: svar reads the zero padding, and tc.p > tc.end below */
+        t = s->t + (uint64_t)svar(&tc);
+    else
+        t = s->t + (uint64_t)svar(&c);
     uint32_t const stack = (uint32_t)uvar(&c);
     uint64_t a, b = 0, ret = 0, rel = seq, ptr = s->ptr;
     switch (op) {
@@ -525,10 +553,11 @@ static inline int decode_fast(tr_reader_t *r, tr_event_t *ev) {
     }
     /* in order as decode_slow has it: one seq, or a realloc's two in a row */
     if (rel == seq ? seq != r->next_seq : rel != r->next_seq || seq != rel + 1) return 0;
-    if (c.p > c.end) return 0;
+    if (c.p > c.end || tc.p > tc.end) return 0;
     s->seq = seq;
     s->t = t;
     s->ptr = ptr;
+    r->tp = tc.p;
     r->raw_start += 2u + p[1];
     r->st.records++;
     r->next_seq = seq + 1;
@@ -596,6 +625,11 @@ static int decode_slow(tr_reader_t *r, tr_event_t *out) {
             if (heap_push(r, out->seq, 0, out)) { free((char *)out->str); continue; }
             continue;
         }
+        if (r->tp < r->tend && (type == TR_REC_THREAD || type == TR_REC_SYNC || type == TR_REC_TIMES ||
+                                type == TR_REC_END)) {
+            r_fail(r, TR_E_CORRUPT, "TIMES record with more times than events");
+            continue;
+        }
         switch (type) {
         case TR_REC_THREAD: {
             uint64_t const tid = tr_get_varint(&c);
@@ -606,6 +640,10 @@ static int decode_slow(tr_reader_t *r, tr_event_t *out) {
         case TR_REC_SYNC:
             tidmap_reset(&r->threads);
             r->cur = NULL;
+            break;
+        case TR_REC_TIMES:
+            if (r->timecol) read_times(r, &c);
+            else r->st.skipped++; /* reserved in version 1 */
             break;
         case TR_REC_STACK: read_stack(r, &c); break;
         case TR_REC_MODULE: read_module(r, &c); break;
@@ -630,9 +668,14 @@ static void nomem(tr_error_t *err) {
     snprintf(err->msg, sizeof err->msg, "out of memory");
 }
 
+/* What tp and tend point to before any TIMES record: no time left, and
+ * bytes that decode_fast may read past it. */
+static const uint8_t no_times[RAW_PAD];
+
 static tr_reader_t *r_new(const char *path) {
     tr_reader_t *r = calloc(1, sizeof *r);
     if (!r) return NULL;
+    r->tp = r->tend = no_times;
     r->path = strdup(path ? path : "(memory)");
     r->threads.cap = 16;
     r->threads.slot = malloc(sizeof(tr_tstate_t) * r->threads.cap);
@@ -745,6 +788,7 @@ void tr_reader_close(tr_reader_t *r) {
     for (unsigned d = 0; d < MOD_DIRS; d++) free(r->mod_dir[d]);
     for (size_t i = 0; i < r->hn; i++) free((char *)r->heap[i].ev.str);
     free(r->heap);
+    free(r->tbuf);
     free(r->cur_str);
     free(r->path);
     free(r);

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define TR_FORMAT_VERSION 1
+#define TR_FORMAT_VERSION 2
 
 /* ---- operations ---------------------------------------------------------
  * Argument conventions (a, b, c are tr_event_t fields; ret is the result):
@@ -89,7 +89,7 @@ typedef struct tr_event_s {
 
 /* ---- header ------------------------------------------------------------- */
 typedef struct tr_header_s {
-    uint32_t version; /* filled by the reader; the writer always writes 1 */
+    uint32_t version; /* filled by the reader (1 or 2); the writer writes TR_FORMAT_VERSION */
     uint32_t pid, ppid;
     uint64_t start_real_ns; /* CLOCK_REALTIME at start */
     uint64_t start_mono_ns; /* CLOCK_MONOTONIC at start; event times are relative */

@@ -20,6 +20,7 @@ enum {
     TR_REC_MODULE = 0x05,
     TR_REC_WATERMARK = 0x06,
     TR_REC_END = 0x07,
+    TR_REC_TIMES = 0x08,
 };
 
 /* A record payload being decoded: every get fails (sets bad) past the end. */

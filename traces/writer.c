@@ -19,6 +19,8 @@
 #define STAGE_SIZE (64 * 1024)
 #define EVENT_MAX 100 /* 8 varints of at most 10 bytes, plus slack */
 #define SCRATCH_MIN 256
+#define RUN_EVENTS 4096 /* events of one thread whose times share a TIMES record */
+#define RUN_BYTES (64 * 1024)
 
 struct tr_writer_s {
     int fd, close_fd;
@@ -27,6 +29,11 @@ struct tr_writer_s {
     uint8_t *stage; size_t stage_len;
     uint8_t *out; size_t out_cap;
     uint8_t *scratch; size_t scratch_cap;
+    /* the run: event records of the current thread not yet staged, without
+     * their times, which wait in tcol as svarints (FORMAT.md, TIMES) */
+    uint8_t *run; size_t run_len, run_cap;
+    uint8_t *tcol; size_t tcol_len;
+    uint32_t run_n;
     size_t frame_bytes, frame_raw;
     uint64_t frame_no;
     int frame_open;
@@ -91,9 +98,11 @@ static int compress_stage(tr_writer_t *w, ZSTD_EndDirective mode) {
     return 0;
 }
 
+static int flush_run(tr_writer_t *w);
+
 static int end_frame(tr_writer_t *w) {
     if (!w->frame_open) return 0;
-    if (compress_stage(w, ZSTD_e_end)) return w->err.code;
+    if (flush_run(w) || compress_stage(w, ZSTD_e_end)) return w->err.code;
     w->frame_open = 0;
     w->cur = NULL; /* the next frame forgets the deltas (and keeps the fast path out) */
     w->frame_no++;
@@ -115,9 +124,24 @@ static int append_raw(tr_writer_t *w, const uint8_t *p, size_t n) {
 
 static int begin_record(tr_writer_t *w);
 
-/* Appends type, length and payload as one record. */
+/* Stages the run: its TIMES record, then its events. */
+static int flush_run(tr_writer_t *w) {
+    if (!w->run_n) return 0;
+    uint8_t head[11];
+    head[0] = TR_REC_TIMES;
+    size_t const hn = 1 + tr_put_varint(head + 1, w->tcol_len);
+    size_t const len = w->run_len;
+    w->run_len = 0;
+    w->run_n = 0;
+    if (append_raw(w, head, hn) || append_raw(w, w->tcol, w->tcol_len)) return w->err.code;
+    w->tcol_len = 0;
+    return append_raw(w, w->run, len);
+}
+
+/* Appends type, length and payload as one record, after the run. */
 static int put_record(tr_writer_t *w, uint8_t type, const uint8_t *payload, size_t len) {
     if (w->err.code) return w->err.code;
+    if (flush_run(w)) return w->err.code;
     if (begin_record(w)) return w->err.code;
     uint8_t head[11];
     head[0] = type;
@@ -154,6 +178,18 @@ static int begin_record(tr_writer_t *w) {
         w->have_thread = 0;
         w->cur = NULL;
     }
+    return 0;
+}
+
+/* A run buffer of at least n bytes; the run is empty. */
+static int run_grow(tr_writer_t *w, size_t n) {
+    size_t cap = w->run_cap;
+    while (cap < n) cap *= 2;
+    uint8_t *p = w_alloc(&w->opts, cap);
+    if (!p) return w_fail(w, TR_E_NOMEM, ENOMEM, "out of memory (%zu bytes)", cap);
+    w_release(&w->opts, w->run);
+    w->run = p;
+    w->run_cap = cap;
     return 0;
 }
 
@@ -220,11 +256,14 @@ tr_writer_t *tr_writer_open_fd(int fd, int close_fd, const tr_header_t *h,
     ZSTD_customMem const cmem = { zstd_alloc, zstd_free, &w->opts };
     w->cctx = ZSTD_createCCtx_advanced(cmem);
     w->stage = w_alloc(&o, STAGE_SIZE);
+    w->run = w_alloc(&o, RUN_BYTES);
+    w->run_cap = RUN_BYTES;
+    w->tcol = w_alloc(&o, RUN_EVENTS * 10);
     w->out_cap = ZSTD_CStreamOutSize();
     w->out = w_alloc(&o, w->out_cap);
     w->threads.cap = 16;
     w->threads.slot = w_alloc(&o, sizeof(tr_tstate_t) * w->threads.cap);
-    if (!w->cctx || !w->stage || !w->out || !w->threads.slot) goto nomem_w;
+    if (!w->cctx || !w->stage || !w->run || !w->tcol || !w->out || !w->threads.slot) goto nomem_w;
     tidmap_reset(&w->threads);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, o.level ? o.level : 3);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
@@ -308,24 +347,23 @@ static __attribute__((noinline)) int event_slow(tr_writer_t *w, const tr_event_t
         return w_fail(w, TR_E_ARG, 0, "thread %u: seq %llu after %llu", ev->tid,
                       (unsigned long long)ev->seq, (unsigned long long)s->seq);
     size_t const slen = ev->op == TR_OP_EXEC ? str_room(ev->str) : 0;
-    /* Encode straight into the staging buffer: every event but exec is at
-     * most 8 varints (< 128 bytes), so its length takes one byte. */
-    uint8_t *p;
-    if (!slen) {
-        if (w->stage_len + 2 + EVENT_MAX > STAGE_SIZE && compress_stage(w, ZSTD_e_continue))
-            return w->err.code;
-        p = w->stage + w->stage_len + 2;
-    } else {
-        p = scratch(w, EVENT_MAX + slen);
-        if (!p) return w->err.code;
+    /* Encode straight into the run: every event but exec is at most 8
+     * varints (< 128 bytes), so its length takes one byte; exec's payload is
+     * written after room for a longer one and moved into place. */
+    size_t const need = 12 + EVENT_MAX + slen;
+    if (w->run_n == RUN_EVENTS || w->run_len + need > w->run_cap) {
+        if (flush_run(w)) return w->err.code;
+        if (need > w->run_cap && run_grow(w, need)) return w->err.code;
     }
+    uint8_t *const rec = w->run + w->run_len;
+    uint8_t *p = rec + (slen ? 11 : 2);
     uint8_t *const start = p;
 #define PUT(v) (p += tr_put_varint(p, (v)))
 #define PUTS(v) (p += tr_put_varint(p, tr_zigzag((int64_t)(v))))
 #define PUTP(v) (p += tr_put_varint(p, tr_zigzag((int64_t)((v) - s->ptr))), s->ptr = (v))
     PUT(ev->seq - s->seq);
-    PUTS(ev->t_ns - s->t);
     PUT(ev->stack);
+    w->tcol_len += tr_put_varint(w->tcol + w->tcol_len, tr_zigzag((int64_t)(ev->t_ns - s->t)));
     uint64_t const rel = ev->release_seq && ev->release_seq <= ev->seq ? ev->release_seq : ev->seq;
     switch (ev->op) {
     case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC:
@@ -367,31 +405,40 @@ static __attribute__((noinline)) int event_slow(tr_writer_t *w, const tr_event_t
     s->seq = ev->seq;
     s->t = ev->t_ns;
     w->events++;
+    w->run_n++;
     size_t const n = (size_t)(p - start);
-    if (slen) return put_record(w, ev->op, start, n);
-    start[-2] = ev->op;
-    start[-1] = (uint8_t)n;
-    w->stage_len += 2 + n;
-    w->frame_raw += 2 + n;
-    if (w->frame_raw >= w->frame_bytes) return end_frame(w);
+    if (!slen) {
+        rec[0] = ev->op;
+        rec[1] = (uint8_t)n;
+        w->run_len += 2 + n;
+    } else {
+        uint8_t head[11];
+        head[0] = ev->op;
+        size_t const hn = 1 + tr_put_varint(head + 1, n);
+        memmove(rec + hn, start, n);
+        memcpy(rec, head, hn);
+        w->run_len += hn + n;
+    }
+    if (w->frame_raw + w->run_len + w->tcol_len >= w->frame_bytes) return end_frame(w);
     return 0;
 }
 
 /* The common case, which a recorder feeds millions of times a second: a
  * malloc or free of the current thread, in order, into an open frame with
- * room in the stage. Same bytes as event_slow, without its checks and
+ * room in the run. Same bytes as event_slow, without its checks and
  * dispatch. */
 int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
     tr_tstate_t *const s = w->cur;
     unsigned const op = ev->op;
     if (__builtin_expect((op == TR_OP_MALLOC || op == TR_OP_FREE) && s && w->cur_tid == ev->tid &&
-                             ev->seq >= s->seq && w->stage_len + 2 + EVENT_MAX <= STAGE_SIZE && !w->err.code,
+                             ev->seq >= s->seq && w->run_len + 2 + EVENT_MAX <= w->run_cap &&
+                             w->run_n < RUN_EVENTS && !w->err.code,
                          1)) {
-        uint8_t *const start = w->stage + w->stage_len + 2;
+        uint8_t *const start = w->run + w->run_len + 2;
         uint8_t *p = start;
         p += tr_put_varint(p, ev->seq - s->seq);
-        p += tr_put_varint(p, tr_zigzag((int64_t)(ev->t_ns - s->t)));
         p += tr_put_varint(p, ev->stack);
+        w->tcol_len += tr_put_varint(w->tcol + w->tcol_len, tr_zigzag((int64_t)(ev->t_ns - s->t)));
         uint64_t ptr = ev->a;
         if (op == TR_OP_MALLOC) {
             p += tr_put_varint(p, ev->a);
@@ -402,12 +449,12 @@ int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
         s->seq = ev->seq;
         s->t = ev->t_ns;
         w->events++;
+        w->run_n++;
         size_t const n = (size_t)(p - start);
         start[-2] = (uint8_t)op;
         start[-1] = (uint8_t)n;
-        w->stage_len += 2 + n;
-        w->frame_raw += 2 + n;
-        if (w->frame_raw >= w->frame_bytes) return end_frame(w);
+        w->run_len += 2 + n;
+        if (w->frame_raw + w->run_len + w->tcol_len >= w->frame_bytes) return end_frame(w);
         return 0;
     }
     return event_slow(w, ev);
@@ -482,6 +529,8 @@ int tr_writer_close(tr_writer_t *w, const tr_end_t *end, tr_error_t *err) {
     tr_writer_opts_t const o = w->opts;
     ZSTD_freeCCtx(w->cctx);
     w_release(&o, w->stage);
+    w_release(&o, w->run);
+    w_release(&o, w->tcol);
     w_release(&o, w->out);
     w_release(&o, w->scratch);
     w_release(&o, w->threads.slot);

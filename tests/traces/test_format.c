@@ -364,11 +364,11 @@ static void test_handmade(void) {
     }
     free(b.p);
 
-    /* version 2 is refused with a clear message */
-    raw[8] = 2;
+    /* version 3 is refused with a clear message (0 too) */
+    raw[8] = 3;
     b = make_trace(raw, sizeof raw);
     r = tr_reader_open_mem(b.p, b.n, &err);
-    CHECK(!r && err.code == TR_E_VERSION && strstr(err.msg, "format version 2, this reader knows 1"),
+    CHECK(!r && err.code == TR_E_VERSION && strstr(err.msg, "format version 3, this reader knows 1 to 2"),
           "version refused: %s", err.msg);
     if (r) tr_reader_close(r);
     free(b.p);
@@ -423,6 +423,62 @@ static void test_handmade(void) {
 }
 
 /* The exec path and every op's fields survive, including 64-bit extremes. */
+/* Version 2 by hand: times come from the thread's TIMES record; an event
+ * past its record's times, and times left over at THREAD, are corruption. */
+static void test_handmade_v2(void) {
+    uint8_t const head[] = {
+        'M', 'A', 'L', 'T', 'R', 'A', 'C', 'E', 2, 0, 0, 0,
+        0x01, 12, 7, 1, 0, 0, 0x80, 0x20, 2, 0, 0, 0, 0, 0, /* HEADER */
+        0x03, 1, 5,                                          /* THREAD 5 */
+    };
+    uint8_t const good[] = {
+        0x08, 2, 20, 6,                                      /* TIMES +10 +3 */
+        0x10, 5, 1, 3, 24, 0x80, 0x40,                       /* malloc seq 1, t 10 */
+        0x14, 4, 1, 0, 0x80, 0x40,                           /* free seq 2, t 13, 0x1000 + 0x1000 */
+        0x07, 5, 0, 0, 5, 2, 0,                              /* END */
+    };
+    uint8_t const short_times[] = {
+        0x08, 1, 20, 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x14, 4, 1, 0, 0x80, 0x40, 0x07, 5, 0, 0, 5, 2, 0,
+    };
+    uint8_t const left_over[] = {
+        0x08, 3, 20, 6, 2, 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x14, 4, 1, 0, 0x80, 0x40, 0x03, 1, 6,
+        0x07, 5, 0, 0, 5, 2, 0,
+    };
+    uint8_t const no_times[] = { 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x07, 5, 0, 0, 5, 1, 0 };
+    const struct { const uint8_t *p; size_t n; const char *err; } cases[] = {
+        { good, sizeof good, NULL },
+        { no_times, sizeof no_times, "without a time" },
+        { short_times, sizeof short_times, "without a time" },
+        { left_over, sizeof left_over, "more times than events" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t raw[128];
+        memcpy(raw, head, sizeof head);
+        memcpy(raw + sizeof head, cases[k].p, cases[k].n);
+        buf_t b = make_trace(raw, sizeof head + cases[k].n);
+        tr_error_t err;
+        tr_reader_t *r = tr_reader_open_mem(b.p, b.n, &err);
+        CHECK(r != NULL, "v2 case %zu opens", k);
+        if (!r) { free(b.p); continue; }
+        tr_event_t ev[3];
+        int rc, n = 0;
+        while (n < 3 && (rc = tr_reader_next(r, &ev[n])) == 1) n++;
+        if (!cases[k].err) {
+            CHECK(rc == 0 && n == 2 && ev[0].op == TR_OP_MALLOC && ev[0].t_ns == 10 && ev[0].stack == 3 &&
+                  ev[0].a == 24 && ev[0].ret == 0x1000 && ev[1].op == TR_OP_FREE && ev[1].seq == 2 &&
+                  ev[1].t_ns == 13 && ev[1].a == 0x2000 && ev[1].tid == 5,
+                  "v2 events: rc %d n %d t %llu %llu", rc, n, (unsigned long long)ev[0].t_ns,
+                  (unsigned long long)ev[1].t_ns);
+        } else {
+            const tr_error_t *e = tr_reader_error(r);
+            CHECK(rc < 0 && e->code == TR_E_CORRUPT && strstr(e->msg, cases[k].err), "v2 case %zu: rc %d: %s", k,
+                  rc, e->msg);
+        }
+        tr_reader_close(r);
+        free(b.p);
+    }
+}
+
 static void test_extremes(const char *dir) {
     char path[512];
     snprintf(path, sizeof path, "%s/ext.zst", dir);
@@ -634,17 +690,21 @@ static void test_writer_bytes(const char *dir) {
     CHECK(tr_writer_close(w, NULL, &err) == 0, "writer bytes: close");
     static const uint8_t frame1[] = {
         0x03, 1, 5,                                     /* THREAD 5 */
-        0x10, 6, 1, 20, 3, 24, 0x80, 0x40,              /* malloc 24 -> 0x1000: zigzag 0x2000 */
-        0x10, 6, 1, 0, 0, 40, 0x80, 0x01,               /* malloc 40 -> 0x1040: +0x40 */
+        0x08, 2, 20, 0,                                 /* TIMES: +10, +0 */
+        0x10, 5, 1, 3, 24, 0x80, 0x40,                  /* malloc 24 -> 0x1000: zigzag 0x2000 */
+        0x10, 5, 1, 0, 40, 0x80, 0x01,                  /* malloc 40 -> 0x1040: +0x40 */
         0x03, 1, 6,                                     /* THREAD 6 */
-        0x14, 6, 3, 0xb4, 0x1f, 0, 0x80, 0x40,          /* free 0x1000: dseq 3, dt 2010 */
+        0x08, 2, 0xb4, 0x1f,                            /* TIMES: +2010 */
+        0x14, 4, 3, 0, 0x80, 0x40,                      /* free 0x1000: dseq 3 */
         0x03, 1, 5,                                     /* THREAD 5 again: its deltas kept */
-        0x14, 5, 2, 0xa0, 0x1f, 0, 0,                   /* free 0x1040: dseq 2, dt 2000, ptr +0 */
+        0x08, 2, 0xa0, 0x1f,                            /* TIMES: +2000 */
+        0x14, 3, 2, 0, 0,                               /* free 0x1040: dseq 2, ptr +0 */
     };
     static const uint8_t frame2[] = {
         0x02, 1, 2,                                     /* SYNC 2: frame 0 is the header's */
         0x03, 1, 5,                                     /* THREAD 5 */
-        0x10, 8, 5, 0xf0, 0x2e, 0, 8, 0x80, 0x80, 0x01, /* malloc 8 -> 0x2000, deltas from 0 */
+        0x08, 2, 0xf0, 0x2e,                            /* TIMES: +3000, from 0 */
+        0x10, 6, 5, 0, 8, 0x80, 0x80, 0x01,             /* malloc 8 -> 0x2000, deltas from 0 */
     };
     buf_t b = read_file(path);
     size_t const cap = 1 << 16;
@@ -665,6 +725,7 @@ static void test_writer_bytes(const char *dir) {
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
     test_handmade();
+    test_handmade_v2();
     test_writer_bytes(dir);
     test_extremes(dir);
     test_roundtrip(dir);
