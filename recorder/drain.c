@@ -888,11 +888,15 @@ static void finish(void) {
             struct stat st;
             uint64_t bytes = good_bytes;
             if (fstat(atomic_load(&fd_now), &st) == 0 && S_ISREG(st.st_mode)) bytes = (uint64_t)st.st_size;
+            /* the trace's number first: a program that used every other
+             * one still gets its summary line */
+            close(atomic_exchange(&fd_now, -1));
             log_line(final_reason, final_status, ev, end.dropped, bytes);
         }
         w = NULL;
     }
-    close(atomic_exchange(&fd_now, -1));
+    int const fd = atomic_exchange(&fd_now, -1);
+    if (fd >= 0) close(fd);
     fd_tag = -1;
 }
 

@@ -18,6 +18,9 @@
 #             (exec N>file: bash saves and restores an fd that is open, so
 #             the recorder's own must not be there): same output, every
 #             trace readable
+#   all_fds_used  a program that opens files until none is left, with
+#             soft and hard limit equal (16), and _exits with them open: it
+#             still gets its summary line
 #   cleared_env  programs that empty their environment before they fork or
 #             exec (env -i, perl's %ENV = ()): every trace still goes to -o
 #             and every process still has its summary line
@@ -131,6 +134,15 @@ shell_high_fds)
   cat err.txt
   [ "$rc" = 0 ] || fail "exit status $rc"
   cmp -s base.out out || { diff base.out out; fail "output differs from untraced"; }
+  checkall
+  ;;
+all_fds_used)
+  sh -c "ulimit -n 16 && exec \"$rec\" -o \"$dir/t.%p.zst\" -- perl -MPOSIX -e '\$| = 1; my @f; while (open(my \$f, q(<), q(/dev/null))) { push @f, \$f } print scalar(@f) > 0, qq(\\n); POSIX::_exit(0)'" > out 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 0 ] || fail "exit status $rc"
+  [ "$(cat out)" = 1 ] || fail "output: $(cat out)"
+  grep -q "left no summary" err.txt && fail "the summary is missing"
+  [ "$(grep -c 'trace written to' err.txt)" = 1 ] || fail "expected 1 summary"
   checkall
   ;;
 cleared_env)
