@@ -926,12 +926,14 @@ static void *writer_main(void *arg) {
     (void)arg;
     rec_t.guard = 1;
     rec_t.internal = 1;
+    int last = 0;
     for (;;) {
         uint32_t const k = atomic_load(&rec_kick);
         if (atomic_load(&final_req)) break;
         if (atomic_load(&rec_main_exited) && writer_alone() && !atomic_exchange(&final_taken, 1)) {
             /* the program's last thread is gone: END exit 0 and return, and
              * glibc ends the process with exit(0) as it would untraced */
+            last = 1;
             atomic_store(&rec_on, 0);
             final_reason = TR_END_EXIT;
             final_status = 0;
@@ -958,6 +960,14 @@ static void *writer_main(void *arg) {
     atomic_store(&rec_writer_running, 0);
     atomic_store(&final_done, 1);
     futex(&final_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+    if (last) {
+        /* exit(0) and the program's atexit handlers will run in this
+         * thread: as in a program thread (recording is off), with the
+         * signal mask the main thread had */
+        pthread_sigmask(SIG_SETMASK, &rec_main_exit_mask, NULL);
+        rec_t.internal = 0;
+        rec_t.guard = 0;
+    }
     return NULL;
 }
 

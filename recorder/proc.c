@@ -135,11 +135,13 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)
  * writer watches for being the last one then (drain.c) and returns, after
  * writing END, which lets glibc end the process as it would untraced. */
 _Atomic int rec_main_exited;
+sigset_t rec_main_exit_mask; /* the main thread's signal mask then: exit(0)'s handlers run with it */
 
 EXPORT void pthread_exit(void *ret) {
     static void (*real)(void *);
     if (!real) real = rec_next("pthread_exit");
     if (rec_gettid() == (uint32_t)getpid()) {
+        pthread_sigmask(SIG_BLOCK, NULL, &rec_main_exit_mask);
         atomic_store(&rec_main_exited, 1);
         rec_kick_writer();
     }

@@ -14,6 +14,7 @@
 #ifndef REC_INTERNAL_H
 #define REC_INTERNAL_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -143,6 +144,7 @@ extern REC_HIDDEN _Atomic int rec_writer_running;
 extern REC_HIDDEN _Atomic uint64_t rec_writer_progress; /* bumped by every drain pass */
 extern REC_HIDDEN _Atomic int rec_exit_status;
 extern REC_HIDDEN _Atomic int rec_main_exited; /* the main thread called pthread_exit */
+extern REC_HIDDEN sigset_t rec_main_exit_mask;  /* with this signal mask */
 extern REC_HIDDEN char rec_exec_path[4096];    /* path of the pending exec event */
 
 /* The real allocator, resolved by rec_resolve() with dlsym(RTLD_NEXT). */

@@ -3,7 +3,8 @@
  * a thread while the main thread keeps allocating) | sigint-handled (the
  * program's own SIGINT handler must run, not the recorder's) | sigkill |
  * main-pthread-exit (main calls pthread_exit while a thread still
- * allocates: the process ends with status 0 when that thread returns) |
+ * allocates: the process ends with status 0 when that thread returns, its
+ * atexit handlers run with main's signal mask) |
  * main-pthread-exit-alone (main calls pthread_exit with no other thread). */
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +30,14 @@ static void *worker(void *arg) {
     usleep(150000); /* main's pthread_exit is over */
     for (int i = 0; i < 1000; i++) T_free(T_malloc(3810));
     return arg;
+}
+
+/* exit(0) after main's pthread_exit runs the atexit handlers in the last
+ * thread, with main's signal mask (the recorder's writer blocks all) */
+static void mask_check(void) {
+    sigset_t s;
+    pthread_sigmask(SIG_BLOCK, NULL, &s);
+    if (sigismember(&s, SIGTERM)) _exit(12);
 }
 
 static volatile sig_atomic_t got;
@@ -64,6 +73,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(m, "main-pthread-exit")) {
         expect("end 0 0\nthreads 1\nexits 1\n");
+        atexit(mask_check);
         pthread_t t;
         pthread_create(&t, NULL, worker, NULL);
         pthread_exit(NULL);
