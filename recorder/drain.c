@@ -536,7 +536,23 @@ static void modules_scan_maps(void) {
 
 void rec_modules_dirty(void) { rec_kick_writer(); }
 
+/* The process the writer thread runs in. A child made by a raw fork
+ * (syscall(SYS_fork), clone without CLONE_VM: fork() is hooked, these are
+ * not) has the parent's recorder state but no writer: it is not recorded
+ * (its exec'd images are), and must never wait for a writer that is not
+ * there (its exit waited 10 s, its first full ring 1 s). Checked on the
+ * paths that would wait, never on the hot path. */
+static pid_t writer_pid;
+
+int rec_foreign_process(void) {
+    if (!writer_pid || getpid() == writer_pid) return 0;
+    atomic_store(&rec_on, 0);
+    atomic_store(&rec_writer_running, 0);
+    return 1;
+}
+
 void rec_writer_sync(void) {
+    if (rec_foreign_process()) return;
     uint64_t const p0 = atomic_load(&rec_writer_progress);
     struct timespec const ts = { 0, 1000000 };
     for (int i = 0; i < 2000 && atomic_load(&rec_writer_running) && !failed &&
@@ -1056,6 +1072,7 @@ void rec_writer_start(int after_exec_failure) {
     pthread_attr_setsigmask_np(&attr, &all);
     int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) = rec_next("pthread_create");
     atomic_store(&rec_writer_running, 1);
+    writer_pid = getpid();
     if (!create || create(&thread, &attr, writer_main, NULL) != 0) {
         atomic_store(&rec_writer_running, 0);
         rec_diag("malloc-record: cannot start the writer thread; not recording\n");
@@ -1072,6 +1089,7 @@ void rec_writer_start(int after_exec_failure) {
 }
 
 void rec_final(int reason, int status) {
+    if (rec_foreign_process()) return;
     if (atomic_exchange(&final_taken, 1)) {
         /* someone else is finishing: wait for it (bounded) unless we are it */
         if (!rec_t.internal) {

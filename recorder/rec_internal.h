@@ -285,6 +285,9 @@ REC_HIDDEN void rec_modules_dirty(void);
 /* Waits (at most ~2 s) until a writer pass that started after this call
  * has ended: its module scan saw every module loaded now. */
 REC_HIDDEN void rec_writer_sync(void);
+/* 1 in a child made by a raw fork (not through the fork hook): recording is
+ * turned off there and nothing waits for a writer (drain.c). */
+REC_HIDDEN int rec_foreign_process(void);
 REC_HIDDEN void rec_diag(const char *msg); /* one line on stderr, no stdio */
 
 /* ---- proc.c ------------------------------------------------------------- */

@@ -160,6 +160,7 @@ static _Atomic uint64_t stalled_at;
 
 int rec_ring_wait(rec_ring_t *r) {
     atomic_fetch_add_explicit(&rec_ring_waits, 1, memory_order_relaxed);
+    if (rec_foreign_process()) { atomic_fetch_add(&r->dropped, 1); return -1; } /* a raw fork's child */
     uint64_t const h = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t seen = atomic_load(&rec_writer_progress);
     uint64_t since = 0;
