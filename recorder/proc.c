@@ -21,11 +21,14 @@
  *   The program never sees it: sigaction/signal report SIG_DFL for it, and
  *   the moment the program installs its own handler (or SIG_IGN) the
  *   recorder's is gone for that signal.
- * - The trace fd sits high; close/close_range/closefrom skip it and dup2/dup3
- *   onto it move it away first.
+ * - The trace fd and libunwind's pipe sit out of the program's way (above
+ *   its fd soft limit when the hard limit allows); close/close_range/
+ *   closefrom skip them and dup2/dup3 onto them move them away first.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -573,6 +576,13 @@ int rec_fd_park(int fd) {
 
 static inline int unw_pipe_is(int fd) { return fd >= 0 && (fd == unw_pipe[0] || fd == unw_pipe[1]); }
 
+/* Whether pc lies in libunwind (not in a signal handler of the program
+ * that interrupted an unwind). */
+static int in_libunwind(const void *pc) {
+    Dl_info a, b;
+    return dladdr(pc, &a) && dladdr((const void *)&unw_backtrace, &b) && a.dli_fbase == b.dli_fbase;
+}
+
 /* libunwind opens its pipe inside rec_stacks_init or an unwind (and again
  * if it finds it closed): moved high at once, its numbers noted. */
 EXPORT int pipe2(int fds[2], int flags) {
@@ -580,7 +590,7 @@ EXPORT int pipe2(int fds[2], int flags) {
     if (!real) real = rec_next("pipe2");
     if (!real) { errno = ENOSYS; return -1; }
     int const rc = real(fds, flags);
-    if (rc == 0 && REC_UNLIKELY(rec_t.unwinding)) {
+    if (rc == 0 && REC_UNLIKELY(rec_t.unwinding) && in_libunwind(__builtin_return_address(0))) {
         int const e = errno;
         for (int i = 0; i < 2; i++) {
             fds[i] = rec_fd_park(fds[i]);
