@@ -454,7 +454,7 @@ static void read_times(tr_reader_t *r, tr_cursor_t *c) {
     if (!b) return;
     r->tbuf = b;
     memcpy(b, c->p, n);
-    memset(b + n, 0, RAW_PAD); /* svar reads up to 8 bytes unchecked */
+    memset(b + n, 0, RAW_PAD); /* svar reads up to 10 bytes unchecked */
     r->tp = b;
     r->tend = b + n;
 }

@@ -431,7 +431,7 @@ int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
     tr_tstate_t *const s = w->cur;
     unsigned const op = ev->op;
     if (__builtin_expect((op == TR_OP_MALLOC || op == TR_OP_FREE) && s && w->cur_tid == ev->tid &&
-                             ev->seq >= s->seq && w->run_len + 2 + EVENT_MAX <= w->run_cap &&
+                             ev->seq >= s->seq && w->run_len + 12 + EVENT_MAX <= w->run_cap &&
                              w->run_n < RUN_EVENTS && !w->err.code,
                          1)) {
         uint8_t *const start = w->run + w->run_len + 2;

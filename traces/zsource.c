@@ -86,6 +86,18 @@ static ssize_t produce(zsrc_t *z, uint8_t *dst, size_t cap) {
             int const k = read_input(z);
             if (k < 0) return -1;
             if (k == 0) {
+                /* zstd may still hold output it decoded from the last input
+                 * (the destination was full): a cut file delivers it too */
+                if (z->pst.started && z->zret != 0 && !ZSTD_isError(z->zret)) {
+                    ZSTD_inBuffer in = { z->in, z->in_len, z->in_pos };
+                    ZSTD_outBuffer out = { dst, cap, 0 };
+                    size_t const ret = ZSTD_decompressStream(z->dctx, &out, &in);
+                    if (!ZSTD_isError(ret)) {
+                        z->zret = ret;
+                        if (ret == 0) z->pst.frames++;
+                        if (out.pos) return (ssize_t)out.pos;
+                    }
+                }
                 z->pst.truncated = z->pst.started && z->zret != 0;
                 return 0;
             }
