@@ -369,11 +369,8 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
     ev->tid = tidmap_tid(s);
     ev->seq = s->seq + uvar(c);
     if (r->timecol) {
-        tr_cursor_t tc = { r->tp, r->tend, 0 };
-        if (tc.p >= tc.end) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) without a time: its TIMES record is short", op);
-        ev->t_ns = s->t + (uint64_t)svar(&tc);
-        if (tc.p > tc.end) return r_fail(r, TR_E_CORRUPT, "bad TIMES record");
-        r->tp = tc.p;
+        if (r->ti >= r->tn) return r_fail(r, TR_E_CORRUPT, "event record (type 0x%02x) without a time: its TIMES record is short", op);
+        ev->t_ns = s->t + (uint64_t)r->tcol[r->ti++];
     } else {
         ev->t_ns = s->t + (uint64_t)svar(c);
     }
@@ -446,17 +443,29 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
 }
 
 /* TIMES (version 2): the time deltas of the current thread's next events,
- * kept as bytes (the window moves) and decoded one per event. */
+ * as (zeros, delta) pairs: that many zero deltas, then the delta. */
+#define TIMES_MAX (1u << 20) /* deltas a TIMES record may give (the writer: 4096) */
 static void read_times(tr_reader_t *r, tr_cursor_t *c) {
     if (!r->cur) { r_fail(r, TR_E_CORRUPT, "TIMES record before any THREAD record"); return; }
-    size_t const n = (size_t)(c->end - c->p);
-    uint8_t *b = r_grow(r, r->tbuf, &r->tcap, n + RAW_PAD, 1);
-    if (!b) return;
-    r->tbuf = b;
-    memcpy(b, c->p, n);
-    memset(b + n, 0, RAW_PAD); /* svar reads up to 10 bytes unchecked */
-    r->tp = b;
-    r->tend = b + n;
+    uint32_t n = 0;
+    int64_t *t = r->tcol;
+    while (c->p < c->end) {
+        uint64_t const z = uvar(c); /* unchecked as events are; checked below */
+        int64_t const d = svar(c);
+        if (c->p > c->end || z >= TIMES_MAX - n) { r_fail(r, TR_E_CORRUPT, "bad TIMES record"); return; }
+        if (n + z + 1 > r->tcap) {
+            t = r_grow(r, t, &r->tcap, n + z + 1, sizeof *t);
+            if (!t) return;
+            r->tcol = t;
+        }
+        if (z) {
+            memset(t + n, 0, z * sizeof *t);
+            n += (uint32_t)z;
+        }
+        t[n++] = d;
+    }
+    r->tn = n;
+    r->ti = 0;
 }
 
 /* ---- merge ------------------------------------------------------------------ */
@@ -521,10 +530,10 @@ static inline int decode_fast(tr_reader_t *r, tr_event_t *ev) {
     tr_cursor_t c = { p + 2, p + 2 + p[1], 0 };
     uint64_t const seq = s->seq + uvar(&c);
     uint64_t t;
-    tr_cursor_t tc = { r->tp, r->tend, 0 };
-    if (r->timecol) /* none left: svar reads the zero padding, and tc.p > tc.end below */
-        t = s->t + (uint64_t)svar(&tc);
-    else
+    if (r->timecol) {
+        if (r->ti >= r->tn) return 0;
+        t = s->t + (uint64_t)r->tcol[r->ti];
+    } else
         t = s->t + (uint64_t)svar(&c);
     uint32_t const stack = (uint32_t)uvar(&c);
     uint64_t a, b = 0, ret = 0, rel = seq, ptr = s->ptr;
@@ -553,11 +562,11 @@ static inline int decode_fast(tr_reader_t *r, tr_event_t *ev) {
     }
     /* in order as decode_slow has it: one seq, or a realloc's two in a row */
     if (rel == seq ? seq != r->next_seq : rel != r->next_seq || seq != rel + 1) return 0;
-    if (c.p > c.end || tc.p > tc.end) return 0;
+    if (c.p > c.end) return 0;
     s->seq = seq;
     s->t = t;
     s->ptr = ptr;
-    r->tp = tc.p;
+    r->ti += r->timecol;
     r->raw_start += 2u + p[1];
     r->st.records++;
     r->next_seq = seq + 1;
@@ -625,8 +634,8 @@ static int decode_slow(tr_reader_t *r, tr_event_t *out) {
             if (heap_push(r, out->seq, 0, out)) { free((char *)out->str); continue; }
             continue;
         }
-        if (r->tp < r->tend && (type == TR_REC_THREAD || type == TR_REC_SYNC || type == TR_REC_TIMES ||
-                                type == TR_REC_END)) {
+        if (r->ti < r->tn && (type == TR_REC_THREAD || type == TR_REC_SYNC || type == TR_REC_TIMES ||
+                              type == TR_REC_END)) {
             r_fail(r, TR_E_CORRUPT, "TIMES record with more times than events");
             continue;
         }
@@ -668,14 +677,9 @@ static void nomem(tr_error_t *err) {
     snprintf(err->msg, sizeof err->msg, "out of memory");
 }
 
-/* What tp and tend point to before any TIMES record: no time left, and
- * bytes that decode_fast may read past it. */
-static const uint8_t no_times[RAW_PAD];
-
 static tr_reader_t *r_new(const char *path) {
     tr_reader_t *r = calloc(1, sizeof *r);
     if (!r) return NULL;
-    r->tp = r->tend = no_times;
     r->path = strdup(path ? path : "(memory)");
     r->threads.cap = 16;
     r->threads.slot = malloc(sizeof(tr_tstate_t) * r->threads.cap);
@@ -788,7 +792,7 @@ void tr_reader_close(tr_reader_t *r) {
     for (unsigned d = 0; d < MOD_DIRS; d++) free(r->mod_dir[d]);
     for (size_t i = 0; i < r->hn; i++) free((char *)r->heap[i].ev.str);
     free(r->heap);
-    free(r->tbuf);
+    free(r->tcol);
     free(r->cur_str);
     free(r->path);
     free(r);

@@ -63,10 +63,10 @@ struct tr_reader_s {
     int done; /* no more records (end of file or error) */
 
     tr_tidmap_t threads; tr_tstate_t *cur;
-    /* version 2: a copy of the current thread's last TIMES payload (RAW_PAD
-     * zero bytes after it), [tp, tend) not yet taken by an event */
+    /* version 2: the time deltas of the current thread's last TIMES record,
+     * tcol[ti..tn) not yet taken by an event */
     int timecol;
-    uint8_t *tbuf; size_t tcap; const uint8_t *tp, *tend;
+    int64_t *tcol; size_t tcap; uint32_t tn, ti;
 
     tr_header_t hdr;
     char **strs; size_t nstrs; /* header strings we own */

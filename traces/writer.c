@@ -30,9 +30,11 @@ struct tr_writer_s {
     uint8_t *out; size_t out_cap;
     uint8_t *scratch; size_t scratch_cap;
     /* the run: event records of the current thread not yet staged, without
-     * their times, which wait in tcol as svarints (FORMAT.md, TIMES) */
+     * their times, which wait in tcol as (zeros, time) pairs of varints and
+     * zrun, the zero deltas not yet written (FORMAT.md, TIMES) */
     uint8_t *run; size_t run_len, run_cap;
     uint8_t *tcol; size_t tcol_len;
+    uint32_t zrun;
     uint32_t run_n;
     size_t frame_bytes, frame_raw;
     uint64_t frame_no;
@@ -127,6 +129,11 @@ static int begin_record(tr_writer_t *w);
 /* Stages the run: its TIMES record, then its events. */
 static int flush_run(tr_writer_t *w) {
     if (!w->run_n) return 0;
+    if (w->zrun) { /* trailing zeros: the last pair's event has delta 0 too */
+        w->tcol_len += tr_put_varint(w->tcol + w->tcol_len, w->zrun - 1);
+        w->tcol[w->tcol_len++] = 0;
+        w->zrun = 0;
+    }
     uint8_t head[11];
     head[0] = TR_REC_TIMES;
     size_t const hn = 1 + tr_put_varint(head + 1, w->tcol_len);
@@ -179,6 +186,18 @@ static int begin_record(tr_writer_t *w) {
         w->cur = NULL;
     }
     return 0;
+}
+
+/* An event's time delta into the run's column: zeros are counted, and a
+ * nonzero delta is written after the count of zeros before it. */
+static inline void put_time(tr_writer_t *w, uint64_t dt) {
+    if (dt == 0) {
+        w->zrun++;
+        return;
+    }
+    w->tcol_len += tr_put_varint(w->tcol + w->tcol_len, w->zrun);
+    w->tcol_len += tr_put_varint(w->tcol + w->tcol_len, tr_zigzag((int64_t)dt));
+    w->zrun = 0;
 }
 
 /* A run buffer of at least n bytes; the run is empty. */
@@ -258,7 +277,7 @@ tr_writer_t *tr_writer_open_fd(int fd, int close_fd, const tr_header_t *h,
     w->stage = w_alloc(&o, STAGE_SIZE);
     w->run = w_alloc(&o, RUN_BYTES);
     w->run_cap = RUN_BYTES;
-    w->tcol = w_alloc(&o, RUN_EVENTS * 10);
+    w->tcol = w_alloc(&o, RUN_EVENTS * 12 + 16); /* a pair per event at most */
     w->out_cap = ZSTD_CStreamOutSize();
     w->out = w_alloc(&o, w->out_cap);
     w->threads.cap = 16;
@@ -363,7 +382,7 @@ static __attribute__((noinline)) int event_slow(tr_writer_t *w, const tr_event_t
 #define PUTP(v) (p += tr_put_varint(p, tr_zigzag((int64_t)((v) - s->ptr))), s->ptr = (v))
     PUT(ev->seq - s->seq);
     PUT(ev->stack);
-    w->tcol_len += tr_put_varint(w->tcol + w->tcol_len, tr_zigzag((int64_t)(ev->t_ns - s->t)));
+    put_time(w, ev->t_ns - s->t);
     uint64_t const rel = ev->release_seq && ev->release_seq <= ev->seq ? ev->release_seq : ev->seq;
     switch (ev->op) {
     case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC:
@@ -438,7 +457,7 @@ int tr_writer_event(tr_writer_t *w, const tr_event_t *ev) {
         uint8_t *p = start;
         p += tr_put_varint(p, ev->seq - s->seq);
         p += tr_put_varint(p, ev->stack);
-        w->tcol_len += tr_put_varint(w->tcol + w->tcol_len, tr_zigzag((int64_t)(ev->t_ns - s->t)));
+        put_time(w, ev->t_ns - s->t);
         uint64_t ptr = ev->a;
         if (op == TR_OP_MALLOC) {
             p += tr_put_varint(p, ev->a);

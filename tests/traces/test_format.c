@@ -540,16 +540,16 @@ static void test_handmade_v2(void) {
         0x03, 1, 5,                                          /* THREAD 5 */
     };
     uint8_t const good[] = {
-        0x08, 2, 20, 6,                                      /* TIMES +10 +3 */
+        0x08, 4, 0, 20, 0, 6,                                /* TIMES (0, +10) (0, +3) */
         0x10, 5, 1, 3, 24, 0x80, 0x40,                       /* malloc seq 1, t 10 */
         0x14, 4, 1, 0, 0x80, 0x40,                           /* free seq 2, t 13, 0x1000 + 0x1000 */
         0x07, 5, 0, 0, 5, 2, 0,                              /* END */
     };
     uint8_t const short_times[] = {
-        0x08, 1, 20, 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x14, 4, 1, 0, 0x80, 0x40, 0x07, 5, 0, 0, 5, 2, 0,
+        0x08, 2, 0, 20, 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x14, 4, 1, 0, 0x80, 0x40, 0x07, 5, 0, 0, 5, 2, 0,
     };
     uint8_t const left_over[] = {
-        0x08, 3, 20, 6, 2, 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x14, 4, 1, 0, 0x80, 0x40, 0x03, 1, 6,
+        0x08, 4, 0, 20, 1, 6, 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x14, 4, 1, 0, 0x80, 0x40, 0x03, 1, 6,
         0x07, 5, 0, 0, 5, 2, 0,
     };
     uint8_t const no_times[] = { 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x07, 5, 0, 0, 5, 1, 0 };
@@ -798,20 +798,20 @@ static void test_writer_bytes(const char *dir) {
     CHECK(tr_writer_close(w, NULL, &err) == 0, "writer bytes: close");
     static const uint8_t frame1[] = {
         0x03, 1, 5,                                     /* THREAD 5 */
-        0x08, 2, 20, 0,                                 /* TIMES: +10, +0 */
+        0x08, 4, 0, 20, 0, 0,                           /* TIMES: (0 zeros, +10), (0, +0) */
         0x10, 5, 1, 3, 24, 0x80, 0x40,                  /* malloc 24 -> 0x1000: zigzag 0x2000 */
         0x10, 5, 1, 0, 40, 0x80, 0x01,                  /* malloc 40 -> 0x1040: +0x40 */
         0x03, 1, 6,                                     /* THREAD 6 */
-        0x08, 2, 0xb4, 0x1f,                            /* TIMES: +2010 */
+        0x08, 3, 0, 0xb4, 0x1f,                         /* TIMES: (0, +2010) */
         0x14, 4, 3, 0, 0x80, 0x40,                      /* free 0x1000: dseq 3 */
         0x03, 1, 5,                                     /* THREAD 5 again: its deltas kept */
-        0x08, 2, 0xa0, 0x1f,                            /* TIMES: +2000 */
+        0x08, 3, 0, 0xa0, 0x1f,                         /* TIMES: (0, +2000) */
         0x14, 3, 2, 0, 0,                               /* free 0x1040: dseq 2, ptr +0 */
     };
     static const uint8_t frame2[] = {
         0x02, 1, 2,                                     /* SYNC 2: frame 0 is the header's */
         0x03, 1, 5,                                     /* THREAD 5 */
-        0x08, 2, 0xf0, 0x2e,                            /* TIMES: +3000, from 0 */
+        0x08, 3, 0, 0xf0, 0x2e,                         /* TIMES: (0, +3000), from 0 */
         0x10, 6, 5, 0, 8, 0x80, 0x80, 0x01,             /* malloc 8 -> 0x2000, deltas from 0 */
     };
     buf_t b = read_file(path);
