@@ -449,14 +449,27 @@ static void read_times(tr_reader_t *r, tr_cursor_t *c) {
     if (!r->cur) { r_fail(r, TR_E_CORRUPT, "TIMES record before any THREAD record"); return; }
     uint32_t n = 0;
     int64_t *t = r->tcol;
-    while (c->p < c->end) {
+    size_t cap = r->tcap < TIMES_MAX ? r->tcap : TIMES_MAX;
+    const uint8_t *p = c->p;
+    const uint8_t *const end = c->end;
+    while (p < end) {
+        /* the common pair: no zeros, a one-byte delta (reads past a cut
+         * payload stay in RAW_PAD and fail the check below) */
+        if (p[0] == 0 && p[1] < 0x80 && n < cap) {
+            t[n++] = tr_unzigzag(p[1]);
+            p += 2;
+            continue;
+        }
+        c->p = p;
         uint64_t const z = uvar(c); /* unchecked as events are; checked below */
         int64_t const d = svar(c);
-        if (c->p > c->end || z >= TIMES_MAX - n) { r_fail(r, TR_E_CORRUPT, "bad TIMES record"); return; }
+        p = c->p;
+        if (p > end || z >= TIMES_MAX - n) { r_fail(r, TR_E_CORRUPT, "bad TIMES record"); return; }
         if (n + z + 1 > r->tcap) {
             t = r_grow(r, t, &r->tcap, n + z + 1, sizeof *t);
             if (!t) return;
             r->tcol = t;
+            cap = r->tcap < TIMES_MAX ? r->tcap : TIMES_MAX;
         }
         if (z) {
             memset(t + n, 0, z * sizeof *t);
@@ -464,6 +477,8 @@ static void read_times(tr_reader_t *r, tr_cursor_t *c) {
         }
         t[n++] = d;
     }
+    c->p = p;
+    if (p > end) { r_fail(r, TR_E_CORRUPT, "bad TIMES record"); return; }
     r->tn = n;
     r->ti = 0;
 }
