@@ -553,9 +553,15 @@ static void test_handmade_v2(void) {
         0x07, 5, 0, 0, 5, 2, 0,
     };
     uint8_t const no_times[] = { 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x07, 5, 0, 0, 5, 1, 0 };
+    uint8_t const left_at_stack[] = { /* a STACK record while a time is untaken, */
+        0x08, 6, 0, 20, 0, 6, 0, 10, 0x10, 5, 1, 3, 24, 0x80, 0x40, 0x14, 4, 1, 0, 0x80, 0x40,
+        0x04, 3, 1, 1, 0x10, 0x10, 4, 1, 0, 8, 0, /* then the event that would take it */
+        0x07, 5, 0, 0, 5, 3, 0,
+    };
     const struct { const uint8_t *p; size_t n; const char *err; } cases[] = {
         { good, sizeof good, NULL },
         { no_times, sizeof no_times, "without a time" },
+        { left_at_stack, sizeof left_at_stack, "more times than events" },
         { short_times, sizeof short_times, "without a time" },
         { left_over, sizeof left_over, "more times than events" },
     };
