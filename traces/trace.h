@@ -1,4 +1,4 @@
-/* trace.h - the malloc trace format v1: streaming writer and reader.
+/* trace.h - the malloc trace format (version 2): streaming writer and reader.
  *
  * The public header of the traces library (libmtrace_fmt). Every tool of the
  * suite reads or writes traces through this interface; the byte layout is
@@ -180,7 +180,8 @@ int tr_writer_watermark(tr_writer_t *w, uint64_t wm);
 int tr_writer_flush(tr_writer_t *w);
 /* zstd level (-7..19; below 1, zstd's fast levels) for the frames begun
  * after this call: a recorder can trade size for speed while it falls
- * behind. */
+ * behind. At most the level the writer was opened with (3 if lower): zstd's
+ * workspace is taken at open for that level, and TR_E_ARG refuses more. */
 int tr_writer_set_level(tr_writer_t *w, int level);
 /* Writes END (if end != NULL), closes the frame, frees w. Returns the first
  * error met during the writer's life, if any. */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem, ZSTD_createCCtx_advanced */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_initStaticCCtx, ZSTD_estimateCStreamSize */
 #include <zstd.h>
 
 #include "tidmap.h"
@@ -26,6 +26,8 @@ struct tr_writer_s {
     int fd, close_fd;
     tr_writer_opts_t opts;
     ZSTD_CCtx *cctx;
+    void *zws; size_t zws_size; /* zstd's whole workspace, mapped at open */
+    int max_level;              /* the highest level zws has room for */
     uint8_t *stage; size_t stage_len;
     uint8_t *out; size_t out_cap;
     uint8_t *scratch; size_t scratch_cap;
@@ -55,8 +57,6 @@ static void w_release(const tr_writer_opts_t *o, void *p) {
     if (!p) return;
     if (o->release) o->release(o->opaque, p); else free(p);
 }
-static void *zstd_alloc(void *opaque, size_t n) { return w_alloc(opaque, n); }
-static void zstd_free(void *opaque, void *p) { w_release(opaque, p); }
 
 static int w_fail(tr_writer_t *w, int code, int sys_errno, const char *fmt, ...) {
     if (w->err.code) return w->err.code; /* keep the first error */
@@ -272,8 +272,13 @@ tr_writer_t *tr_writer_open_fd(int fd, int close_fd, const tr_header_t *h,
     w->close_fd = close_fd;
     w->opts = o;
     w->frame_bytes = o.frame_bytes ? o.frame_bytes : (1u << 20);
-    ZSTD_customMem const cmem = { zstd_alloc, zstd_free, &w->opts };
-    w->cctx = ZSTD_createCCtx_advanced(cmem);
+    /* zstd's workspace for the highest level used, taken at once (mapped,
+     * not touched), so that zstd never allocates later: a program that lowers
+     * RLIMIT_AS below what it has still gets its events written */
+    w->max_level = o.level > 3 ? o.level : 3;
+    w->zws_size = ZSTD_estimateCStreamSize(w->max_level);
+    w->zws = w_alloc(&o, w->zws_size);
+    w->cctx = w->zws ? ZSTD_initStaticCCtx(w->zws, w->zws_size) : NULL;
     w->stage = w_alloc(&o, STAGE_SIZE);
     w->run = w_alloc(&o, RUN_BYTES);
     w->run_cap = RUN_BYTES;
@@ -516,7 +521,7 @@ int tr_writer_watermark(tr_writer_t *w, uint64_t wm) {
 }
 
 int tr_writer_set_level(tr_writer_t *w, int level) {
-    if (level < -7 || level > 19 || level == 0) return TR_E_ARG; /* the writer goes on as it was */
+    if (level < -7 || level > w->max_level || level == 0) return TR_E_ARG; /* the writer goes on as it was */
     w->next_level = level;
     return 0;
 }
@@ -546,7 +551,7 @@ int tr_writer_close(tr_writer_t *w, const tr_end_t *end, tr_error_t *err) {
     int const rc = w->err.code;
     if (err) *err = w->err;
     tr_writer_opts_t const o = w->opts;
-    ZSTD_freeCCtx(w->cctx);
+    w_release(&o, w->zws); /* the static context lives in it */
     w_release(&o, w->stage);
     w_release(&o, w->run);
     w_release(&o, w->tcol);

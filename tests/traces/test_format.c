@@ -743,13 +743,20 @@ static void test_ahead(const char *dir) {
     }
 }
 
-/* The zstd level may change between frames; a bad level changes nothing. */
+/* The zstd level may change between frames, up to the level the writer was
+ * opened with (its workspace is taken at open); a bad level changes nothing. */
 static void test_levels(const char *dir) {
     char path[512];
     snprintf(path, sizeof path, "%s/levels.zst", dir);
     tr_header_t h = test_header();
     tr_error_t err;
     tr_writer_t *w = tr_writer_open(path, &h, NULL, &err);
+    CHECK(w != NULL && tr_writer_set_level(w, 19) == TR_E_ARG && tr_writer_set_level(w, 3) == 0,
+          "levels: a writer opened at the default level refuses 19, takes 3");
+    if (w) tr_writer_close(w, NULL, NULL);
+    tr_writer_opts_t o = { 0 };
+    o.level = 19;
+    w = tr_writer_open(path, &h, &o, &err);
     CHECK(w != NULL, "levels: open");
     if (!w) return;
     nevs = 0;
