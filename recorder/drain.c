@@ -306,6 +306,24 @@ static void emit_module(const mod_t *m, uint32_t flags) {
     dirty = 1;
 }
 
+/* The GNU build id among the notes [p, end) of a PT_NOTE segment (in
+ * memory, or read from the file), into m->bid. */
+static void note_build_id(mod_t *m, const uint8_t *p, const uint8_t *end) {
+    while (p + sizeof(ElfW(Nhdr)) <= end) {
+        const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+        size_t const nsz = (nh->n_namesz + 3) & ~3u, dsz = (nh->n_descsz + 3) & ~3u;
+        const uint8_t *desc = p + sizeof *nh + nsz;
+        if (desc + dsz > end) return;
+        if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(p + sizeof *nh, "GNU", 4) == 0 &&
+            nh->n_descsz <= sizeof m->bid) {
+            memcpy(m->bid, desc, nh->n_descsz);
+            m->bid_len = (uint8_t)nh->n_descsz;
+            return;
+        }
+        p = desc + dsz;
+    }
+}
+
 static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
     int *first = data;
     if (*first) {
@@ -340,25 +358,11 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
     m->size = hi - lo;
     m->path = pool_str(name);
     m->seen = 1;
-    for (int i = 0; i < info->dlpi_phnum; i++) { /* NT_GNU_BUILD_ID */
+    for (int i = 0; i < info->dlpi_phnum && !m->bid_len; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_NOTE) continue;
         const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-        const uint8_t *end = p + ph->p_memsz;
-        while (p + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-            size_t const nsz = (nh->n_namesz + 3) & ~3u, dsz = (nh->n_descsz + 3) & ~3u;
-            const uint8_t *desc = p + sizeof *nh + nsz;
-            if (desc + dsz > end) break;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(p + sizeof *nh, "GNU", 4) == 0 &&
-                nh->n_descsz <= sizeof m->bid) {
-                memcpy(m->bid, desc, nh->n_descsz);
-                m->bid_len = (uint8_t)nh->n_descsz;
-                break;
-            }
-            p = desc + dsz;
-        }
-        if (m->bid_len) break;
+        note_build_id(m, p, p + ph->p_memsz);
     }
     emit_module(m, 0);
     return 0;
@@ -439,24 +443,10 @@ static void module_from_file(uint64_t start, const char *file) {
     m->size = hi - lo;
     m->path = pool_str(file);
     m->seen = 1;
-    for (int i = 0; i < eh.e_phnum && !m->bid_len; i++) { /* NT_GNU_BUILD_ID */
+    for (int i = 0; i < eh.e_phnum && !m->bid_len; i++) {
         if (ph[i].p_type != PT_NOTE || ph[i].p_filesz > 4096) continue;
         uint8_t note[4096];
-        if (pread_all(fd, note, ph[i].p_filesz, ph[i].p_offset) != 0) continue;
-        const uint8_t *q = note, *end = note + ph[i].p_filesz;
-        while (q + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)q;
-            size_t const nsz = (nh->n_namesz + 3) & ~3u, dsz = (nh->n_descsz + 3) & ~3u;
-            const uint8_t *desc = q + sizeof *nh + nsz;
-            if (desc + dsz > end) break;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(q + sizeof *nh, "GNU", 4) == 0 &&
-                nh->n_descsz <= sizeof m->bid) {
-                memcpy(m->bid, desc, nh->n_descsz);
-                m->bid_len = (uint8_t)nh->n_descsz;
-                break;
-            }
-            q = desc + dsz;
-        }
+        if (pread_all(fd, note, ph[i].p_filesz, ph[i].p_offset) == 0) note_build_id(m, note, note + ph[i].p_filesz);
     }
     close(fd);
     emit_module(m, 0);
