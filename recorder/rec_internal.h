@@ -262,6 +262,15 @@ REC_HIDDEN void rec_stack_bounds_init(void);
 REC_HIDDEN uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs);
 REC_HIDDEN uint32_t rec_stack_max_id(void);
 
+/* ---- unwind.c ----------------------------------------------------------- */
+REC_HIDDEN void rec_unwind_init(void);
+/* Walks the stack from a hook's caller (its pc, sp and rbp) with .eh_frame's
+ * rules, cached per pc for code generation gen; hi: the thread's stack top.
+ * Fills pcs[0..max) and returns the count, or -1 where it does not model a
+ * frame (the caller then asks libunwind). */
+REC_HIDDEN int rec_unwind(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi, uint32_t gen, uint64_t *pcs,
+                          int max);
+
 /* ---- drain.c: the writer thread ----------------------------------------- */
 /* Opens the trace and starts the writer thread (constructor, fork child,
  * failed exec). */

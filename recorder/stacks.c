@@ -86,6 +86,7 @@ void rec_stacks_init(void) {
     if (!heads || !store || !id_off) { heads = NULL; rec_depth = 0; return; }
     atomic_store(&store_used, 1); /* offset 0 means none */
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&rec_stacks_init);
+    rec_unwind_init();
     /* per-thread caches: no global lock taken while unwinding */
     rec_t.unwinding = 1; /* libunwind's init opens its pipe: moved high (proc.c) */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
@@ -188,6 +189,7 @@ static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
  * too and counts the hits that disagree (tests). */
 static _Atomic uint32_t code_gen = 1;
 static _Atomic uint64_t n_hit, n_bad, n_fill, n_nocache, n_reset;
+static _Atomic uint64_t n_walk, n_walk_bad, n_walk_no; /* unwind.c's walks, wrong, given up */
 
 void rec_stacks_code_changed(void) { atomic_fetch_add_explicit(&code_gen, 1, memory_order_release); }
 
@@ -240,15 +242,16 @@ static uint32_t id_of(rec_ring_t *r, const uint64_t *pcs, uint32_t n) {
     return id;
 }
 
-/* A stack seen once: libunwind's unw_backtrace (its own per-thread cache of
- * frame descriptions makes it 3 to 5 times faster than the unw_step walk
- * that fill needs). */
-static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r) {
+/* A stack by libunwind's unw_backtrace (its own per-thread cache of frame
+ * descriptions makes it 3 to 5 times faster than the unw_step walk that
+ * fill needs): for frames the walker of unwind.c does not model, and as its
+ * judge under MALLOC_RECORD_STACK_VERIFY=1. */
+static __attribute__((noinline)) uint32_t unwind_lib(rec_ring_t *r) {
     void *buf[MAX_DEPTH + 8];
     if (!rec_gate_enter(&r->in_loader)) return 0; /* a fork is under way: no stack */
     rec_t.unwinding = 1;
-    /* + 3: this function and the hooks above it, and one spare */
-    int n = unw_backtrace(buf, rec_depth + 3 < MAX_DEPTH + 8 ? rec_depth + 3 : MAX_DEPTH + 8);
+    /* + 8: this function and the hooks above it, and spares */
+    int n = unw_backtrace(buf, rec_depth + 8 < MAX_DEPTH + 8 ? rec_depth + 8 : MAX_DEPTH + 8);
     rec_t.unwinding = 0;
     rec_gate_leave(&r->in_loader);
     int s = 0;
@@ -259,6 +262,29 @@ static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r) {
     if (k > rec_depth) k = rec_depth;
     if (k <= 0) return 0;
     return id_of(r, (const uint64_t *)(buf + s), (uint32_t)k);
+}
+
+/* A stack seen once: the walker of unwind.c from the hook's caller, or
+ * libunwind where the walker gives up. */
+static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
+    if (!rec_t.stk_hi || cfa < rec_t.stk_lo || cfa >= rec_t.stk_hi) return unwind_lib(r);
+    uint64_t pcs[MAX_DEPTH];
+    if (!rec_gate_enter(&r->in_loader)) return 0;
+    int const n = rec_unwind(ra, cfa, bp, rec_t.stk_hi, atomic_load_explicit(&code_gen, memory_order_acquire), pcs,
+                             rec_depth);
+    rec_gate_leave(&r->in_loader);
+    if (n <= 0) {
+        if (verify) atomic_fetch_add(&n_walk_no, 1);
+        return unwind_lib(r);
+    }
+    uint32_t const id = id_of(r, pcs, (uint32_t)n);
+    if (REC_UNLIKELY(verify)) {
+        atomic_fetch_add(&n_walk, 1);
+        uint32_t const lib = unwind_lib(r);
+        if (lib != id) atomic_fetch_add(&n_walk_bad, 1);
+        return lib;
+    }
+    return id;
 }
 
 /* Stores f's slots in e's space of the ring's pool (the entry keeps the
@@ -371,7 +397,7 @@ static inline int fill_pays(const rec_ring_t *r) {
 uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
     if (REC_UNLIKELY(!heads)) return 0;
     /* bounds unknown, or stacks deeper than an entry holds: nothing to cache */
-    if (REC_UNLIKELY(!rec_t.stk_hi || rec_depth > (int)REC_SC_SLOTS)) return unwind_fast(r);
+    if (REC_UNLIKELY(!rec_t.stk_hi || rec_depth > (int)REC_SC_SLOTS)) return unwind_fast(r, ra, cfa, bp);
     uint64_t const tag = (uint64_t)r->sc_epoch << 32 | atomic_load_explicit(&code_gen, memory_order_acquire);
     uint64_t const k = sc_hash(ra, cfa, tag);
     uint32_t const si = (uint32_t)(k >> 52) & (REC_SC_ENTRIES / REC_SC_WAYS - 1);
@@ -393,7 +419,7 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
         r->sc_hits++;
         if (REC_UNLIKELY(verify)) {
             atomic_fetch_add(&n_hit, 1);
-            if (unwind_fast(r) != e->id) atomic_fetch_add(&n_bad, 1);
+            if (unwind_lib(r) != e->id) atomic_fetch_add(&n_bad, 1);
         }
         return e->id;
     }
@@ -401,7 +427,7 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
      * (PENDING); the second time, its slots are taken while fills pay, or
      * the SC_HOT-th time if they do not (a hot stack of a phase that began
      * after fills stopped paying: perl's loop after its start-up) */
-    uint32_t const id = unwind_fast(r);
+    uint32_t const id = unwind_fast(r, ra, cfa, bp);
     if (!id) return 0;
     r->sc_misses++;
     int const pays = fill_pays(r) || eager;
@@ -459,12 +485,13 @@ void rec_stack_bounds_init(void) {
 
 static __attribute__((destructor)) void verify_report(void) {
     if (!verify) return;
-    char msg[200];
+    char msg[300];
     int const k = snprintf(msg, sizeof msg,
                            "malloc-record: stack cache verify: %llu hits, %llu wrong, %llu filled, %llu uncacheable, "
-                           "%llu pool resets\n",
+                           "%llu pool resets; walker: %llu stacks, %llu wrong, %llu left to libunwind\n",
                            (unsigned long long)n_hit, (unsigned long long)n_bad, (unsigned long long)n_fill,
-                           (unsigned long long)n_nocache, (unsigned long long)n_reset);
+                           (unsigned long long)n_nocache, (unsigned long long)n_reset, (unsigned long long)n_walk,
+                           (unsigned long long)n_walk_bad, (unsigned long long)n_walk_no);
     if (k > 0) rec_diag(msg);
 }
 
