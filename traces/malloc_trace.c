@@ -130,9 +130,13 @@ static const char *end_reason(uint32_t r) {
 }
 
 static int cmd_info(int argc, char **argv) {
-    if (argc < 1) return bad_usage("info: no TRACE given", NULL);
-    if (argc > 1) return bad_usage(argv[1][0] == '-' ? "info: unknown option" : "info: more than one TRACE", argv[1]);
-    const char *path = argv[0];
+    const char *path = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1]) return bad_usage("info: unknown option", argv[i]);
+        if (path) return bad_usage("info: more than one TRACE", argv[i]);
+        path = argv[i];
+    }
+    if (!path) return bad_usage("info: no TRACE given", NULL);
     tr_error_t err;
     tr_reader_t *r = tr_reader_open(path, &err);
     if (!r) return die_open(path, &err);

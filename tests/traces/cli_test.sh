@@ -146,6 +146,13 @@ expect_error "cut inside a record" rawcut.zst "offset 0 (zstd frame 0, raw byte"
 # 9. option errors: one line with the reason, exit 2
 "$mt" info a.zst --bogus 2> err.txt; rc=$?
 check "unknown option: one line" sh -c "test $rc -eq 2 && test \$(wc -l < err.txt) -eq 1 && grep -q 'unknown option: --bogus' err.txt"
+# an option before the TRACE too (was "more than one TRACE"), for each command
+for cmd in info dump; do
+  "$mt" $cmd --no-such-option a.zst > /dev/null 2> err.txt; rc=$?
+  check "$cmd: unknown option first" sh -c "test $rc -eq 2 && test \$(wc -l < err.txt) -eq 1 && grep -q 'unknown option: --no-such-option' err.txt"
+done
+"$mt" info --no-header a.zst > /dev/null 2> err.txt; rc=$?
+check "info --no-header: unknown option" sh -c "test $rc -eq 2 && grep -q 'info: unknown option: --no-header' err.txt"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
