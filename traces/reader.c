@@ -85,6 +85,12 @@ static int fill(tr_reader_t *r, size_t need) {
         if (k == 0) {
             r->eof = 1;
             r->st.truncated = zs->truncated;
+            /* the file ends inside a frame that gave no byte yet (its first
+             * block incomplete): what is wrong now is in that frame */
+            if (zs->truncated && (r->nframes_seen == 0 || zs->frame_off != r->frame_off)) {
+                r->frame_off = zs->frame_off;
+                r->frame_idx = zs->frames;
+            }
             return 0;
         }
         /* a read never spans frames: the bytes being decoded are in its frame */

@@ -249,7 +249,7 @@ static void test_truncation(const char *dir) {
     snprintf(path, sizeof path, "%s/cut.zst", dir);
     write_threaded(path, 1, 20000, 2048); /* one thread: the order is the file's */
     buf_t b = read_file(path);
-    size_t cuts = 0, truncated = 0, clean = 0;
+    size_t cuts = 0, truncated = 0, clean = 0, wrong_frame = 0;
     long best = 0;
     /* cuts at frame ends (a process killed between two flushes) and inside */
     size_t at[4096], nat = 0;
@@ -279,6 +279,20 @@ static void test_truncation(const char *dir) {
         if (rc == TR_E_TRUNCATED) {
             truncated++;
             CHECK(strstr(tr_reader_error(r)->msg, "offset") != NULL, "message names the offset");
+            /* the frame named is the one the cut is in, with its offset */
+            size_t fstart = 0, fidx = 0;
+            for (;;) {
+                size_t const f = ZSTD_findFrameCompressedSize(b.p + fstart, b.n - fstart);
+                if (ZSTD_isError(f) || fstart + f >= cut) break;
+                fstart += f;
+                fidx++;
+            }
+            char want[96];
+            snprintf(want, sizeof want, "offset %zu (zstd frame %zu,", fstart, fidx);
+            if (strstr(tr_reader_error(r)->msg, want) == NULL) wrong_frame++;
+            if (wrong_frame <= 3)
+                CHECK(strstr(tr_reader_error(r)->msg, want) != NULL, "cut %zu: '%s' names another frame than '%s'",
+                      cut, tr_reader_error(r)->msg, want);
         } else {
             CHECK(rc == 0, "cut %zu: rc %d %s", cut, rc, tr_reader_error(r)->msg);
             CHECK(cut == b.n || tr_reader_end(r) == NULL, "a cut file has no END");
@@ -287,6 +301,7 @@ static void test_truncation(const char *dir) {
         tr_reader_close(r);
     }
     CHECK(truncated > 0 && clean > 0, "both kinds of cut seen (%zu truncated, %zu at frame ends)", truncated, clean);
+    CHECK(wrong_frame == 0, "%zu of %zu truncations name another frame than the cut's", wrong_frame, truncated);
     CHECK(best > 19000, "a late cut keeps most events (%ld)", best);
     /* a cut at the last frame boundary before the END keeps every event */
     free(b.p);
