@@ -4,6 +4,7 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,11 @@ static void check_output(const char *trace, const char *opt, const char *path) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--child-replay")) return child(argc, argv);
+    /* A closed pipe on standard output (malloc-replay T --json F | head) is a
+     * failed write like any other, reported once the table is written, not a
+     * death by SIGPIPE before the JSON. The runs inherit it: a CSV on a pipe
+     * whose reader left fails with EPIPE, reported as the CSV's error. */
+    signal(SIGPIPE, SIG_IGN);
     rp_opts_t o = { .touch = 1, .progress = 1, .sample = 0, .start_timeout = 30 };
     const char *alloc = NULL, *genv[RP_MAX_ENV];
     int ngenv = 0, null = 0, trace_env = 1, check_only = 0;

@@ -4,6 +4,7 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -122,6 +123,10 @@ int main(int argc, char **argv)
     const char *models = "all";
     uint64_t checkpoints = 0, bmin = 16, bmax = 16, threads = 0;
     int serial = 0, progress = 1;
+    /* a closed pipe on standard output (malloc-sim T --json F | head) is a
+     * failed write like any other (check_stdout), not a death by SIGPIPE
+     * before the other outputs are written */
+    signal(SIGPIPE, SIG_IGN);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;

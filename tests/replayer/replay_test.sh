@@ -261,6 +261,19 @@ writeerr)
     fi
     rm -f full
     ;;
+brokenpipe)
+    # standard output a pipe whose reader is gone (malloc-replay T --json F | true):
+    # one line, status 1, and the JSON and the CSV are still written
+    "$O" o.txt oc.csv 100 2000 3 && "$T" import o.txt -o o.zst || fail "setup"
+    $PY -c 'import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)  # the reader is gone before the first write; the run gets SIGPIPE as by default
+sys.exit(subprocess.call(sys.argv[1:], stdout=w, stderr=open("err.txt", "w")) & 255)' \
+        "$R" o.zst --no-progress --checkpoints 100 --csv c.csv --json j.json; st=$?
+    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: standard output: Broken pipe" ] || { cat err.txt; fail "status $st"; }
+    json j.json 'd["runs"][0]["ops"] == 2000'
+    cmp oc.csv c.csv || fail "the CSV differs from the oracle's"
+    ;;
 partial)
     # a write that fails part-way leaves no partial file: no file at all, or the previous one unchanged
     "$O" o.txt oc.csv 100 6000 3 && "$T" import o.txt -o o.zst || fail "setup"

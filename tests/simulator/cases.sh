@@ -1,0 +1,41 @@
+#!/bin/sh
+# cases.sh SIM TRACE-TOOL MKTRACE WORKDIR CASE: one CTest case of malloc-sim's
+# command line per CASE (exit statuses, error lines, outputs); fails with a
+# message on the first wrong result.
+set -u
+S=$1 T=$2 M=$3 W=$4 C=$5
+rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+fail() { echo "FAIL ($C): $*"; exit 1; }
+# only WANT-STATUS LINE args...: the run exits WANT-STATUS with exactly LINE on stderr
+only() {
+    want=$1 line=$2; shift 2
+    "$S" "$@" > out.txt 2> err.txt; st=$?
+    [ "$st" = "$want" ] || { cat err.txt; fail "status $st (want $want) on: $*"; }
+    [ "$(cat err.txt)" = "$line" ] || { cat err.txt; fail "stderr is not the one line '$line' on: $*"; }
+}
+json() { $PY -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)" || fail "$1: not ($2)"; }
+# a small complete trace: 2000 mallocs, half of them freed
+$PY -c "
+for i in range(1, 2001):
+    print(i, 7, i * 10, 'malloc %d -> 0x%x' % (16 + i % 300, 0x100000 + i * 0x1000))
+for i in range(1, 1001):
+    print(2000 + i, 7, 20000 + i * 10, 'free 0x%x' % (0x100000 + 2 * i * 0x1000))" > t.txt
+"$T" import t.txt -o t.zst || fail "setup"
+
+case $C in
+brokenpipe)
+    # standard output a pipe whose reader is gone (malloc-sim T --json F | true):
+    # one line, status 1, and the other outputs are still written
+    $PY -c 'import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)  # the reader is gone before the first write; the run gets SIGPIPE as by default
+sys.exit(subprocess.call(sys.argv[1:], stdout=w, stderr=open("err.txt", "w")) & 255)' \
+        "$S" t.zst --model jemalloc,buddy --json j.json --timeline tl.csv; st=$?
+    [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-sim: standard output: Broken pipe" ] || { cat err.txt; fail "status $st"; }
+    json j.json 'd["events"] == 3000 and len(d["models"]) == 2'
+    [ "$(wc -l < tl.csv)" -gt 1000 ] || fail "the timeline was not written"
+    ;;
+*) fail "unknown case" ;;
+esac
+echo "ok ($C)"
