@@ -8,7 +8,16 @@
  * moment the whole heap's live bytes were highest. Instead of copying every
  * site at every new peak, a site saves its live bytes into at_peak just before
  * its first change after the current peak (last_mod <= peak_idx); a site not
- * changed since the peak still holds its value at the peak in live. */
+ * changed since the peak still holds its value at the peak in live.
+ *
+ * Realloc races (FORMAT.md section 5): a realloc gives its old block up at
+ * its release_seq, before its own seq, so another thread may get the address
+ * back in between, and its allocation is delivered before the realloc. An
+ * allocation returning an address still live therefore ends the old block
+ * there (it was given up before) and keeps it in a short list (g->det); the
+ * realloc whose release_seq precedes that allocation then takes its block
+ * from the list (counted as freed, its bytes already gone) rather than the
+ * new owner's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,29 +158,50 @@ uint64_t rp_site_at_peak(const rp_agg_t *g, size_t stack) {
     return s->last_mod <= g->peak_idx ? s->live : s->at_peak;
 }
 
-/* Gives up the block at ptr (free, or the old block of a realloc). */
-static void release(rp_agg_t *g, rp_thread_t *t, uint64_t ptr, uint64_t now, rp_bucket_t *b) {
+/* The block given up at ptr, freed at release_seq, that an allocation after
+ * release_seq took the address of (the oldest such), removed from the list
+ * into *out; 0 if none. */
+static int take_detached(rp_agg_t *g, uint64_t ptr, uint64_t release_seq, rp_obj_t *out) {
+    for (unsigned k = 0; k < g->ndet; k++)
+        if (g->det[k].o.ptr == ptr && g->det[k].seq > release_seq) {
+            *out = g->det[k].o;
+            memmove(&g->det[k], &g->det[k + 1], (g->ndet - k - 1) * sizeof g->det[0]);
+            g->ndet--;
+            return 1;
+        }
+    return 0;
+}
+
+/* Gives up the block at ptr (free, or the old block of a realloc) at
+ * release_seq (the event's seq but for a realloc). */
+static void release(rp_agg_t *g, rp_thread_t *t, uint64_t ptr, uint64_t release_seq, uint64_t now,
+                    rp_bucket_t *b) {
     int const temporary = t->last_alloc == ptr;
     t->last_alloc = 0;
-    rp_obj_t *o = rp_ptrmap_find(&g->objs, ptr);
     g->frees++;
     b->frees++;
-    if (!o) { g->unknown_frees++; return; }
-    rp_site_t *s = &g->sites[o->stack]; /* exists: created when the block was */
-    touch(g, s);
-    s->live -= o->size;
-    s->live_n--;
+    rp_obj_t gone, *o = NULL;
+    int const detached = g->ndet && take_detached(g, ptr, release_seq, &gone);
+    if (!detached) o = rp_ptrmap_find(&g->objs, ptr);
+    if (!detached && !o) { g->unknown_frees++; return; }
+    const rp_obj_t *const ob = detached ? &gone : o;
+    rp_site_t *s = &g->sites[ob->stack]; /* exists: created when the block was */
     s->frees++;
-    g->live -= o->size;
-    g->live_n--;
-    uint64_t const life = now > o->t_alloc ? now - o->t_alloc : 0;
+    if (!detached) { /* a detached block's bytes left live when its address was taken */
+        touch(g, s);
+        s->live -= o->size;
+        s->live_n--;
+        g->live -= o->size;
+        g->live_n--;
+    }
+    uint64_t const life = now > ob->t_alloc ? now - ob->t_alloc : 0;
     g->life_n[hist_bucket(life)]++;
     if (temporary) {
         g->temporary++;
         g->temp_life_ns += life;
         s->temporary++;
     }
-    rp_ptrmap_remove(&g->objs, o);
+    if (o) rp_ptrmap_remove(&g->objs, o);
 }
 
 static int allocate(rp_agg_t *g, rp_thread_t *t, size_t ti, const tr_event_t *ev, rp_bucket_t *b) {
@@ -192,7 +222,12 @@ static int allocate(rp_agg_t *g, rp_thread_t *t, size_t ti, const tr_event_t *ev
     int existed;
     rp_obj_t *o = rp_ptrmap_insert(&g->objs, ev->ret, &existed);
     if (!o) return -1;
-    if (existed) { /* address reused without a free we saw: the old block is gone */
+    if (existed) { /* address reused without a free we saw: the old block is gone, */
+        if (g->ndet == RP_DETACHED) { /* its free lost, or a realloc's still to come */
+            memmove(&g->det[0], &g->det[1], (RP_DETACHED - 1) * sizeof g->det[0]);
+            g->ndet--;
+        }
+        g->det[g->ndet++] = (rp_detached_t){ *o, ev->seq };
         rp_site_t *os = &g->sites[o->stack];
         touch(g, os);
         os->live -= o->size;
@@ -233,12 +268,12 @@ int rp_agg_event(rp_agg_t *g, const tr_event_t *ev) {
     rp_bucket_t *bo = bucket(g, g->tlo, &g->tlo_width, g->events - 1);
     uint64_t const allocs0 = g->alloc_calls, frees0 = g->frees, bytes0 = g->alloc_bytes;
     if (ev->op == TR_OP_FREE) {
-        if (ev->a) release(g, t, ev->a, ev->t_ns, b);
+        if (ev->a) release(g, t, ev->a, ev->seq, ev->t_ns, b);
         else g->free_null++;
     } else if (ev->op == TR_OP_REALLOC || ev->op == TR_OP_REALLOCARRAY) {
         /* glibc: realloc(p, 0) frees p and returns NULL; a failed realloc keeps p. */
         int const failed = ev->ret == 0 && rp_requested(ev) != 0;
-        if (ev->a && !failed) release(g, t, ev->a, ev->t_ns, b);
+        if (ev->a && !failed) release(g, t, ev->a, ev->release_seq, ev->t_ns, b);
         if (ev->ret || failed) {
             if (allocate(g, t, ti, ev, b) < 0) return -1;
         }

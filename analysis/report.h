@@ -49,6 +49,15 @@ typedef struct rp_obj_s {
     uint32_t stack, tid;
 } rp_obj_t;
 
+/* A block whose address came back from an allocation while the trace still
+ * had it live: the old owner gave it up in a realloc in flight (released at
+ * its release_seq, delivered at its seq after the new owner's allocation). */
+typedef struct rp_detached_s {
+    rp_obj_t o;
+    uint64_t seq; /* seq of the allocation that returned the address again */
+} rp_detached_t;
+#define RP_DETACHED 256 /* kept at most; the oldest is forgotten (a lost free) */
+
 typedef struct rp_ptrmap_s {
     rp_obj_t *slots;
     size_t cap, count; /* cap is a power of two */
@@ -82,6 +91,8 @@ typedef struct rp_agg_s {
     /* sites by stack id */
     rp_site_t *sites; size_t nsites; /* index = stack id; [0] = no stack */
     rp_ptrmap_t objs;
+    rp_detached_t det[RP_DETACHED]; /* oldest first */
+    unsigned ndet;
 } rp_agg_t;
 
 int rp_agg_init(rp_agg_t *g);

@@ -5,6 +5,8 @@
  *   #! module BIAS START SIZE PATH     a module map entry (hex numbers)
  *   #! stack ID PC PC ...              a stack, innermost first (hex pcs)
  *   ... event line ... @ID             the event's stack id
+ *   ... realloc line ... ^SEQ          the realloc's release seq (FORMAT.md
+ *                                      section 5; the text form has none)
  * It writes the text without the "@ID" marks, imports it with MALLOC_TRACE,
  * then copies that trace into OUT adding the modules, stacks and ids.
  *
@@ -24,6 +26,8 @@
 
 static struct { uint64_t seq; uint32_t id; } marks[MAXN];
 static size_t nmarks;
+static struct { uint64_t seq, release_seq; } rels[MAXN];
+static size_t nrels;
 static struct { uint32_t id, n; uint64_t pcs[64]; } stacks[256];
 static size_t nstacks;
 static struct { uint64_t bias, start, size; char path[512]; } mods[32];
@@ -61,13 +65,21 @@ int main(int argc, char **argv) {
             nstacks++;
             continue;
         }
-        char *at = strchr(line, '@');
-        if (at && line[0] != '#' && nmarks < MAXN) {
+        char *rel = line[0] != '#' ? strchr(line, '^') : NULL, *at = line[0] != '#' ? strchr(line, '@') : NULL;
+        if (rel && nrels < MAXN) {
+            rels[nrels].seq = strtoull(line, NULL, 10);
+            rels[nrels].release_seq = strtoull(rel + 1, NULL, 10);
+            nrels++;
+        }
+        if (at && nmarks < MAXN) {
             marks[nmarks].seq = strtoull(line, NULL, 10);
             marks[nmarks].id = (uint32_t)strtoul(at + 1, NULL, 10);
             nmarks++;
-            *at = '\n';
-            at[1] = 0;
+        }
+        char *cut = rel && (!at || rel < at) ? rel : at;
+        if (cut) {
+            cut[0] = '\n';
+            cut[1] = 0;
         }
         fputs(line, out);
     }
@@ -96,6 +108,8 @@ int main(int argc, char **argv) {
     while ((rc = tr_reader_next(r, &ev)) > 0) {
         for (size_t i = 0; i < nmarks; i++)
             if (marks[i].seq == ev.seq) ev.stack = marks[i].id;
+        for (size_t i = 0; i < nrels; i++)
+            if (rels[i].seq == ev.seq) ev.release_seq = rels[i].release_seq;
         if (tr_writer_event(w, &ev) < 0) return die("write failed", NULL);
     }
     if (rc < 0) return die(tr_reader_error(r)->msg, NULL);

@@ -178,6 +178,26 @@ def case_hand_numbers():
     check(os.path.exists(t + "-report/index.html"), "default folder TRACE-report/")
 
 
+def case_realloc_race():
+    """A realloc gives its old block up at its release seq (FORMAT.md section 5):
+    data/race.txt, where another thread gets the address back before the
+    realloc's own seq, counts no unknown free and peaks at 250 B (it said
+    200 B and one free of a pointer never allocated)."""
+    d = fresh("race")
+    t = hand_trace("race", d)
+    out = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"]).stdout
+    expect = {
+        "free calls:": "2 (0 of NULL, 0 of a pointer the trace never allocated)",
+        "peak live:": "250 B in 2 blocks at 30 ns (seq 4)",
+        "leaked (live at end):": "0 B in 0 blocks",
+    }
+    for k, v in expect.items():
+        check(line_value(out, k) == v, "%s %r (got %r)" % (k, v, line_value(out, k)))
+    # three blocks freed: the realloc's old one after 30 ns, the 50 B and the 200 B ones after 20 ns
+    lifes = [x for x in re.findall(r"^(\S+)\s+(\d+)\s+([\d.]+%)$", out, re.M) if x[1] != "0"]
+    check(lifes == [("16ns-32ns", "3", "100.0%")], "lifetimes %r" % (lifes,))
+
+
 def case_no_times():
     """A trace without times (as imported from an mtrace() log): charts over
     the event count, no rate chart, the same numbers."""
