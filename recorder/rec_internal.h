@@ -263,6 +263,26 @@ REC_HIDDEN uint32_t rec_stack_get(uint32_t id, const uint64_t **pcs);
 REC_HIDDEN uint32_t rec_stack_max_id(void);
 
 /* ---- unwind.c ----------------------------------------------------------- */
+/* The stack words a cached stack depends on (stacks.c): collected while a
+ * stack is unwound, checked at each hit. ok drops to 0 if one cannot be
+ * kept (outside [cfa, hi), or too many). */
+typedef struct rec_slots_s {
+    int ok, need_bp; /* need_bp: the key's rbp is used (a frame's CFA rule) */
+    uint32_t n;
+    uintptr_t cfa, hi;
+    uint32_t off[REC_SC_SLOTS];
+    uint64_t val[REC_SC_SLOTS];
+} rec_slots_t;
+
+/* Adds slot addr (which must hold v now). */
+static inline void rec_slot_add(rec_slots_t *f, uintptr_t addr, uint64_t v) {
+    if (!f->ok) return;
+    if (addr < f->cfa || addr + 8 > f->hi || addr - f->cfa > UINT32_MAX || f->n >= REC_SC_SLOTS ||
+        *(const uint64_t *)addr != v) { f->ok = 0; return; }
+    f->off[f->n] = (uint32_t)(addr - f->cfa);
+    f->val[f->n++] = v;
+}
+
 REC_HIDDEN void rec_unwind_init(void);
 /* Walks the stack from a hook's caller (its pc, sp and rbp) with .eh_frame's
  * rules, cached per pc for code generation gen; hi: the thread's stack top.
@@ -270,6 +290,14 @@ REC_HIDDEN void rec_unwind_init(void);
  * frame (the caller then asks libunwind). */
 REC_HIDDEN int rec_unwind(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi, uint32_t gen, uint64_t *pcs,
                           int max);
+/* The same walk, which also adds to f (f->cfa = sp) every stack word the
+ * result depends on: each frame's return address slot, and the slot rbp
+ * came from wherever a frame's CFA rule uses rbp (or f->need_bp when that
+ * rbp is the one passed in). A later walk from the same pc and sp, with the
+ * same rbp if need_bp, over the same values in those slots, has the same
+ * result: each frame's rule is a function of its pc. */
+REC_HIDDEN int rec_unwind_slots(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi, uint32_t gen, uint64_t *pcs,
+                                int max, rec_slots_t *f);
 
 /* ---- drain.c: the writer thread ----------------------------------------- */
 /* Opens the trace and starts the writer thread (constructor, fork child,

@@ -200,24 +200,8 @@ static inline uint64_t sc_hash(uintptr_t ra, uintptr_t cfa, uint64_t tag) {
     return (h ^ (h >> 29)) | 1;
 }
 
-/* An entry being filled: its slots are collected here, then copied to the
- * ring's pool. */
-typedef struct {
-    int ok, need_bp;
-    uint32_t n;
-    uintptr_t cfa, hi;
-    uint32_t off[REC_SC_SLOTS];
-    uint64_t val[REC_SC_SLOTS];
-} fill_t;
-
-/* Adds slot addr (which must hold v now) to the entry being filled. */
-static inline void slot_add(fill_t *f, uintptr_t addr, uint64_t v) {
-    if (!f->ok) return;
-    if (addr < f->cfa || addr + 8 > f->hi || addr - f->cfa > UINT32_MAX || f->n >= REC_SC_SLOTS ||
-        *(const uint64_t *)addr != v) { f->ok = 0; return; }
-    f->off[f->n] = (uint32_t)(addr - f->cfa);
-    f->val[f->n++] = v;
-}
+typedef rec_slots_t fill_t;
+#define slot_add rec_slot_add
 
 /* rbp of the cursor's frame must hold in a hit: its saved copy (a slot) or
  * the key's bp when no frame from 0 up to this one saved it. */
@@ -266,7 +250,9 @@ static __attribute__((noinline)) uint32_t unwind_lib(rec_ring_t *r) {
 
 /* A stack seen once: the walker of unwind.c from the hook's caller, or
  * libunwind where the walker gives up. */
-static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
+static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp,
+                                                      int *walked) {
+    *walked = 0;
     if (!rec_t.stk_hi || cfa < rec_t.stk_lo || cfa >= rec_t.stk_hi) return unwind_lib(r);
     uint64_t pcs[MAX_DEPTH];
     if (!rec_gate_enter(&r->in_loader)) return 0;
@@ -278,6 +264,7 @@ static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r, uintptr_t r
         return unwind_lib(r);
     }
     uint32_t const id = id_of(r, pcs, (uint32_t)n);
+    *walked = 1;
     if (REC_UNLIKELY(verify)) {
         atomic_fetch_add(&n_walk, 1);
         uint32_t const lib = unwind_lib(r);
@@ -311,11 +298,33 @@ static int pool_put(rec_ring_t *r, rec_scache_t *e, const fill_t *f) {
     return 1;
 }
 
-/* A stack seen again: unwinds with unw_step, noting the slots, and fills e
- * (state FILLED) or marks it NOCACHE. Returns the stack id. */
+/* A stack seen again: unwinds noting the slots (the walker of unwind.c, or
+ * libunwind's unw_step where the walker gives up), and fills e (state
+ * FILLED) or marks it NOCACHE. Returns the stack id. */
 static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_t *e, uintptr_t ra0, uintptr_t cfa0,
                                                       uintptr_t bp0) {
     uint64_t pcs[MAX_DEPTH];
+    if (cfa0 >= rec_t.stk_lo && cfa0 < rec_t.stk_hi) { /* the walker of unwind.c notes the slots itself */
+        fill_t w;
+        w.ok = 1, w.need_bp = 0, w.n = 0, w.cfa = cfa0, w.hi = rec_t.stk_hi;
+        if (!rec_gate_enter(&r->in_loader)) return 0;
+        int const k = rec_unwind_slots(ra0, cfa0, bp0, rec_t.stk_hi,
+                                       atomic_load_explicit(&code_gen, memory_order_acquire), pcs, rec_depth, &w);
+        rec_gate_leave(&r->in_loader);
+        if (k > 0) {
+            uint32_t const id = id_of(r, pcs, (uint32_t)k);
+            if (w.ok && id && pool_put(r, e, &w)) {
+                e->id = id;
+                e->bp = bp0; /* this walk's: the note's may differ (same stack, other frame layout) */
+                e->state = SC_FILLED;
+                if (verify) atomic_fetch_add(&n_fill, 1);
+            } else {
+                e->state = SC_NOCACHE;
+                if (verify) atomic_fetch_add(&n_nocache, 1);
+            }
+            return id;
+        }
+    }
     unw_context_t ctx;
     unw_cursor_t c;
     unw_word_t ip = 0, sp = 0, bp = 0;
@@ -373,6 +382,7 @@ out:
     uint32_t const id = n ? id_of(r, pcs, (uint32_t)n) : 0;
     if (f.ok && id && pool_put(r, e, &f)) {
         e->id = id;
+        e->bp = bp0; /* this unwind's: the note's may differ (same stack, other frame layout) */
         e->state = SC_FILLED;
         if (verify) atomic_fetch_add(&n_fill, 1);
     } else {
@@ -382,11 +392,12 @@ out:
     return id;
 }
 
-/* A fill costs ~15 unw_backtraces (libunwind's per-thread cache of 128
- * frame states thrashes in big programs) and slows the unw_backtraces after
- * it (cc1: 1.25K cycles a miss without fills, 3.1K with), and a hit saves
- * about one, so beyond 64 free ones fills go on while they have brought
- * 128 hits each lately; a thread that stopped filling earns one more fill
+/* A fill by the walker of unwind.c costs about a miss, so it always pays. A
+ * fill by libunwind (stacks the walker leaves to it) costs ~15
+ * unw_backtraces (libunwind's per-thread cache of 128 frame states thrashes
+ * in big programs) and slows the unw_backtraces after it (cc1: 1.25K cycles
+ * a miss without fills, 3.1K with), and a hit saves about one, so beyond 64
+ * free ones such fills go on while they have brought 128 hits each lately; a thread that stopped filling earns one more fill
  * per 128K misses (phases change: perl's start-up fills bring nothing, its
  * loop's a lot). */
 #define SC_HOT 8 /* misses of a noted stack at its site that earn it a fill anyway */
@@ -397,7 +408,8 @@ static inline int fill_pays(const rec_ring_t *r) {
 uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp) {
     if (REC_UNLIKELY(!heads)) return 0;
     /* bounds unknown, or stacks deeper than an entry holds: nothing to cache */
-    if (REC_UNLIKELY(!rec_t.stk_hi || rec_depth > (int)REC_SC_SLOTS)) return unwind_fast(r, ra, cfa, bp);
+        int walked;
+    if (REC_UNLIKELY(!rec_t.stk_hi || rec_depth > (int)REC_SC_SLOTS)) return unwind_fast(r, ra, cfa, bp, &walked);
     uint64_t const tag = (uint64_t)r->sc_epoch << 32 | atomic_load_explicit(&code_gen, memory_order_acquire);
     uint64_t const k = sc_hash(ra, cfa, tag);
     uint32_t const si = (uint32_t)(k >> 52) & (REC_SC_ENTRIES / REC_SC_WAYS - 1);
@@ -427,10 +439,12 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
      * (PENDING); the second time, its slots are taken while fills pay, or
      * the SC_HOT-th time if they do not (a hot stack of a phase that began
      * after fills stopped paying: perl's loop after its start-up) */
-    uint32_t const id = unwind_fast(r, ra, cfa, bp);
+    uint32_t const id = unwind_fast(r, ra, cfa, bp, &walked);
     if (!id) return 0;
     r->sc_misses++;
-    int const pays = fill_pays(r) || eager;
+    /* a stack the walker took is filled by the walker too, for about the
+     * cost of a miss: it always pays */
+    int const pays = walked || fill_pays(r) || eager;
     for (unsigned w = 0; w < REC_SC_WAYS; w++) {
         rec_scache_t *e = &set[w];
         if (keys[w] != k || e->ra != ra || e->cfa != cfa || e->tag != tag || e->id != id || e->state == SC_FILLED)

@@ -397,10 +397,13 @@ static __attribute__((noinline)) uint64_t rule_slow(uint64_t pc, uint64_t key) {
     return t_put(key, f.rule) ? f.rule : 0;
 }
 
-int rec_unwind(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi, uint32_t gen, uint64_t *pcs, int max) {
+/* The walk; with f, noting the slots (the compiler makes two of it). */
+static inline __attribute__((always_inline)) int walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi,
+                                                      uint32_t gen, uint64_t *pcs, int max, rec_slots_t *f) {
     tent_t *const t = tab;
     if (!t || max <= 0 || gen > 0xffff || pc >> 47) return -1; /* generations start at 1 */
     uint64_t const g = t_key(0, gen);
+    uintptr_t bp_at = 0; /* where bp was loaded from, 0: passed in */
     int n = 0;
     pcs[n++] = pc;
     while (n < max) {
@@ -411,18 +414,33 @@ int rec_unwind(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi, uint32_t 
             if (rule & UR_LAST) break;
             return -1;
         }
+        if (f && (rule & UR_CFA_RBP)) {
+            if (!bp_at) f->need_bp = 1;
+            else rec_slot_add(f, bp_at, bp);
+        }
         uintptr_t const cfa = ((rule & UR_CFA_RBP) ? bp : sp) + (uintptr_t)r_cfa_off(rule);
         if (REC_UNLIKELY(cfa <= sp || cfa > hi)) return -1;
         if (rule & UR_RBP_SAVED) {
             uintptr_t const at = cfa + (uintptr_t)r_rbp_off(rule);
             if (REC_UNLIKELY(at < sp || at + 8 > hi)) return -1;
             bp = *(const uintptr_t *)at;
+            bp_at = at;
         }
         pc = *(const uintptr_t *)(cfa - 8);
+        if (f) rec_slot_add(f, cfa - 8, pc);
         sp = cfa;
         if (pc < 0x4000) break;
         if (REC_UNLIKELY(pc >> 47)) return -1; /* not a user pc: a key could not hold it */
         pcs[n++] = pc;
     }
     return n;
+}
+
+int rec_unwind(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi, uint32_t gen, uint64_t *pcs, int max) {
+    return walk(pc, sp, bp, hi, gen, pcs, max, NULL);
+}
+
+int rec_unwind_slots(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t hi, uint32_t gen, uint64_t *pcs, int max,
+                     rec_slots_t *f) {
+    return walk(pc, sp, bp, hi, gen, pcs, max, f);
 }

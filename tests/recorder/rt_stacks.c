@@ -14,6 +14,9 @@
  *   alloca   frames (rbp-based) of varying alloca sizes summing to the same sp,
  *            over callers taken from a table: the old return address slot
  *            still holds its old value inside the new alloca area
+ *   keep_rbp the alloca case again, with malloc called by a function that
+ *            leaves rbp alone, so only the hook's rbp tells the frames apart
+ *            (untagged: checked in verify mode against libunwind)
  *   recurse  mutual recursion through identically shaped functions, the
  *            path chosen by bits, depths 0..45 (deeper than the default 32)
  *   longjmp  a longjmp out of a deep chain between the others
@@ -97,6 +100,33 @@ NOINLINE void outer_b(int k) {
 static void (*const outers[2])(int) = { outer_a, outer_b };
 NOINLINE void via_outers(unsigned i, int k) { outers[i & 1](k); KEEP; }
 
+/* ---- keep_rbp: the alloca frames above a caller that does not save rbp ----- */
+NOINLINE void *keep_rbp(size_t n) {
+    void *p = malloc(n);
+    KEEP;
+    return p;
+}
+NOINLINE void mid2(int k) {
+    volatile char *a = alloca(64 * (size_t)k + 16);
+    a[0] = 1;
+    free(keep_rbp(100));
+    KEEP;
+}
+NOINLINE void outer2_a(int k) {
+    volatile char *a = alloca(64 * (size_t)(4 - k) + 16);
+    a[0] = 1;
+    mid2(k);
+    KEEP;
+}
+NOINLINE void outer2_b(int k) {
+    volatile char *a = alloca(64 * (size_t)(4 - k) + 16);
+    a[0] = 2;
+    mid2(k);
+    KEEP;
+}
+static void (*const outers2[2])(int) = { outer2_a, outer2_b };
+NOINLINE void via_outers2(unsigned i, int k) { outers2[i & 1](k); KEEP; }
+
 /* ---- recursion: the path in bits, every level the same frame -------------- */
 NOINLINE void rec_a(unsigned bits, int d);
 NOINLINE void rec_b(unsigned bits, int d);
@@ -139,6 +169,7 @@ static void run_cases(unsigned seed) {
     for (unsigned r = 0; r < 40; r++) {
         for (unsigned i = 0; i < 6; i++) via_table((x = x * 1103515245u + 12345u) >> 16);
         for (unsigned i = 0; i < 6; i++) via_outers(i + r, 1 + (int)((i + r) % 3));
+        for (unsigned i = 0; i < 6; i++) via_outers2(i + r, 1 + (int)((i + r) % 3));
         rec_a(x >> 8, (int)((x >> 20) % 46));
         x = x * 1103515245u + 12345u;
         rec_b(x >> 8, 12);
