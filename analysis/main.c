@@ -1,6 +1,7 @@
 /* main.c - malloc-report: a trace -> a static HTML report with gnuplot charts
  * and the same summary as text; --folded for flame graphs; --diff A B. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,15 @@ static int check_alloc(const char *list) {
     return -1;
 }
 
+/* 1 (after saying so in one line) if a write to standard output failed. */
+static int stdout_failed(void) {
+    errno = 0;
+    int const bad = ferror(stdout);
+    if (fflush(stdout) == 0 && !bad) return 0;
+    fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
+    return 1;
+}
+
 static int cmd_report(rp_opts_t *o) {
     char dir[4096];
     int const from_stdin = strcmp(o->trace, "-") == 0;
@@ -225,7 +235,7 @@ static int cmd_report(rp_opts_t *o) {
     char err[600];
     int rc = rp_write_report(o, &l.g, l.r, l.s, &x, &p, stdout, dir, err, sizeof err);
     if (rc < 0) fprintf(stderr, "%s: %s\n", prog, err);
-    if (fflush(stdout) != 0) { fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno)); rc = -1; }
+    if (stdout_failed()) rc = -1;
     if (rc == 0) fprintf(stderr, "%s: report written to %s/index.html\n", prog, dir);
     rj_free(x.replay);
     rj_free(x.sim);
@@ -276,12 +286,7 @@ static int cmd_diff(const char *a, const char *b, const char *dir, int progress)
             printf("\n[chart: %s/diff_memory.png]\n", dir);
         }
     }
-    errno = 0;
-    int const bad = ferror(stdout);
-    if (fflush(stdout) != 0 || bad) {
-        fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
-        rc = -1;
-    }
+    if (stdout_failed()) rc = -1;
     unload(&la);
     unload(&lb);
     return rc < 0 ? 1 : 0;
@@ -294,6 +299,11 @@ static int bad_usage(const char *what, const char *arg) {
 }
 
 int main(int argc, char **argv) {
+    /* A closed pipe on standard output (malloc-report T | head) is a failed
+     * write like any other, reported once the report's files are written,
+     * not a death by SIGPIPE that leaves index.html.tmp.<pid> (as
+     * malloc-replay and malloc-sim). The tools run from here inherit it. */
+    signal(SIGPIPE, SIG_IGN);
     rp_opts_t o = { .alloc_list = "glibc,tcmalloc,jemalloc,mimalloc", .progress = 1 };
     const char *pos[2] = { NULL, NULL }, *weight = "bytes";
     int npos = 0, folded = 0, diff = 0;
@@ -302,10 +312,9 @@ int main(int argc, char **argv) {
         int const has_arg = i + 1 < argc;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
-            if (fflush(stdout) != 0) { fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno)); return 1; }
-            return 0;
+            return stdout_failed();
         }
-        else if (strcmp(a, "--version") == 0) { printf("malloc-report %s\n", MS_VERSION); return 0; }
+        else if (strcmp(a, "--version") == 0) { printf("malloc-report %s\n", MS_VERSION); return stdout_failed(); }
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--alloc") == 0 || strcmp(a, "--weight") == 0) {
             if (!has_arg) { fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a); return 2; }
             const char *const v = argv[++i];

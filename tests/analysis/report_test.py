@@ -621,6 +621,31 @@ def case_writeerr():
               "malloc-report: %s/x: cannot create the folder: Not a directory" % bad)
 
 
+def case_brokenpipe():
+    """A standard output whose reader has gone (malloc-report T | head -1): the
+    report's files are still written whole, one line says what happened to
+    standard output, status 1 (it died of SIGPIPE, 141, leaving
+    index.html.tmp.<pid> and no index.html)."""
+    d = fresh("brokenpipe")
+    a = hand_trace("hand_a", d)
+    b = hand_trace("hand_b", d)
+    rep = os.path.join(d, "rep")
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        for args in ([REPORT, a, "-o", rep, "--no-replay", "--no-sim", "--no-progress"],
+                     [REPORT, "--folded", a], [REPORT, "--diff", a, b], [REPORT, "--help"]):
+            p = subprocess.run(args, stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+            check(p.returncode == 1 and p.stderr == "malloc-report: standard output: Broken pipe\n",
+                  "%r on a broken pipe: status %d, stderr %r" % (args[1:], p.returncode, p.stderr))
+    finally:
+        os.close(w)
+    check(os.path.exists(os.path.join(rep, "index.html")), "index.html written")
+    no_temporaries(rep)
+    html = open(os.path.join(rep, "index.html")).read()
+    check(html.rstrip().endswith("</html>") and "1600 B in 3 blocks" in html, "index.html whole")
+
+
 def capped(args, limit):
     """Runs args with writes to regular files limited to `limit` bytes: a write
     past it fails with EFBIG (SIGXFSZ ignored), as on a disk that fills up."""
