@@ -1,6 +1,8 @@
-/* stacks.c - call stacks: libunwind's unw_backtrace, deduplicated in a
- * process-wide lock-free table so that a repeated call site costs one hash
- * and one compare.
+/* stacks.c - call stacks: a per-thread cache of the stacks met at each call
+ * site, checked against the stack words they depend on; the stacks it
+ * misses walked by unwind.c (libunwind's unw_backtrace where that walker
+ * gives up); deduplicated in a process-wide lock-free table so that a
+ * repeated stack costs one hash and one compare.
  *
  * Table: 2^16 bucket heads (256 KiB, mapped at once) of chains of stack ids, on the 64-bit
  * hash of the program counters. Each stack lives in an append-only store as
