@@ -306,6 +306,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     rp_opts_t o = { .alloc_list = "glibc,tcmalloc,jemalloc,mimalloc", .progress = 1 };
     const char *pos[2] = { NULL, NULL }, *weight = "bytes";
+    const char *report_only = NULL, *weight_opt = NULL; /* options of one mode, if given */
     int npos = 0, folded = 0, diff = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -319,10 +320,10 @@ int main(int argc, char **argv) {
             if (!has_arg) { fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a); return 2; }
             const char *const v = argv[++i];
             if (a[1] == 'o') o.outdir = v;
-            else if (a[2] == 'a') o.alloc_list = v;
-            else weight = v;
-        } else if (strcmp(a, "--no-replay") == 0) o.no_replay = 1;
-        else if (strcmp(a, "--no-sim") == 0) o.no_sim = 1;
+            else if (a[2] == 'a') o.alloc_list = v, report_only = a;
+            else weight = v, weight_opt = a;
+        } else if (strcmp(a, "--no-replay") == 0) o.no_replay = 1, report_only = a;
+        else if (strcmp(a, "--no-sim") == 0) o.no_sim = 1, report_only = a;
         else if (strcmp(a, "--no-progress") == 0) o.progress = 0;
         else if (strcmp(a, "--folded") == 0) folded = 1;
         else if (strcmp(a, "--diff") == 0) diff = 1;
@@ -332,6 +333,13 @@ int main(int argc, char **argv) {
     }
     o.progress = o.progress && isatty(2);
     if (folded + diff > 1) return bad_usage("--folded and --diff exclude each other", NULL);
+    /* an option that means nothing in the mode chosen is an error, not ignored */
+    if (report_only && (folded || diff)) {
+        fprintf(stderr, "%s: %s has no meaning with %s (see --help)\n", prog, report_only,
+                folded ? "--folded" : "--diff");
+        return 2;
+    }
+    if (weight_opt && !folded) return bad_usage("--weight is only for --folded", NULL);
     static const char *const weights[] = { "bytes", "calls", "peak", "leaked", "temporary", NULL };
     int by = -1;
     for (int i = 0; weights[i]; i++)

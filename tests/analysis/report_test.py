@@ -735,6 +735,14 @@ def case_usage():
     only_line([REPORT, t, t], 2, "malloc-report: one trace at a time (see --help)")
     only_line([REPORT, "--folded", t, "--weight", "x"], 2,
               "malloc-report: --weight takes bytes, calls, peak, leaked or temporary, not 'x' (see --help)")
+    # an option without meaning in the mode chosen is refused, not ignored (both exited 0)
+    only_line([REPORT, t, "--weight", "calls", "-o", os.path.join(d, "rep")], 2,
+              "malloc-report: --weight is only for --folded (see --help)")
+    only_line([REPORT, "--diff", t, t, "--weight", "peak"], 2, "malloc-report: --weight is only for --folded (see --help)")
+    for opt in (["--alloc", "glibc"], ["--no-replay"], ["--no-sim"]):
+        only_line([REPORT, "--folded", t] + opt, 2, "malloc-report: %s has no meaning with --folded (see --help)" % opt[0])
+        only_line([REPORT, "--diff", t, t] + opt, 2, "malloc-report: %s has no meaning with --diff (see --help)" % opt[0])
+    check(not os.path.exists(os.path.join(d, "rep")), "a refused report wrote its folder")
     p = run([REPORT, "--help"])
     check(p.stdout.startswith("usage: malloc-report") and p.stderr == "", "--help: usage on stdout only")
 
