@@ -27,6 +27,12 @@ static void emit_escaped(out_t *o, const char *s) {
     }
 }
 
+/* seq - release_seq, the record's drelease (0 for a release_seq past seq,
+ * which the writer stores as seq) */
+static uint64_t drelease(const tr_event_t *ev) {
+    return ev->release_seq <= ev->seq ? ev->seq - ev->release_seq : 0;
+}
+
 size_t text_format_event(char *buf, size_t cap, const tr_event_t *ev) {
     out_t o = { buf, cap, 0 };
     buf[0] = 0;
@@ -38,11 +44,12 @@ size_t text_format_event(char *buf, size_t cap, const tr_event_t *ev) {
     case TR_OP_CALLOC: case TR_OP_MEMALIGN: case TR_OP_POSIX_MEMALIGN: case TR_OP_ALIGNED_ALLOC:
         emit(&o, " %" PRIu64 " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->b, ev->ret);
         break;
-    case TR_OP_REALLOC:
-        emit(&o, " 0x%" PRIx64 " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->b, ev->ret);
+    case TR_OP_REALLOC: /* drelease last, as in the record */
+        emit(&o, " 0x%" PRIx64 " %" PRIu64 " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->b, drelease(ev), ev->ret);
         break;
     case TR_OP_REALLOCARRAY:
-        emit(&o, " 0x%" PRIx64 " %" PRIu64 " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->b, ev->c, ev->ret);
+        emit(&o, " 0x%" PRIx64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " -> 0x%" PRIx64, ev->a, ev->b, ev->c,
+             drelease(ev), ev->ret);
         break;
     case TR_OP_FREE:
         emit(&o, " 0x%" PRIx64, ev->a);
@@ -184,14 +191,17 @@ static int parse_i64(const char *s, int64_t *v) {
     return (*end || errno) ? -1 : 0;
 }
 
-/* The fields a line must have after OP, before "->", and whether "-> R" follows. */
+/* The fields a line must have after OP, before "->", and whether "-> R" follows.
+ * realloc and reallocarray have one more, drelease, last (dumps before
+ * 2026-11-26 left it out: a line without it is read as drelease 0). */
 static void op_shape(int op, int *nargs, int *has_ret) {
     *has_ret = 1;
     switch (op) {
     case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC: case TR_OP_MALLOC_TRIM: *nargs = 1; break;
     case TR_OP_CALLOC: case TR_OP_MEMALIGN: case TR_OP_POSIX_MEMALIGN: case TR_OP_ALIGNED_ALLOC:
-    case TR_OP_REALLOC: case TR_OP_MALLOPT: *nargs = 2; break;
-    case TR_OP_REALLOCARRAY: *nargs = 3; break;
+    case TR_OP_MALLOPT: *nargs = 2; break;
+    case TR_OP_REALLOC: *nargs = 3; break;
+    case TR_OP_REALLOCARRAY: *nargs = 4; break;
     case TR_OP_FREE: case TR_OP_THREAD_START: case TR_OP_EXEC: *nargs = 1; *has_ret = 0; break;
     case TR_OP_FORK: *nargs = 0; break;
     default: *nargs = 0; *has_ret = 0; break;
@@ -219,10 +229,17 @@ static int parse_event(char *line, unsigned long lno, tr_event_t *ev, char *msg,
     ev->release_seq = ev->seq;
     int nargs, has_ret;
     op_shape(op, &nargs, &has_ret);
+    int const reallocs = op == TR_OP_REALLOC || op == TR_OP_REALLOCARRAY;
+    int const old_form = reallocs && nt == 4 + nargs + 1 && strcmp(tok[4 + nargs - 1], "->") == 0;
+    if (old_form) nargs--; /* no drelease: an older dump */
     int const want = 4 + nargs + (has_ret ? 2 : 0);
-    if (nt != want || (has_ret && strcmp(tok[4 + nargs], "->") != 0))
+    if (nt != want || (has_ret && strcmp(tok[4 + nargs], "->") != 0)) {
+        if (reallocs)
+            return text_fail(msg, cap, lno, "%s takes %d arguments (the last drelease, which older dumps "
+                             "leave out) and '-> RESULT'", tok[3], nargs);
         return text_fail(msg, cap, lno, "%s takes %d argument%s%s", tok[3], nargs, nargs == 1 ? "" : "s",
                     has_ret ? " and '-> RESULT'" : "");
+    }
     char **arg = tok + 4;
     const char *ret = has_ret ? tok[4 + nargs + 1] : NULL;
     int bad = 0;
@@ -245,9 +262,14 @@ static int parse_event(char *line, unsigned long lno, tr_event_t *ev, char *msg,
         bad = !ev->str;
         break;
     default: {
-        uint64_t *slot[3] = { &ev->a, &ev->b, &ev->c };
+        uint64_t drel = 0;
+        uint64_t *slot[4] = { &ev->a, &ev->b, &ev->c, NULL };
+        if (reallocs && !old_form) slot[nargs - 1] = &drel;
         for (int i = 0; i < nargs && !bad; i++) bad = parse_u64(arg[i], slot[i]);
         if (!bad && ret) bad = parse_u64(ret, &ev->ret);
+        if (!bad && drel >= ev->seq)
+            return text_fail(msg, cap, lno, "%s's drelease %" PRIu64 " puts its release seq before 1", tok[3], drel);
+        ev->release_seq = ev->seq - drel;
     }
     }
     if (bad) return text_fail(msg, cap, lno, "bad argument to %s", tok[3]);

@@ -22,6 +22,21 @@ check "dump -> import -> dump identical" cmp -s a.txt b.txt
 check "a version 1 trace says so" test "$(head -1 v1.txt)" = "# malloc trace, format version 1"
 tail -n +2 v1.txt > v1.rest; tail -n +2 a.txt > a.rest
 check "a version 1 trace reads as the same events" cmp -s v1.rest a.rest
+# dumps from before drelease was printed (realloc with 2 arguments,
+# reallocarray with 3) still import, as drelease 0
+sed -E 's/^([0-9]+ [0-9]+ [0-9]+ realloc(array)? .*) [0-9]+ -> /\1 -> /' a.txt > old.txt
+check "an older dump is older" sh -c "! cmp -s a.txt old.txt"
+"$mt" import old.txt -o old.zst && "$mt" dump old.zst > old2.txt
+check "an older dump imports as drelease 0" cmp -s a.txt old2.txt
+# a realloc's release seq survives dump -> import (data/race.zst: thread 2
+# gets the address back between the realloc's release seq 2 and its seq 4)
+"$mt" dump "$src/data/race.zst" > race.txt
+check "dump prints drelease" grep -q '^4 1 40 realloc 0x55550000 200 2 -> 0x55560000$' race.txt
+"$mt" import race.txt -o race2.zst && "$mt" dump race2.zst > race2.txt
+check "dump -> import keeps the release seq" cmp -s race.txt race2.txt
+printf '5 1 0 malloc 8 -> 0x10\n6 1 0 realloc 0x10 16 6 -> 0x20\n' > baddrel.txt
+"$mt" import baddrel.txt -o x.zst 2> err.txt; rc=$?
+check "drelease before seq 1 refused" sh -c "test $rc -eq 1 && grep -q 'line 2: realloc.s drelease 6 puts its release seq before 1' err.txt"
 "$mt" dump --no-header a.zst | grep -v '^#' > events.txt
 check "--no-header prints events only" test "$(wc -l < events.txt)" -eq 20
 check "zstd -d yields the raw stream" sh -c "zstd -dc a.zst | head -c 8 | grep -q MALTRACE"
