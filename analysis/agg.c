@@ -173,8 +173,9 @@ static int take_detached(rp_agg_t *g, uint64_t ptr, uint64_t release_seq, rp_obj
 }
 
 /* Gives up the block at ptr (free, or the old block of a realloc) at
- * release_seq (the event's seq but for a realloc). */
-static void release(rp_agg_t *g, rp_thread_t *t, uint64_t ptr, uint64_t release_seq, uint64_t now,
+ * release_seq (the event's seq but for a realloc). 1 if the trace never
+ * allocated ptr, else 0. */
+static int release(rp_agg_t *g, rp_thread_t *t, uint64_t ptr, uint64_t release_seq, uint64_t now,
                     rp_bucket_t *b) {
     int const temporary = t->last_alloc == ptr;
     t->last_alloc = 0;
@@ -183,7 +184,7 @@ static void release(rp_agg_t *g, rp_thread_t *t, uint64_t ptr, uint64_t release_
     rp_obj_t gone, *o = NULL;
     int const detached = g->ndet && take_detached(g, ptr, release_seq, &gone);
     if (!detached) o = rp_ptrmap_find(&g->objs, ptr);
-    if (!detached && !o) { g->unknown_frees++; return; }
+    if (!detached && !o) return 1;
     const rp_obj_t *const ob = detached ? &gone : o;
     rp_site_t *s = &g->sites[ob->stack]; /* exists: created when the block was */
     s->frees++;
@@ -202,6 +203,7 @@ static void release(rp_agg_t *g, rp_thread_t *t, uint64_t ptr, uint64_t release_
         s->temporary++;
     }
     if (o) rp_ptrmap_remove(&g->objs, o);
+    return 0;
 }
 
 static int allocate(rp_agg_t *g, rp_thread_t *t, size_t ti, const tr_event_t *ev, rp_bucket_t *b) {
@@ -209,6 +211,7 @@ static int allocate(rp_agg_t *g, rp_thread_t *t, size_t ti, const tr_event_t *ev
     rp_site_t *s = site(g, ev->stack);
     if (!s) return -1;
     g->alloc_calls++;
+    g->alloc_ops[ev->op]++;
     b->allocs++;
     b->tallocs[ti < RP_MAX_THREADS ? ti : RP_MAX_THREADS]++;
     t->allocs++;
@@ -268,15 +271,20 @@ int rp_agg_event(rp_agg_t *g, const tr_event_t *ev) {
     rp_bucket_t *bo = bucket(g, g->tlo, &g->tlo_width, g->events - 1);
     uint64_t const allocs0 = g->alloc_calls, frees0 = g->frees, bytes0 = g->alloc_bytes;
     if (ev->op == TR_OP_FREE) {
-        if (ev->a) release(g, t, ev->a, ev->seq, ev->t_ns, b);
+        if (ev->a) g->unknown_frees += release(g, t, ev->a, ev->seq, ev->t_ns, b);
         else g->free_null++;
     } else if (ev->op == TR_OP_REALLOC || ev->op == TR_OP_REALLOCARRAY) {
-        /* glibc: realloc(p, 0) frees p and returns NULL; a failed realloc keeps p. */
+        /* glibc: realloc(p, 0) frees p and returns NULL: a free call, not an
+         * allocation call. A failed realloc keeps p; realloc(NULL, n) is malloc(n)
+         * (NULL from it, n = 0 included, is a failed allocation, as from malloc). */
         int const failed = ev->ret == 0 && rp_requested(ev) != 0;
-        if (ev->a && !failed) release(g, t, ev->a, ev->release_seq, ev->t_ns, b);
-        if (ev->ret || failed) {
-            if (allocate(g, t, ti, ev, b) < 0) return -1;
+        int const frees_only = ev->ret == 0 && !failed && ev->a;
+        if (ev->a && !failed && release(g, t, ev->a, ev->release_seq, ev->t_ns, b)) {
+            if (frees_only) g->unknown_frees++; /* a free call */
+            else g->unknown_reallocs++;
         }
+        if (frees_only) g->realloc_frees++;
+        else if (allocate(g, t, ti, ev, b) < 0) return -1;
     } else if (tr_op_allocates(ev->op)) {
         if (allocate(g, t, ti, ev, b) < 0) return -1;
     }

@@ -128,15 +128,20 @@ static void overview(out_t *o, const rp_agg_t *g, const tr_reader_t *r, const ch
     char ops[512] = "";
     n = 0;
     for (int op = TR_OP_MALLOC; op <= TR_OP_PVALLOC; op++) {
-        if (op == TR_OP_FREE || !g->ops[op] || n + 2 >= sizeof ops) continue;
-        int const w = snprintf(ops + n, sizeof ops - n, "%s%s %" PRIu64, n ? ", " : "", tr_op_name(op), g->ops[op]);
+        if (!g->alloc_ops[op] || n + 2 >= sizeof ops) continue;
+        int const w = snprintf(ops + n, sizeof ops - n, "%s%s %" PRIu64, n ? ", " : "", tr_op_name(op),
+                               g->alloc_ops[op]);
         if (w > 0) n += (size_t)w;
     }
     kv(o, "allocation calls:", "%" PRIu64 " (%s)%s", g->alloc_calls, n ? ops : "none",
        g->failed_allocs ? ", some returned NULL" : "");
     if (g->failed_allocs) kv(o, "failed allocations:", "%" PRIu64, g->failed_allocs);
-    kv(o, "free calls:", "%" PRIu64 " (%" PRIu64 " of NULL, %" PRIu64 " of a pointer the trace never allocated)",
-       g->ops[TR_OP_FREE], g->free_null, g->unknown_frees);
+    if (g->unknown_reallocs)
+        kv(o, "unknown reallocs:", "%" PRIu64 " of a pointer the trace never allocated", g->unknown_reallocs);
+    char rf[64] = "";
+    if (g->realloc_frees) snprintf(rf, sizeof rf, ", %" PRIu64 " by realloc(p, 0)", g->realloc_frees);
+    kv(o, "free calls:", "%" PRIu64 " (%" PRIu64 " of NULL, %" PRIu64 " of a pointer the trace never allocated%s)",
+       g->ops[TR_OP_FREE] + g->realloc_frees, g->free_null, g->unknown_frees, rf);
     kv(o, "bytes requested:", "%s", bytes_exact(a, sizeof a, g->alloc_bytes));
     kv(o, "peak live:", "%s in %" PRIu64 " blocks at %s (seq %" PRIu64 ")", bytes_exact(a, sizeof a, g->peak),
        g->peak_n, rp_fmt_ns(b, sizeof b, (double)(g->peak_t - g->first_t)), g->peak_seq);

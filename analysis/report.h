@@ -73,7 +73,10 @@ typedef struct rp_agg_s {
     /* totals */
     uint64_t events, ops[TR_OP_LAST + 1];
     uint64_t alloc_calls, alloc_bytes, failed_allocs;
-    uint64_t frees, free_null, unknown_frees, temporary;
+    uint64_t alloc_ops[TR_OP_LAST + 1]; /* allocation calls by op: they add up to alloc_calls */
+    uint64_t frees, free_null, unknown_frees, temporary; /* unknown_frees: free calls' pointers */
+    uint64_t unknown_reallocs;          /* reallocs (not to 0) of a pointer never allocated */
+    uint64_t realloc_frees;             /* realloc(p, 0) returning NULL: a free call, not an allocation */
     uint64_t live, live_n, peak, peak_n, peak_seq, peak_t, peak_idx, peak_id;
     uint64_t first_t, last_t;
     /* histograms: requested sizes (by count and bytes); lifetimes in ns of freed blocks */

@@ -198,6 +198,31 @@ def case_realloc_race():
     check(lifes == [("16ns-32ns", "3", "100.0%")], "lifetimes %r" % (lifes,))
 
 
+def case_realloc_zero():
+    """The allocation calls' total and their breakdown by function agree, and
+    so do the free calls' (data/realloc0.txt): realloc(p, 0) returning NULL is
+    a free call; realloc(NULL, 0) returning NULL an allocation that returned
+    NULL. The total said 10 with a breakdown adding up to 11."""
+    d = fresh("realloc0")
+    t = hand_trace("realloc0", d)
+    out = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"]).stdout
+    expect = {
+        "allocation calls:": "4 (malloc 2, realloc 2), some returned NULL",
+        "failed allocations:": "1",
+        "unknown reallocs:": "1 of a pointer the trace never allocated",
+        "free calls:": "3 (0 of NULL, 0 of a pointer the trace never allocated, 1 by realloc(p, 0))",
+        "bytes requested:": "60 B",
+        "leaked (live at end):": "0 B in 0 blocks",
+    }
+    for k, v in expect.items():
+        check(line_value(out, k) == v, "%s %r (got %r)" % (k, v, line_value(out, k)))
+    m = re.match(r"(\d+) \((.*)\)", line_value(out, "allocation calls:") or "")
+    check(m is not None and int(m.group(1)) == sum(int(x) for x in re.findall(r" (\d+)", m.group(2))),
+          "allocation calls: the total is the sum of the breakdown")
+    threads = re.findall(r"^(7)\s+(\d+)\s+(\d+)\s+([\d.]+%)$", out, re.M)
+    check(threads == [("7", "7", "4", "100.0%")], "thread row %r" % (threads,))
+
+
 def case_no_times():
     """A trace without times (as imported from an mtrace() log): charts over
     the event count, no rate chart, the same numbers."""
