@@ -259,7 +259,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (prep.truncated)
-        fprintf(stderr, "%s: %s: truncated (%s); replaying the %llu complete events\n", prog, o.trace, prep.warn,
+        fprintf(stderr, "%s: %s: truncated (%s); replaying the %llu events it holds\n", prog, o.trace, prep.warn,
                 (unsigned long long)prep.events);
     if (prep.unknown_frees) {
         fprintf(stderr, "%s: %s: %s%llu frees/reallocs of pointers the trace never returned%s\n", prog, o.trace,

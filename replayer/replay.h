@@ -178,14 +178,15 @@ typedef struct rp_prep_s {
     uint64_t unknown_frees;  /* frees / reallocs of pointers the trace never returned */
     uint64_t live_reuse;     /* allocations at an address still live (lost free) */
     uint64_t leftover;       /* objects live at the end */
-    int truncated;           /* reader stopped at a truncation (complete part kept) */
+    int truncated;           /* an incomplete trace (cut, no END, the recorder stopped or
+                              * dropped events): what it holds is replayed */
     uint64_t prep_ns;        /* wall time of rp_prep */
     uint64_t *live_at;       /* live requested bytes after op k * RP_LIVE_EVERY (k = 0..nlive_at-1) */
     size_t nlive_at;
     uint64_t final_live;     /* live requested bytes after the last op */
     int nenv;                /* the trace header's glibc malloc settings: its MALLOC_* aliases of */
     char *env[RP_MAX_TRACE_ENV]; /* the tunables, and GLIBC_TUNABLES cut to its glibc.malloc.* entries */
-    char warn[320];          /* reader's message when truncated */
+    char warn[320];          /* why, when truncated */
 } rp_prep_t;
 
 /* Reads the trace at path and writes the plan (threads: per-thread lanes with

@@ -45,6 +45,7 @@ void rp_print_table(FILE *f, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t
     fprintf(f, "%s: %llu events, %llu thread%s, ideal peak %s; mode %s, touch %s\n", o->trace,
             (unsigned long long)prep->events, (unsigned long long)prep->threads, prep->threads == 1 ? "" : "s",
             ideal, o->threads ? (o->pace ? "threads (paced)" : "threads") : "serial", o->touch ? "all" : "none");
+    if (prep->truncated) fprintf(f, "TRUNCATED trace (what it holds was replayed): %s\n", prep->warn);
     for (int i = 0; i < n; i++) /* settings besides the allocator's name: from --env, --alloc or the trace */
         if (runs[i].nenv) {
             fprintf(f, "%s env:", runs[i].label);
@@ -123,7 +124,13 @@ int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, r
         if (k) fprintf(f, ", ");
         json_str(f, prep->env[k]);
     }
-    fprintf(f, "], \"runs\": [");
+    fprintf(f, "], ");
+    if (prep->truncated) { /* why: cut, no END, the recorder stopped or dropped events */
+        fprintf(f, "\"truncated_reason\": ");
+        json_str(f, prep->warn);
+        fprintf(f, ", ");
+    }
+    fprintf(f, "\"runs\": [");
     int first = 1;
     for (int i = 0; i < n; i++) {
         const rp_run_t *r = &runs[i];

@@ -292,7 +292,7 @@ int main(int argc, char **argv)
     if (close_out(&x.csv_out))
         rc = 1;
     if (run.truncated)
-        fprintf(stderr, "%s: %s: truncated (%s): simulated the %llu complete events\n", prog,
+        fprintf(stderr, "%s: %s: truncated (%s): simulated the %llu events it holds\n", prog,
                 trace, run.err, (unsigned long long)run.events);
     sim_report_text(stdout, trace, &run);
     if (check_stdout())

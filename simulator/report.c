@@ -58,6 +58,8 @@ void sim_report_text(FILE *f, const char *trace, const sim_run_t *run)
     fprintf(f, "malloc-sim: %s: %llu events%s; peak live %s at op %llu; final live %s\n", trace,
             U(run->events), run->truncated ? " (TRUNCATED trace: its complete part)" : "",
             human(run->peak_live, a), U(run->peak_live_op), human(run->final_live, b));
+    if (run->truncated)
+        fprintf(f, "  TRUNCATED: %s\n", run->err);
     if (run->unknown_frees)
         fprintf(f, "  %llu frees/reallocs of pointers the trace never allocated (ignored)\n",
                 U(run->unknown_frees));
@@ -116,10 +118,14 @@ int sim_report_json(FILE *f, const char *trace, const sim_run_t *run)
     int pt = ptm_index(run);
     fprintf(f, "{\"trace\": ");
     json_str(f, trace);
-    fprintf(f, ", \"events\": %llu, \"truncated\": %s, \"peak_live_bytes\": %llu, "
-               "\"peak_live_op\": %llu, \"final_live_bytes\": %llu,\n \"models\": [",
-            U(run->events), run->truncated ? "true" : "false", U(run->peak_live),
-            U(run->peak_live_op), U(run->final_live));
+    fprintf(f, ", \"events\": %llu, \"truncated\": %s, ", U(run->events), run->truncated ? "true" : "false");
+    if (run->truncated) { /* why: cut, no END, the recorder stopped or dropped events */
+        fprintf(f, "\"truncated_reason\": ");
+        json_str(f, run->err);
+        fprintf(f, ", ");
+    }
+    fprintf(f, "\"peak_live_bytes\": %llu, \"peak_live_op\": %llu, \"final_live_bytes\": %llu,\n \"models\": [",
+            U(run->peak_live), U(run->peak_live_op), U(run->final_live));
     for (unsigned m = 0; m < run->nmodels; m++) {
         const sim_result_t *r = &run->results[m];
         const sim_model_t *md = &run->models[m];

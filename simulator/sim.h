@@ -161,13 +161,14 @@ typedef struct sim_run_s {
     sim_result_t *results; /* one per model */
     uint64_t *timeline;    /* rows of (op, t_ns, live, footprint per model) */
     size_t timeline_n;
-    int truncated;         /* the trace was cut: its complete part was simulated */
-    char err[320];         /* the reader's message when truncated or on failure */
+    int truncated;         /* the trace is incomplete (cut, no END, the recorder stopped or
+                            * dropped events): what it holds was simulated */
+    char err[320];         /* why, when truncated; the reader's message on failure */
     sim_drv_t *drv;        /* the driver's state */
 } sim_run_t;
 
 /* Streams the trace r through every model. Returns 0 (also when the trace
- * was truncated: run->truncated, run->err), -1 on corruption or out of
+ * was incomplete: run->truncated, run->err), -1 on corruption or out of
  * memory (run->err). Free with sim_run_free in every case. */
 int sim_run(sim_run_t *run, tr_reader_t *r);
 /* The same, event by event (events in seq order, as tr_reader_next gives

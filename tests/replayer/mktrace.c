@@ -8,6 +8,10 @@
  *   mktrace threads OUT OPS THREADS SEED
  *   mktrace withenv IN OUT NAME=VALUE...   IN's events with a header that
  *                              records those environment settings
+ *   mktrace ending IN OUT REASON STATUS DROPPED   IN's events with that END
+ *                              (REASON a number, tr_end_reason_t), or none
+ *                              (REASON "none": a cut trace whose last frame is
+ *                              whole, as a killed process leaves it)
  */
 #include "trace.h"
 
@@ -36,14 +40,17 @@ static void put(uint32_t tid, int op, uint64_t a, uint64_t b, uint64_t c, uint64
 static uint64_t rng;
 static uint64_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 
-/* A copy of a trace whose header records the settings env[0..n). */
-static int withenv(const char *in, const char *out, const char *const *env, size_t n) {
+/* A copy of a trace whose header records the settings env[0..n) (env NULL:
+ * the input's), ending with *end (reason < 0: no END). */
+static int copy(const char *in, const char *out, const char *const *env, size_t n, const tr_end_t *end) {
     tr_error_t err;
     tr_reader_t *r = tr_reader_open(in, &err);
     if (!r) { fprintf(stderr, "mktrace: %s\n", err.msg); return 1; }
     tr_header_t h = *tr_reader_header(r);
-    h.env = env;
-    h.nenv = n;
+    if (env) {
+        h.env = env;
+        h.nenv = n;
+    }
     tr_writer_t *cw = tr_writer_open(out, &h, NULL, &err);
     if (!cw) { fprintf(stderr, "mktrace: %s\n", err.msg); return 1; }
     tr_event_t ev;
@@ -54,8 +61,16 @@ static int withenv(const char *in, const char *out, const char *const *env, size
         if (tr_writer_event(cw, &ev)) { fprintf(stderr, "mktrace: %s\n", tr_writer_error(cw)->msg); return 1; }
     }
     if (rc < 0) { fprintf(stderr, "mktrace: %s\n", tr_reader_error(r)->msg); return 1; }
-    tr_end_t end = { TR_END_CLOSED, 0, ev.t_ns, k, 0 };
-    if (tr_writer_close(cw, &end, &err)) { fprintf(stderr, "mktrace: %s\n", err.msg); return 1; }
+    tr_end_t e = { TR_END_CLOSED, 0, k ? ev.t_ns : 0, k, 0 };
+    if (end) {
+        e.reason = end->reason;
+        e.status = end->status;
+        e.dropped = end->dropped;
+    }
+    if (tr_writer_close(cw, end && (int32_t)end->reason < 0 ? NULL : &e, &err)) {
+        fprintf(stderr, "mktrace: %s\n", err.msg);
+        return 1;
+    }
     tr_reader_close(r);
     return 0;
 }
@@ -63,7 +78,14 @@ static int withenv(const char *in, const char *out, const char *const *env, size
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     if (!strcmp(argv[1], "withenv") && argc >= 4)
-        return withenv(argv[2], argv[3], (const char *const *)argv + 4, (size_t)(argc - 4));
+        return copy(argv[2], argv[3], (const char *const *)argv + 4, (size_t)(argc - 4), NULL);
+    if (!strcmp(argv[1], "ending") && argc == 7) {
+        tr_end_t end = { (uint32_t)-1, 0, 0, 0, 0 };
+        if (strcmp(argv[4], "none")) end.reason = (uint32_t)strtoul(argv[4], NULL, 10);
+        end.status = (int32_t)strtol(argv[5], NULL, 10);
+        end.dropped = strtoull(argv[6], NULL, 10);
+        return copy(argv[2], argv[3], NULL, 0, &end);
+    }
     tr_header_t h;
     memset(&h, 0, sizeof h);
     h.tool = "mktrace";

@@ -157,6 +157,29 @@ badinput)
     json unk.json 'd["unknown_frees"] == 2 and d["runs"][0]["ops"] == 4 and d["runs"][0]["order_errors"] == 0'
     one 1 "unk.zst: 2 frees" unk.zst --strict
     ;;
+incomplete)
+    # a trace that is not the program's whole run is replayed as far as it goes, said so
+    # on stderr (one line), in the table and the JSON, exit 3: no END (a killed process
+    # whose last frame is whole), an END of a recorder that stopped, events dropped
+    "$O" o.txt oc.csv 100 2000 3 && "$T" import o.txt -o o.zst || fail "setup"
+    cut="no END record: the process was killed, or the trace is still being written"
+    for e in "none 0 0|$cut" "4 27 0|the recorder stopped (File too large) with 0 events dropped" \
+             "4 28 7|the recorder stopped (No space left on device) with 7 events dropped" \
+             "0 0 5|the recorder dropped 5 events"; do
+        why=${e#*|}
+        "$M" ending o.zst i.zst ${e%|*} || fail "mktrace ending ${e%|*}"
+        only 3 "malloc-replay: i.zst: truncated ($why); replaying the 2000 events it holds" i.zst --no-progress --json i.json
+        grep -q "^TRUNCATED trace (what it holds was replayed): $why$" out.txt || { cat out.txt; fail "the table does not say: $why"; }
+        json i.json 'd["truncated"] is True and d["truncated_reason"] == "'"$why"'" and d["runs"][0]["ops"] == 2000'
+    done
+    # complete: exit, _exit, a fatal signal, exec, a tool's close, none dropped
+    for e in "0 0 0" "1 3 0" "2 9 0" "3 0 0" "5 0 0"; do
+        "$M" ending o.zst c.zst $e || fail "mktrace ending $e"
+        only 0 "" c.zst --no-progress --json c.json
+        grep -q TRUNCATED out.txt && fail "END $e: the table says TRUNCATED"
+        json c.json 'd["truncated"] is False and "truncated_reason" not in d and d["runs"][0]["ops"] == 2000'
+    done
+    ;;
 output)
     "$O" o.txt oc.csv 1000 20000 6 && "$T" import o.txt -o o.zst || fail "setup"
     "$R" o.zst --alloc $ALLOCS --null --json out.json > table.txt || fail "replay"

@@ -36,6 +36,28 @@ sys.exit(subprocess.call(sys.argv[1:], stdout=w, stderr=open("err.txt", "w")) & 
     json j.json 'd["events"] == 3000 and len(d["models"]) == 2'
     [ "$(wc -l < tl.csv)" -gt 1000 ] || fail "the timeline was not written"
     ;;
+incomplete)
+    # a trace that is not the program's whole run is simulated as far as it goes, said so
+    # on stderr (one line), in the report and the JSON, exit 3: no END (a killed process
+    # whose last frame is whole), an END of a recorder that stopped, events dropped
+    cut="no END record: the process was killed, or the trace is still being written"
+    for e in "none 0 0|$cut" "4 27 0|the recorder stopped (File too large) with 0 events dropped" \
+             "4 28 7|the recorder stopped (No space left on device) with 7 events dropped" \
+             "0 0 5|the recorder dropped 5 events"; do
+        why=${e#*|}
+        "$M" ending t.zst i.zst ${e%|*} || fail "mktrace ending ${e%|*}"
+        only 3 "malloc-sim: i.zst: truncated ($why): simulated the 3000 events it holds" i.zst --json i.json
+        grep -q "^  TRUNCATED: $why$" out.txt || { cat out.txt; fail "the report does not say: $why"; }
+        json i.json 'd["truncated"] is True and d["truncated_reason"] == "'"$why"'" and d["events"] == 3000'
+    done
+    # complete: exit, _exit, a fatal signal, exec, a tool's close, none dropped
+    for e in "0 0 0" "1 3 0" "2 9 0" "3 0 0" "5 0 0"; do
+        "$M" ending t.zst c.zst $e || fail "mktrace ending $e"
+        only 0 "" c.zst --json c.json
+        grep -q TRUNCATED out.txt && fail "END $e: the report says TRUNCATED"
+        json c.json 'd["truncated"] is False and "truncated_reason" not in d and d["events"] == 3000'
+    done
+    ;;
 *) fail "unknown case" ;;
 esac
 echo "ok ($C)"
