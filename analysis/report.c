@@ -143,8 +143,15 @@ static void overview(out_t *o, const rp_agg_t *g, const tr_reader_t *r, const ch
     kv(o, "free calls:", "%" PRIu64 " (%" PRIu64 " of NULL, %" PRIu64 " of a pointer the trace never allocated%s)",
        g->ops[TR_OP_FREE] + g->realloc_frees, g->free_null, g->unknown_frees, rf);
     kv(o, "bytes requested:", "%s", bytes_exact(a, sizeof a, g->alloc_bytes));
-    kv(o, "peak live:", "%s in %" PRIu64 " blocks at %s (seq %" PRIu64 ")", bytes_exact(a, sizeof a, g->peak),
-       g->peak_n, rp_fmt_ns(b, sizeof b, (double)(g->peak_t - g->first_t)), g->peak_seq);
+    /* Times as FORMAT.md defines them (and malloc-trace info prints them): from
+     * the start of the recording, not from the first event; none when the trace
+     * has no times (an mtrace() log). */
+    if (g->last_t == g->first_t && g->events > 1)
+        kv(o, "peak live:", "%s in %" PRIu64 " blocks at seq %" PRIu64 " (the trace has no times)",
+           bytes_exact(a, sizeof a, g->peak), g->peak_n, g->peak_seq);
+    else
+        kv(o, "peak live:", "%s in %" PRIu64 " blocks at %s from the start of the recording (seq %" PRIu64 ")",
+           bytes_exact(a, sizeof a, g->peak), g->peak_n, rp_fmt_ns(b, sizeof b, (double)g->peak_t), g->peak_seq);
     kv(o, "leaked (live at end):", "%s in %" PRIu64 " blocks", bytes_exact(a, sizeof a, g->live), g->live_n);
     kv(o, "temporary:", "%" PRIu64 " allocations (%.1f%% of calls) freed right after, nothing allocated or "
        "freed in between by their thread (a realloc counts as free + malloc, as in heaptrack)", g->temporary,

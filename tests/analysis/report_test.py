@@ -122,8 +122,8 @@ def check_report_files(d, charts):
 
 # ---- hand-made trace A (data/hand_a.txt), worked out by hand -------------------
 # live after each event: 100, 300, 100, -, 400, 450, 150, (realloc: 100 then) 600,
-# -, -, 1600 (peak: 0x1000 100 + 0x5000 500 + 0x6000 1000, seq 11, t 10000 = 9 us
-# after the first event), 1500, 1564 (final: 500 + 1000 + 64 in 3 blocks).
+# -, -, 1600 (peak: 0x1000 100 + 0x5000 500 + 0x6000 1000, seq 11, t 10000 = 10 us
+# from the start of the recording, as malloc-trace info says; 9 us after the first event), 1500, 1564 (final: 500 + 1000 + 64 in 3 blocks).
 # calls: malloc x5, calloc x1 (10*30), realloc x1 = 7; bytes 100+200+300+50+500+1000+64 = 2214.
 # free calls 5: one of NULL (seq 9), one of 0x9999 never allocated (seq 10).
 # temporary (freed with nothing allocated or freed in between by that thread):
@@ -142,13 +142,18 @@ def case_hand_numbers():
         "allocation calls:": "7 (malloc 5, calloc 1, realloc 1)",
         "free calls:": "5 (1 of NULL, 1 of a pointer the trace never allocated)",
         "bytes requested:": "2214 B",
-        "peak live:": "1600 B in 3 blocks at 9.0 us (seq 11)",
+        "peak live:": "1600 B in 3 blocks at 10.0 us from the start of the recording (seq 11)",
         "leaked (live at end):": "1564 B in 3 blocks",
         "never freed:": "3 blocks",
     }
     for k, v in expect.items():
         check(line_value(out, k) == v, "%s %r (got %r)" % (k, v, line_value(out, k)))
     check(line_value(out, "temporary:").startswith("3 allocations (42.9% of calls)"), "temporary 3 (42.9%)")
+    # the peak's time counts from where malloc-trace info counts (the start of the recording)
+    info = line_value(run([os.path.join(BIN, "malloc-trace"), "info", t]).stdout, "peak live:") or ""
+    when = re.search(r"at seq (\d+) \((.+)\)$", info)
+    check(when is not None and ("at %s from the start of the recording (seq %s)" % (when.group(2), when.group(1)))
+          in line_value(out, "peak live:"), "peak time as malloc-trace info's %r" % info)
     check("3 of 7 allocation calls (42.9%), mean lifetime 1.7 us" in out, "temporary lifetime line")
     sizes = re.findall(r"^(\S+)\s+(\d+)\s+([\d.]+%)\s+(\d+ B)$", out, re.M)
     check(sizes == [("32-64", "1", "14.3%", "50 B"), ("64-128", "2", "28.6%", "164 B"),
@@ -188,7 +193,7 @@ def case_realloc_race():
     out = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"]).stdout
     expect = {
         "free calls:": "2 (0 of NULL, 0 of a pointer the trace never allocated)",
-        "peak live:": "250 B in 2 blocks at 30 ns (seq 4)",
+        "peak live:": "250 B in 2 blocks at 40 ns from the start of the recording (seq 4)",
         "leaked (live at end):": "0 B in 0 blocks",
     }
     for k, v in expect.items():
@@ -234,7 +239,7 @@ def case_no_times():
     run([os.path.join(BIN, "handtrace"), os.path.join(BIN, "malloc-trace"), txt, t])
     rep = os.path.join(d, "rep")
     out = run([REPORT, t, "-o", rep, "--no-replay", "--no-sim"]).stdout
-    check(line_value(out, "peak live:") == "1600 B in 3 blocks at 0 ns (seq 11)", "same peak without times")
+    check(line_value(out, "peak live:") == "1600 B in 3 blocks at seq 11 (the trace has no times)", "same peak without times")
     check_report_files(rep, ["memory", "sizes", "lifetimes"])
     check("set xlabel 'events since the first'" in open(os.path.join(rep, "memory.gp")).read(), "x axis by events")
     check(not os.path.exists(os.path.join(rep, "rate.png")), "no rate chart without times")
@@ -336,7 +341,7 @@ def case_no_gnuplot():
     p = run([REPORT, t, "-o", os.path.join(d, "rep"), "--no-replay", "--no-sim"], env=env)
     check("gnuplot not found on PATH" in p.stderr, "missing gnuplot reported on stderr: %r" % p.stderr)
     check("gnuplot not found on PATH" in p.stdout, "missing gnuplot reported in the report")
-    check(line_value(p.stdout, "peak live:") == "1600 B in 3 blocks at 9.0 us (seq 11)", "text report still produced")
+    check(line_value(p.stdout, "peak live:") == "1600 B in 3 blocks at 10.0 us from the start of the recording (seq 11)", "text report still produced")
     check(os.path.exists(os.path.join(d, "rep", "index.html")), "HTML still written")
     check(not os.path.exists(os.path.join(d, "rep", "memory.png")), "no chart without gnuplot")
 
@@ -464,7 +469,7 @@ printf 'op,t_ns,live_bytes,ptmalloc2_footprint,buddy_footprint\n1,1000,100,13516
     p = run([os.path.join(bindir, "malloc-report"), t, "-o", rep])
     check("malloc-replay failed (exit status 1): malloc-replay: t: cannot replay" in p.stdout, "replay failure said")
     check("malloc-sim's output unreadable" in p.stdout, "unreadable sim output said")
-    check(line_value(p.stdout, "peak live:") == "1600 B in 3 blocks at 9.0 us (seq 11)", "report carried on")
+    check(line_value(p.stdout, "peak live:") == "1600 B in 3 blocks at 10.0 us from the start of the recording (seq 11)", "report carried on")
 
 
 def case_replay():
