@@ -7,7 +7,10 @@
  * in the install tree), else in the configured install lib dir. Each traced
  * process appends one summary line to a temporary log (MALLOC_RECORD_LOG) when
  * its trace ends; this program prints them and exits with PROGRAM's status
- * (128 + signal if it was killed, like a shell).
+ * (128 + signal if it was killed, like a shell). Signals sent to it by
+ * another process (a supervisor's SIGTERM, kill -HUP) are passed on to
+ * PROGRAM, which decides; those sent to PROGRAM's process group (Ctrl-C,
+ * timeout) reach PROGRAM anyway and are not sent twice (see forward()).
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MS_VERSION
@@ -25,6 +29,50 @@
 #ifndef MS_RECORD_LIBDIR
 #define MS_RECORD_LIBDIR "/usr/local/lib"
 #endif
+
+/* Signals another process sends to malloc-record are passed on to the
+ * program (si_code SI_USER, SI_QUEUE, SI_TKILL: kill, sigqueue, tgkill), as
+ * if it had been sent the signal itself; the kernel's are not (the
+ * terminal's Ctrl-C and Ctrl-\\ go to the whole foreground group, the
+ * program included), nor the program's own to its parent. A sender in the
+ * program's process group may have signalled the whole group (timeout(1)
+ * signals its child, then its group): its signal waits 50 ms, and is
+ * passed on only if no second one of the same came meanwhile (a group
+ * signal reaches malloc-record twice from timeout, the program once). */
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+#define NFWD (sizeof forwarded / sizeof *forwarded)
+static volatile pid_t child;
+static volatile sig_atomic_t held[NFWD]; /* same-group signals waiting */
+
+static void forward(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
+    int const e = errno;
+    pid_t const c = child;
+    if (c > 0 && si->si_code <= 0 && si->si_pid != c) {
+        pid_t const g = getpgid(c);
+        if (si->si_pid == 0 || g < 0 || getpgid(si->si_pid) != g) {
+            kill(c, sig);
+        } else {
+            for (size_t k = 0; k < NFWD; k++)
+                if (forwarded[k] == sig) held[k]++;
+        }
+    }
+    errno = e;
+}
+
+/* After 50 ms, the held signals that came once. */
+static void release_held(pid_t pid) {
+    int any = 0;
+    for (size_t k = 0; k < NFWD; k++) any |= held[k] != 0;
+    if (!any) return;
+    struct timespec ts = { 0, 50000000 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+    for (size_t k = 0; k < NFWD; k++) {
+        sig_atomic_t const n = held[k];
+        held[k] = 0;
+        if (n == 1) kill(pid, forwarded[k]);
+    }
+}
 
 static const char *reason_name[] = { "exit", "_exit", "signal", "exec", "error", "closed" };
 
@@ -240,12 +288,19 @@ int main(int argc, char **argv) {
     if (log[0]) setenv("MALLOC_RECORD_LOG", log, 1);
 
     fflush(NULL);
+    /* blocked across the fork: the parent's handlers go in before any such
+     * signal is taken, and the program starts with none of them */
+    sigset_t fwd, mask0;
+    sigemptyset(&fwd);
+    for (size_t k = 0; k < NFWD; k++) sigaddset(&fwd, forwarded[k]);
+    sigprocmask(SIG_BLOCK, &fwd, &mask0);
     pid_t const pid = fork();
     if (pid < 0) {
         fprintf(stderr, "malloc-record: fork: %s\n", strerror(errno));
         return 2;
     }
     if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &mask0, NULL);
         char root[PATH_MAX];
         expand(root, sizeof root, pat, getpid());
         struct stat st;
@@ -255,12 +310,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "malloc-record: %s: %s\n", argv[i], strerror(e));
         _exit(e == ENOENT ? 127 : 126);
     }
-    /* like a shell: the terminal's signals go to the program, not to us */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
+    child = pid;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO; /* waitpid returns EINTR: held signals are seen to */
+    sigfillset(&sa.sa_mask);
+    for (size_t k = 0; k < NFWD; k++) sigaction(forwarded[k], &sa, NULL);
+    sigprocmask(SIG_SETMASK, &mask0, NULL);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) { fprintf(stderr, "malloc-record: waitpid: %s\n", strerror(errno)); return 2; }
+        release_held(pid);
     }
     char root[PATH_MAX];
     expand(root, sizeof root, pat, pid);

@@ -24,6 +24,12 @@
 #   cleared_env  programs that empty their environment before they fork or
 #             exec (env -i, perl's %ENV = ()): every trace still goes to -o
 #             and every process still has its summary line
+#   signals  a signal sent to malloc-record reaches the program once: kill
+#             from the program's own process group (a script's kill $!),
+#             from another group (setsid: a supervisor), timeout(1)'s TERM
+#             to its child and then its group (one TERM, not two), and the
+#             program signalling its parent (not sent back; malloc-record
+#             lives on)
 set -u
 case_=$1 rec=$2 check=$3 loop=$4 dir=$5
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
@@ -78,6 +84,21 @@ diskfull)
   [ "$rc" = 2 ] && [ ! -e ran ] && [ "$(wc -l < err2.txt)" = 1 ] || fail "unwritable -o: rc $rc, $(cat err2.txt)"
   "$rec" -o "$dir" -- true 2> err2.txt; rc=$?
   [ "$rc" = 2 ] && grep -q "is a directory" err2.txt || fail "-o DIR: rc $rc, $(cat err2.txt)"
+  ;;
+signals)
+  trace_end() { "$(dirname "$rec")/malloc-trace" info "$1" | awk '$1 == "end:"'; }
+  "$rec" -q -o "$dir/a.zst" perl -e '$SIG{TERM} = sub { print "term\n"; exit 7 }; sleep 20; print "no term\n"' > a.out & p=$!
+  sleep 0.5; kill -TERM $p; wait $p; rc=$?
+  [ "$rc" = 7 ] && [ "$(cat a.out)" = term ] || fail "kill from the program's group: exit $rc, output '$(cat a.out)'"
+  timeout -s TERM 0.5 "$rec" -q -o "$dir/b.zst" perl -e 'my $n = 0; $SIG{TERM} = sub { $n++ }; sleep 1 for 1..3; print "$n\n"' > b.out; rc=$?
+  [ "$rc" = 124 ] && [ "$(cat b.out)" = 1 ] || fail "timeout: exit $rc, the program got '$(cat b.out)' TERM (expected 1)"
+  setsid "$rec" -q -o "$dir/c.zst" sleep 20 & p=$!
+  sleep 0.5; kill -TERM $p; wait $p; rc=$?
+  [ "$rc" = 143 ] || fail "kill from another group: exit $rc"
+  trace_end "$dir/c.zst" | grep -q "fatal signal (status 15)" || fail "kill from another group: the program did not get it: $(trace_end "$dir/c.zst")"
+  "$rec" -q -o "$dir/d.zst" perl -e 'kill "USR1", getppid(); sleep 1; print "alive\n"' > d.out; rc=$?
+  [ "$rc" = 0 ] && [ "$(cat d.out)" = alive ] || fail "the program signalling its parent: exit $rc, output '$(cat d.out)'"
+  echo "signals: kill in group, setsid, timeout and the program's own all right"
   ;;
 nofollow)
   "$rec" --no-follow -o "$dir/t.%p.zst" -- sh -c 'ls / > /dev/null; sh -c true; exit 3' 2> err.txt; rc=$?
