@@ -19,7 +19,8 @@ static void usage(FILE *f) {
             "  --alloc LIST       glibc, tcmalloc, jemalloc, mimalloc, null, or a path to a malloc library;\n"
             "                     NAME:VAR=VALUE[:VAR=VALUE] adds settings to that run only\n"
             "                     (e.g. glibc,glibc:MALLOC_ARENA_MAX=1). Default glibc.\n"
-            "  --env VAR=VALUE    environment setting for every run (repeatable)\n"
+            "  --env VAR=VALUE    environment setting for every run (repeatable); the runs inherit no\n"
+            "                     allocator setting (MALLOC_*, GLIBC_TUNABLES, ...) from the caller\n"
             "  --no-trace-env     glibc runs: do not apply the malloc settings recorded in the trace\n"
             "                     (its MALLOC_ARENA_MAX etc. and GLIBC_TUNABLES glibc.malloc.*; applied\n"
             "                     by default, a setting of the same name from --env or --alloc wins)\n"
@@ -280,6 +281,16 @@ int main(int argc, char **argv) {
             if (!given) r->env[r->nenv++] = prep.env[k];
         }
     }
+    /* the caller's allocator settings stay out of the runs (spawn.c): said once */
+    extern char **environ;
+    int said = 0;
+    for (char **e = environ; *e; e++)
+        if (rp_alloc_setting(*e)) {
+            if (!said) fprintf(stderr, "%s: not passed to the runs (give them with --env or --alloc):", prog);
+            fprintf(stderr, " %s", *e);
+            said = 1;
+        }
+    if (said) fprintf(stderr, "\n");
     /* The children write the CSV's rows through csv_fd, into a temporary file
      * that becomes o.csv only when every row made it (tr_out_open). */
     tr_out_t csv_out = { 0 };

@@ -31,6 +31,11 @@ typedef struct rp_opts_s {
     uint64_t start_timeout;  /* seconds for a replay process to start (library loaded), 0 = no limit */
 } rp_opts_t;
 
+/* 1 if the environment entry e ("NAME=VALUE") is an allocator setting the
+ * runs never inherit from the caller: MALLOC_* (not MALLOC_REPLAY_*),
+ * GLIBC_TUNABLES, MIMALLOC_*, TCMALLOC_*. */
+int rp_alloc_setting(const char *e);
+
 /* Runs the plan under one allocator in a fresh process. csv_fd < 0: none.
  * 0, or -1 with run->err set. */
 int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_fd, const char *self);

@@ -22,8 +22,19 @@ static double mono_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int env_overridden(const char *e, const rp_run_t *run) {
-    if (!strncmp(e, "LD_PRELOAD=", 11)) return 1;
+int rp_alloc_setting(const char *e) {
+    static const char *const prefix[] = { "MALLOC_", "GLIBC_TUNABLES=", "MIMALLOC_", "TCMALLOC_", NULL };
+    if (!strncmp(e, "MALLOC_REPLAY_", 14)) return 0; /* our own */
+    for (int i = 0; prefix[i]; i++)
+        if (!strncmp(e, prefix[i], strlen(prefix[i]))) return 1;
+    return 0;
+}
+
+/* 1 if the run does not inherit e from the caller: the preload and the
+ * allocator settings are the run's own, only what the trace, --env and
+ * --alloc say (results do not depend on the calling shell). */
+static int env_dropped(const char *e, const rp_run_t *run) {
+    if (!strncmp(e, "LD_PRELOAD=", 11) || rp_alloc_setting(e)) return 1;
     size_t const n = strcspn(e, "=");
     for (int i = 0; i < run->nenv; i++)
         if (!strncmp(run->env[i], e, n) && run->env[i][n] == '=') return 1;
@@ -79,7 +90,7 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
     }
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
-        if (!env_overridden(environ[i], run)) envp[k++] = environ[i];
+        if (!env_dropped(environ[i], run)) envp[k++] = environ[i];
     for (int i = 0; i < run->nenv; i++) envp[k++] = (char *)run->env[i];
     if (run->lib[0]) {
         size_t const n = strlen(run->lib) + 12;

@@ -9,6 +9,11 @@ ALLOCS=glibc,tcmalloc,jemalloc,mimalloc
 # the system python: a version manager's shim can take seconds to start
 PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 fail() { echo "FAIL ($C): $*"; exit 1; }
+# the cases run without allocator settings of the caller's (the runs would not get
+# them, and malloc-replay would say so on stderr)
+for v in $(env | sed -n 's/^\(MALLOC_[A-Za-z0-9_]*\|GLIBC_TUNABLES\|MIMALLOC_[A-Za-z0-9_]*\|TCMALLOC_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$v"
+done
 # json FILE PYTHON-EXPR: evaluates EXPR with d = the parsed document; fails unless true
 # only WANT-STATUS LINE args...: the run exits WANT-STATUS with exactly LINE on stderr
 only() {
@@ -84,6 +89,26 @@ traceenv)
     json x.json 'd["runs"][0]["heap"]["hblkhd"] == 0'
     "$R" env.zst > table.txt || fail "table"
     grep -q "^glibc env: GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096:glibc.malloc.tcache_count=0 MALLOC_TOP_PAD_=1048576" table.txt || fail "table: no env line"
+    ;;
+callerenv)
+    # the caller's allocator settings do not reach the runs (results do not depend on
+    # the calling shell): glibc's heap is the default one, jemalloc does not see
+    # MALLOC_CONF; stderr says once what was left out; --env and --alloc still apply
+    "$O" o.txt plain.csv 500 20000 7 && "$T" import o.txt -o o.zst || fail "setup"
+    caller="MALLOC_TOP_PAD_=16777216 GLIBC_TUNABLES=glibc.malloc.tcache_count=0 MALLOC_CONF=bogus:1 MIMALLOC_VERBOSE=1"
+    env $caller "$R" o.zst --no-progress --alloc glibc,jemalloc --checkpoints 500 --csv r.csv --json r.json > out.txt 2> err.txt \
+        || { cat err.txt; fail "replay"; }
+    [ "$(cat err.txt)" = "malloc-replay: not passed to the runs (give them with --env or --alloc): $caller" ] \
+        || { cat err.txt; fail "stderr is not the one line naming the settings left out"; }
+    cmp plain.csv r.csv || { diff plain.csv r.csv | head -5; fail "the caller's settings changed glibc's heap"; }
+    json r.json '[r["env"] for r in d["runs"]] == [[], []]'
+    grep -q "env:" out.txt && fail "the table shows settings: $(grep env: out.txt)"
+    # the same settings given as options are applied and shown
+    env $caller "$R" o.zst --no-progress --env MALLOC_TOP_PAD_=16777216 --json e.json > out.txt 2> /dev/null || fail "--env"
+    json e.json 'd["runs"][0]["env"] == ["MALLOC_TOP_PAD_=16777216"] and d["runs"][0]["heap"] != json.load(open("r.json"))["runs"][0]["heap"]'
+    grep -q "^glibc env: MALLOC_TOP_PAD_=16777216$" out.txt || fail "no env line: $(cat out.txt)"
+    # the replayer's own MALLOC_REPLAY_START_TIMEOUT is not an allocator setting
+    MALLOC_REPLAY_START_TIMEOUT=5 "$R" o.zst --no-progress > out.txt 2> err.txt && [ ! -s err.txt ] || { cat err.txt; fail "MALLOC_REPLAY_*"; }
     ;;
 ops)
     "$T" import "$S/ops.txt" -o ops.zst || fail "import ops.txt"
