@@ -188,11 +188,17 @@ int main(int argc, char **argv)
     {
         const char *const outs[] = { json, csv, timeline };
         const char *const names[] = { "--json", "--csv", "--timeline" };
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 3; k++) {
             if (outs[k] && tr_same_file(trace, outs[k])) {
                 fprintf(stderr, "%s: %s: %s would overwrite the input trace\n", prog, outs[k], names[k]);
                 return 2;
             }
+            for (int j = 0; j < k; j++) /* one would replace the other */
+                if (outs[j] && outs[k] && (!strcmp(outs[j], outs[k]) || tr_same_file(outs[j], outs[k]))) {
+                    fprintf(stderr, "%s: %s and %s name the same file (%s)\n", prog, names[j], names[k], outs[k]);
+                    return 2;
+                }
+        }
     }
     if (bmax > 64) {
         fprintf(stderr, "%s: --buddy-max-order %llu: expected at most 64\n", prog, (unsigned long long)bmax);
@@ -221,6 +227,10 @@ int main(int argc, char **argv)
                                 "mimalloc or all\n", prog, t);
                 return 2;
             }
+        }
+        if (!want[0] && !want[1] && !want[2] && !want[3] && !want[4]) {
+            fprintf(stderr, "%s: --model '%s': no model named\n", prog, models);
+            return 2;
         }
         if (!strcmp(models, "all") && !sim_have_ptmalloc2())
             want[0] = 0;

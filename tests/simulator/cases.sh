@@ -58,6 +58,26 @@ incomplete)
         json c.json 'd["truncated"] is False and "truncated_reason" not in d and d["events"] == 3000'
     done
     ;;
+outclash)
+    # two outputs naming one file would lose one of them: refused before anything is written
+    only 2 "malloc-sim: --json and --csv name the same file (same.out)" t.zst --json same.out --checkpoints 100 --csv same.out
+    only 2 "malloc-sim: --json and --timeline name the same file (same.out)" t.zst --json same.out --timeline same.out
+    only 2 "malloc-sim: --csv and --timeline name the same file (same.out)" t.zst --checkpoints 100 --csv same.out --timeline same.out
+    [ ! -e same.out ] || fail "same.out written"
+    : > a.out && ln -s a.out b.out || fail "setup link"
+    only 2 "malloc-sim: --json and --timeline name the same file (b.out)" t.zst --json a.out --timeline b.out
+    [ ! -s a.out ] || fail "a.out written"
+    only 0 "" t.zst --json j.out --timeline tl.out
+    json j.out 'd["events"] == 3000'
+    ;;
+models)
+    # a model list that names no model is a usage error, not an empty report
+    only 2 "malloc-sim: --model '': no model named" t.zst --model ""
+    only 2 "malloc-sim: --model ',': no model named" t.zst --model ,
+    only 2 "malloc-sim: --model ',,': no model named" t.zst --model ,,
+    only 0 "" t.zst --model ,jemalloc, --json j.json
+    json j.json '[m["model"] for m in d["models"]] == ["jemalloc"]'
+    ;;
 *) fail "unknown case" ;;
 esac
 echo "ok ($C)"
