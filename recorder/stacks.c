@@ -300,6 +300,19 @@ static int pool_put(rec_ring_t *r, rec_scache_t *e, const fill_t *f) {
     return 1;
 }
 
+/* e FILLED with stack id and the slots of f, or NOCACHE if they do not fit. */
+static void fill_done(rec_ring_t *r, rec_scache_t *e, const fill_t *f, uint32_t id, uintptr_t bp0) {
+    if (f->ok && id && pool_put(r, e, f)) {
+        e->id = id;
+        e->bp = bp0; /* this unwind's: the note's may differ (same stack, other frame layout) */
+        e->state = SC_FILLED;
+        if (verify) atomic_fetch_add(&n_fill, 1);
+    } else {
+        e->state = SC_NOCACHE;
+        if (verify) atomic_fetch_add(&n_nocache, 1);
+    }
+}
+
 /* A stack seen again: unwinds noting the slots (the walker of unwind.c, or
  * libunwind's unw_step where the walker gives up), and fills e (state
  * FILLED) or marks it NOCACHE. Returns the stack id. */
@@ -315,15 +328,7 @@ static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_
         rec_gate_leave(&r->in_loader);
         if (k > 0) {
             uint32_t const id = id_of(r, pcs, (uint32_t)k);
-            if (w.ok && id && pool_put(r, e, &w)) {
-                e->id = id;
-                e->bp = bp0; /* this walk's: the note's may differ (same stack, other frame layout) */
-                e->state = SC_FILLED;
-                if (verify) atomic_fetch_add(&n_fill, 1);
-            } else {
-                e->state = SC_NOCACHE;
-                if (verify) atomic_fetch_add(&n_nocache, 1);
-            }
+            fill_done(r, e, &w, id, bp0);
             return id;
         }
     }
@@ -382,15 +387,7 @@ out:
     rec_t.unwinding = 0;
     rec_gate_leave(&r->in_loader);
     uint32_t const id = n ? id_of(r, pcs, (uint32_t)n) : 0;
-    if (f.ok && id && pool_put(r, e, &f)) {
-        e->id = id;
-        e->bp = bp0; /* this unwind's: the note's may differ (same stack, other frame layout) */
-        e->state = SC_FILLED;
-        if (verify) atomic_fetch_add(&n_fill, 1);
-    } else {
-        e->state = SC_NOCACHE;
-        if (verify) atomic_fetch_add(&n_nocache, 1);
-    }
+    fill_done(r, e, &f, id, bp0);
     return id;
 }
 
