@@ -7,7 +7,7 @@
 # RUNS (default 3). Prints wall-time ratios, malloc-record's added time over
 # heaptrack's, trace bytes per event, events per second, both file sizes,
 # and the target next to each figure:
-#   real programs (perl, python3, sqlite3, gcc): rec/base <= 1.10
+#   real programs (perl, python3, sqlite3, gcc, and gcc's cc1 alone): rec/base <= 1.10
 #   loops and threaded churn: (rec - base) <= 0.1 x (heaptrack - base)
 #   trace size <= heaptrack's file
 set -u
@@ -81,8 +81,12 @@ bench perl real perl -e 'my %h; $h{$_} = "x" x ($_ % 64) for 1..300000; my $n = 
 bench python3 real /usr/bin/python3 -c 'import json; d = {str(i): [i, str(i) * 3] for i in range(150000)}; s = json.dumps(d); print(len(json.loads(s)))'
 bench sqlite3 real sqlite3 :memory: 'create table t(a, b); with recursive c(x) as (select 1 union all select x + 1 from c where x < 200000) insert into t select x, printf("%08d", x * 7) from c; create index i on t(b); select count(*), sum(a) from t where b like "%7%";'
 bench gcc real gcc -O2 -c -o "$work/reader.o" "$work/reader.c"
+# gcc's compiler proper alone: the same one process under both tools
+cc1=$(gcc -print-prog-name=cc1) ma=$(gcc -print-multiarch 2> /dev/null)
+bench cc1 real "$cc1" -quiet ${ma:+-imultiarch "$ma"} -O2 -o "$work/reader.s" "$work/reader.c"
 bench loop1M loop "$work/loop" 1000000
 bench churn2 loop "$work/churn" 2 300000
 bench churn4 loop "$work/churn" 4 150000
 echo "note: heaptrack follows no exec'd child, so for gcc its file holds only the driver's calls (ht_calls)"
-echo "      while malloc-record traces cc1 and as too: gcc's size and added-time columns compare unlike runs."
+echo "      while malloc-record traces cc1 and as too: gcc's size and added-time columns compare unlike runs;"
+echo "      the cc1 row runs gcc's compiler proper directly, one process under both tools."
