@@ -14,9 +14,12 @@ static const char *const prog = "malloc-report";
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: malloc-report TRACE [-o DIR] [--alloc LIST] [--no-replay] [--no-sim] [--no-progress]\n"
+            "usage: malloc-report TRACE [-o DIR] [--alloc LIST] [--mode serial|threads] [--no-replay] [--no-sim]\n"
+            "                     [--no-progress]\n"
             "         writes DIR/index.html (default TRACE-report/) with charts, and the summary as text\n"
             "         --alloc LIST  allocators for malloc-replay (default glibc,tcmalloc,jemalloc,mimalloc)\n"
+            "         --mode serial|threads  malloc-replay's mode (default: threads for a trace of\n"
+            "                       several threads, each replayed in a thread of its own; else serial)\n"
             "         --no-replay   do not run malloc-replay;  --no-sim  do not run malloc-sim\n"
             "       malloc-report --folded TRACE [--weight bytes|calls|peak|leaked|temporary] [-o FILE]\n"
             "         folded stacks (root first) for flame graph tools, weighted by bytes requested\n"
@@ -99,7 +102,8 @@ static void run_replay(const rp_opts_t *o, const char *dir, rp_extern_t *x) {
     }
     snprintf(json, sizeof json, "%s/replay.json", dir);
     snprintf(log, sizeof log, "%s/replay.log", dir);
-    char *argv[] = { tool, (char *)o->trace, "--alloc", (char *)o->alloc_list, "--json", json, NULL };
+    char *argv[] = { tool, (char *)o->trace, "--alloc", (char *)o->alloc_list, "--mode", (char *)x->replay_mode,
+                     "--json", json, NULL };
     progress_msg(o->progress, "running malloc-replay (measured allocator comparison)...");
     int const st = rp_run(argv, log, err, sizeof err);
     if (st != 0 && st != 3) { /* 3: a truncated trace, its complete part replayed */
@@ -220,6 +224,12 @@ static int cmd_report(rp_opts_t *o) {
     clean(dir);
     rp_extern_t x;
     memset(&x, 0, sizeof x);
+    /* A trace of several threads is replayed with a thread per recorded
+     * thread unless told otherwise: one replay thread makes thread-related
+     * settings (MALLOC_ARENA_MAX, per-thread caches) meaningless. */
+    x.threads = l.g.nthreads;
+    x.mode_given = o->mode != NULL;
+    x.replay_mode = o->mode ? o->mode : l.g.nthreads > 1 ? "threads" : "serial";
     if (o->no_replay) snprintf(x.replay_note, sizeof x.replay_note, "replay skipped (--no-replay)");
     else if (from_stdin) snprintf(x.replay_note, sizeof x.replay_note, "trace read from standard input: no replay");
     else run_replay(o, dir, &x);
@@ -316,11 +326,13 @@ int main(int argc, char **argv) {
             return stdout_failed();
         }
         else if (strcmp(a, "--version") == 0) { printf("malloc-report %s\n", MS_VERSION); return stdout_failed(); }
-        else if (strcmp(a, "-o") == 0 || strcmp(a, "--alloc") == 0 || strcmp(a, "--weight") == 0) {
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--alloc") == 0 || strcmp(a, "--weight") == 0 ||
+                 strcmp(a, "--mode") == 0) {
             if (!has_arg) { fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a); return 2; }
             const char *const v = argv[++i];
             if (a[1] == 'o') o.outdir = v;
             else if (a[2] == 'a') o.alloc_list = v, report_only = a;
+            else if (a[2] == 'm') o.mode = v, report_only = a;
             else weight = v, weight_opt = a;
         } else if (strcmp(a, "--no-replay") == 0) o.no_replay = 1, report_only = a;
         else if (strcmp(a, "--no-sim") == 0) o.no_sim = 1, report_only = a;
@@ -340,6 +352,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (weight_opt && !folded) return bad_usage("--weight is only for --folded", NULL);
+    if (o.mode && strcmp(o.mode, "serial") && strcmp(o.mode, "threads")) {
+        fprintf(stderr, "%s: --mode takes serial or threads, not '%s' (see --help)\n", prog, o.mode);
+        return 2;
+    }
     static const char *const weights[] = { "bytes", "calls", "peak", "leaked", "temporary", NULL };
     int by = -1;
     for (int i = 0; weights[i]; i++)

@@ -163,6 +163,22 @@ static void overview(out_t *o, const rp_agg_t *g, const tr_reader_t *r, const ch
     fprintf(o->h, "</table>\n");
 }
 
+/* How malloc-replay ran the trace, from its JSON (else what it was asked). */
+static void replay_mode(out_t *o, const rp_extern_t *x) {
+    const rj_t *runs = rj_get(x->replay, "runs");
+    const char *mode = rj_str(rj_get(runs ? runs->child : NULL, "mode"), x->replay_mode);
+    if (!mode || !runs || !runs->len) return;
+    if (strcmp(mode, "threads") == 0)
+        kv(o, "replay mode:", "threads: each of the trace's %zu threads replayed in a thread of its own%s", x->threads,
+           x->mode_given ? " (--mode threads)" : " (the default for a trace of several threads)");
+    else if (x->threads > 1)
+        kv(o, "replay mode:", "serial%s: the ops of the trace's %zu threads replayed one by one in a single thread, "
+           "so thread-related settings (MALLOC_ARENA_MAX, thread caches) cannot show", x->mode_given ? " (--mode serial)" : "",
+           x->threads);
+    else
+        kv(o, "replay mode:", "%s: the trace's ops in one thread, in trace order", mode);
+}
+
 static void memory(out_t *o, const rp_agg_t *g, const rp_extern_t *x) {
     section(o, "memory", "Memory over time");
     figure(o, "memory", "memory over time");
@@ -182,6 +198,7 @@ static void memory(out_t *o, const rp_agg_t *g, const rp_extern_t *x) {
         kv(o, key, "peak %s, final %s", bytes_exact(a, sizeof a, (uint64_t)rj_num(rj_get(r, "peak_rss_bytes"), 0)),
            rp_fmt_bytes((char[32]){ 0 }, 32, rj_num(rj_get(r, "final_rss_bytes"), 0)));
     }
+    replay_mode(o, x);
     fprintf(o->h, "</table>\n");
     figure(o, "sim_timeline", "simulated footprints over time");
 }
@@ -300,6 +317,9 @@ static void replay(out_t *o, const rp_extern_t *x) {
     if (x->replay_note[0]) note(o, "%s", x->replay_note);
     const rj_t *runs = rj_get(x->replay, "runs");
     if (!runs || !runs->len) return;
+    fprintf(o->h, "<table class=\"kv\">\n");
+    replay_mode(o, x);
+    fprintf(o->h, "</table>\n");
     figure(o, "replay_time", "time per operation");
     figure(o, "replay_rss", "peak RSS");
     figure(o, "replay_latency", "latency percentiles");
@@ -532,7 +552,36 @@ static void sim(out_t *o, const rp_extern_t *x) {
     for (const rj_t *m = models->child; m; m = m->next) extras(o, m);
 }
 
-/* One paragraph: which allocator would serve this program best, and by how much. */
+/* Measurement noise of a replay (analysis/README.md, "Verdict"): peak RSS
+ * differences under 5% of the larger peak or under 64 KiB, and ns/op
+ * differences under 5%, are not counted. Two replays of one trace with glibc,
+ * one of them with MALLOC_ARENA_MAX=1 in serial mode (where it cannot
+ * matter), differed by up to 2.7% of the peak RSS. */
+#define RSS_NOISE_FRAC 0.05
+#define RSS_NOISE_MIN 65536.0
+#define NS_NOISE_FRAC 0.05
+
+static double rss_noise(double a, double b) {
+    double const n = (a > b ? a : b) * RSS_NOISE_FRAC;
+    return n > RSS_NOISE_MIN ? n : RSS_NOISE_MIN;
+}
+
+/* The runs other than best within noise of it ("jemalloc, mimalloc"), "" if none. */
+static void ties(const rj_t *runs, const rj_t *best, const char *key, int rss, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = 0;
+    double const v = rj_num(rj_get(best, key), 0);
+    for (const rj_t *r = runs->child; r; r = r->next) {
+        double const w = rj_num(rj_get(r, key), 0);
+        int const near = rss ? w - v < rss_noise(v, w) : w - v < v * NS_NOISE_FRAC;
+        if (r == best || !near || n + 2 >= cap) continue;
+        int const k = snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", rj_str(rj_get(r, "allocator"), "?"));
+        if (k > 0) n += (size_t)k;
+    }
+}
+
+/* One paragraph: which allocator would serve this program best, and by how
+ * much; no winner is named when the difference is within noise. */
 static void verdict(out_t *o, const rp_extern_t *x) {
     const rj_t *runs = rj_get(x->replay, "runs"), *models = rj_get(x->sim, "models");
     if ((!runs || !runs->len) && (!models || !models->len)) return;
@@ -544,17 +593,31 @@ static void verdict(out_t *o, const rp_extern_t *x) {
         if (!small || rj_num(rj_get(r, "peak_rss_bytes"), 0) < rj_num(rj_get(small, "peak_rss_bytes"), 0)) small = r;
         if (!fast || rj_num(rj_get(r, "ns_per_op"), 0) < rj_num(rj_get(fast, "ns_per_op"), 0)) fast = r;
     }
-    char a[32], b[32];
+    char a[32], b[32], tie[256];
     if (small && glibc) {
         double const g = rj_num(rj_get(glibc, "peak_rss_bytes"), 0), v = rj_num(rj_get(small, "peak_rss_bytes"), 0);
-        kv(o, "smallest (measured):", "%s, peak RSS %s: %s less than glibc (%s, %.0f%%)",
-           rj_str(rj_get(small, "allocator"), "?"), rp_fmt_bytes(a, sizeof a, v), rp_fmt_bytes(b, sizeof b, g - v),
-           rp_fmt_bytes((char[32]){ 0 }, 32, g), g > 0 ? (g - v) * 100.0 / g : 0.0);
+        if (g - v < rss_noise(g, v)) {
+            kv(o, "smallest (measured):", "none: no run's peak RSS is below glibc's (%s) by more than the noise "
+               "(5%% or 64 KiB)", rp_fmt_bytes(a, sizeof a, g));
+        } else {
+            ties(runs, small, "peak_rss_bytes", 1, tie, sizeof tie);
+            kv(o, "smallest (measured):", "%s, peak RSS %s: %s less than glibc (%s, %.0f%%)%s%s",
+               rj_str(rj_get(small, "allocator"), "?"), rp_fmt_bytes(a, sizeof a, v), rp_fmt_bytes(b, sizeof b, g - v),
+               rp_fmt_bytes((char[32]){ 0 }, 32, g), g > 0 ? (g - v) * 100.0 / g : 0.0,
+               tie[0] ? "; within noise of it: " : "", tie);
+        }
     }
     if (fast && glibc) {
         double const g = rj_num(rj_get(glibc, "ns_per_op"), 0), v = rj_num(rj_get(fast, "ns_per_op"), 0);
-        kv(o, "fastest (measured):", "%s, %.1f ns per op against glibc's %.1f (%.0f%% less time)",
-           rj_str(rj_get(fast, "allocator"), "?"), v, g, g > 0 ? (g - v) * 100.0 / g : 0.0);
+        if (g - v < g * NS_NOISE_FRAC) {
+            kv(o, "fastest (measured):", "none: no run is faster than glibc (%.1f ns per op) by more than the noise (5%%)",
+               g);
+        } else {
+            ties(runs, fast, "ns_per_op", 0, tie, sizeof tie);
+            kv(o, "fastest (measured):", "%s, %.1f ns per op against glibc's %.1f (%.0f%% less time)%s%s",
+               rj_str(rj_get(fast, "allocator"), "?"), v, g, g > 0 ? (g - v) * 100.0 / g : 0.0,
+               tie[0] ? "; within noise of it: " : "", tie);
+        }
     }
     const rj_t *base = NULL, *best = NULL;
     for (const rj_t *m = models ? models->child : NULL; m; m = m->next) {
@@ -562,11 +625,15 @@ static void verdict(out_t *o, const rp_extern_t *x) {
         if (!best || rj_num(rj_path(m, "peak.footprint_bytes"), 0) < rj_num(rj_path(best, "peak.footprint_bytes"), 0))
             best = m;
     }
-    if (best && base) {
+    if (best && base) { /* a simulation has no noise: any saving counts */
         double const g = rj_num(rj_path(base, "peak.footprint_bytes"), 0), v = rj_num(rj_path(best, "peak.footprint_bytes"), 0);
-        kv(o, "smallest (simulated):", "%s design, peak footprint %s: %s less than glibc's model (%.0f%%)",
-           rj_str(rj_get(best, "model"), "?"), rp_fmt_bytes(a, sizeof a, v), rp_fmt_bytes(b, sizeof b, g - v),
-           g > 0 ? (g - v) * 100.0 / g : 0.0);
+        if (g <= v)
+            kv(o, "smallest (simulated):", "glibc's model (ptmalloc2), peak footprint %s: no design is smaller",
+               rp_fmt_bytes(a, sizeof a, g));
+        else
+            kv(o, "smallest (simulated):", "%s design, peak footprint %s: %s less than glibc's model (%.0f%%)",
+               rj_str(rj_get(best, "model"), "?"), rp_fmt_bytes(a, sizeof a, v), rp_fmt_bytes(b, sizeof b, g - v),
+               g > 0 ? (g - v) * 100.0 / g : 0.0);
     }
     fprintf(o->h, "</table>\n");
 }

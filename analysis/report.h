@@ -212,11 +212,15 @@ int rp_run_capture(char *const argv[], char *out, size_t cap);
 /* ---- the report (report.c, charts.c, sites.c) -------------------------------- */
 typedef struct rp_opts_s {
     const char *trace, *outdir, *alloc_list;
+    const char *mode; /* malloc-replay's --mode, NULL: threads for a multi-threaded trace, else serial */
     int no_replay, no_sim, progress;
 } rp_opts_t;
 
 typedef struct rp_extern_s {
     rj_t *replay, *sim;      /* parsed JSON, or NULL */
+    const char *replay_mode; /* the --mode malloc-replay was given ("serial", "threads") */
+    int mode_given;          /* by --mode, rather than by the trace's threads */
+    size_t threads;          /* the trace's threads */
     char replay_note[512], sim_note[512]; /* why absent/failed, or "" */
     char timeline[4096];     /* path of the simulator's timeline CSV, "" if none */
 } rp_extern_t;

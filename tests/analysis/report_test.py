@@ -401,6 +401,7 @@ def case_extern():
     os.makedirs(bindir)
     shutil.copy(REPORT, bindir)
     fake_tool(os.path.join(bindir, "malloc-replay"), r'''
+[ "$1" = --check-options ] || echo "$@" > "${0%/*}/replay.args"
 while [ $# -gt 0 ]; do case "$1" in --json) out=$2; shift;; --alloc) list=$2; shift;; --check-options) check=1;; esac; shift; done
 [ -n "${check:-}" ] && exit 0
 [ "$list" = "glibc,jemalloc" ] || { echo "unexpected --alloc $list" >&2; exit 3; }
@@ -463,6 +464,46 @@ printf 'op,t_ns,live_bytes,ptmalloc2_footprint,buddy_footprint\n1,1000,100,13516
     check(line_value(out, "smallest (simulated):") == "buddy design, peak footprint 68.0 KiB: 64.0 KiB less than glibc's model (48%)",
           "verdict: smallest simulated %r" % line_value(out, "smallest (simulated):"))
     check_report_files(rep, ["memory", "sim_timeline", "replay_time", "replay_rss", "replay_latency", "sim_models"])
+    # the mode: a trace of two threads is replayed a thread per thread unless told otherwise, and the report says how
+    args = open(os.path.join(bindir, "replay.args")).read().split()
+    check(args[args.index("--mode") + 1] == "threads", "malloc-replay not given --mode threads: %r" % args)
+    p = run([os.path.join(bindir, "malloc-report"), t, "-o", rep, "--alloc", "glibc,jemalloc", "--mode", "serial"])
+    args = open(os.path.join(bindir, "replay.args")).read().split()
+    check(args[args.index("--mode") + 1] == "serial", "--mode serial not passed on: %r" % args)
+    check(line_value(p.stdout, "replay mode:") == "serial (--mode serial): the ops of the trace's 2 threads replayed "
+          "one by one in a single thread, so thread-related settings (MALLOC_ARENA_MAX, thread caches) cannot show",
+          "replay mode said: %r" % line_value(p.stdout, "replay mode:"))
+    # no winner within noise (5% of the peak RSS or 64 KiB; 5% of ns/op); runs within noise of the winner named
+    fake_tool(os.path.join(bindir, "malloc-replay"), r'''
+while [ $# -gt 0 ]; do case "$1" in --json) out=$2; shift;; --check-options) exit 0;; esac; shift; done
+cat > "$out" <<'J'
+{"trace": "t", "events": 13, "runs": [
+ {"allocator": "glibc", "mode": "threads", "ns_per_op": 100.0, "peak_rss_bytes": 4194304, "final_rss_bytes": 4194304},
+ {"allocator": "glibc:MALLOC_ARENA_MAX=1", "mode": "threads", "ns_per_op": 97.0, "peak_rss_bytes": 4173824,
+  "final_rss_bytes": 4173824}]}
+J
+''')
+    p = run([os.path.join(bindir, "malloc-report"), t, "-o", rep, "--alloc", "glibc,glibc:MALLOC_ARENA_MAX=1"])
+    check(line_value(p.stdout, "smallest (measured):") == "none: no run's peak RSS is below glibc's (4.0 MiB) by more "
+          "than the noise (5% or 64 KiB)", "20 KiB of 4 MiB named a winner: %r" % line_value(p.stdout, "smallest (measured):"))
+    check(line_value(p.stdout, "fastest (measured):") == "none: no run is faster than glibc (100.0 ns per op) by more "
+          "than the noise (5%)", "3%% faster named a winner: %r" % line_value(p.stdout, "fastest (measured):"))
+    check(line_value(p.stdout, "replay mode:") == "threads: each of the trace's 2 threads replayed in a thread of its "
+          "own (the default for a trace of several threads)", "threads mode said: %r" % line_value(p.stdout, "replay mode:"))
+    fake_tool(os.path.join(bindir, "malloc-replay"), r'''
+while [ $# -gt 0 ]; do case "$1" in --json) out=$2; shift;; --check-options) exit 0;; esac; shift; done
+cat > "$out" <<'J'
+{"trace": "t", "events": 13, "runs": [
+ {"allocator": "glibc", "mode": "threads", "ns_per_op": 100.0, "peak_rss_bytes": 4194304, "final_rss_bytes": 4194304},
+ {"allocator": "jemalloc", "mode": "threads", "ns_per_op": 80.0, "peak_rss_bytes": 3145728, "final_rss_bytes": 3145728},
+ {"allocator": "mimalloc", "mode": "threads", "ns_per_op": 70.0, "peak_rss_bytes": 3166208, "final_rss_bytes": 3166208}]}
+J
+''')
+    p = run([os.path.join(bindir, "malloc-report"), t, "-o", rep, "--alloc", "glibc,jemalloc,mimalloc"])
+    check(line_value(p.stdout, "smallest (measured):") == "jemalloc, peak RSS 3.0 MiB: 1.0 MiB less than glibc (4.0 MiB, "
+          "25%); within noise of it: mimalloc", "tie not said: %r" % line_value(p.stdout, "smallest (measured):"))
+    check(line_value(p.stdout, "fastest (measured):") == "mimalloc, 70.0 ns per op against glibc's 100.0 (30% less time)",
+          "fastest %r" % line_value(p.stdout, "fastest (measured):"))
     # failing tools: said in the report, and the rest still written
     fake_tool(os.path.join(bindir, "malloc-replay"), 'echo "malloc-replay: t: cannot replay" >&2; exit 1\n')
     fake_tool(os.path.join(bindir, "malloc-sim"), 'echo "{broken" > /dev/null; exit 0\n')
@@ -484,6 +525,13 @@ def case_replay():
         check(re.search(r"^%s\s+[\d.]+\s+[\d.]+ \S+\s+(saves|costs) " % a, out, re.M) is not None, "%s replay row" % a)
     check(line_value(out, "fastest (measured):") is not None, "verdict from the replay")
     check_report_files(rep, ["memory", "replay_time", "replay_rss", "replay_latency"])
+    # selftrace runs a second thread: replayed a thread per thread by default, serially when told
+    modes = re.findall(r'"mode": "(\w+)"', open(os.path.join(rep, "replay.json")).read())
+    check(modes == ["threads", "threads"], "a trace of 2 threads replayed in modes %r" % modes)
+    check((line_value(out, "replay mode:") or "").startswith("threads: each of the trace's 2 threads"), "mode said")
+    run([REPORT, t, "-o", rep, "--alloc", "glibc", "--no-sim", "--mode", "serial"])
+    modes = re.findall(r'"mode": "(\w+)"', open(os.path.join(rep, "replay.json")).read())
+    check(modes == ["serial"], "--mode serial replayed in modes %r" % modes)
 
 
 def case_sim():
@@ -772,6 +820,9 @@ def case_usage():
     for opt in (["--alloc", "glibc"], ["--no-replay"], ["--no-sim"]):
         only_line([REPORT, "--folded", t] + opt, 2, "malloc-report: %s has no meaning with --folded (see --help)" % opt[0])
         only_line([REPORT, "--diff", t, t] + opt, 2, "malloc-report: %s has no meaning with --diff (see --help)" % opt[0])
+    only_line([REPORT, "--folded", t, "--mode", "threads"], 2, "malloc-report: --mode has no meaning with --folded (see --help)")
+    only_line([REPORT, t, "--mode", "parallel", "-o", os.path.join(d, "rep")], 2,
+              "malloc-report: --mode takes serial or threads, not 'parallel' (see --help)")
     check(not os.path.exists(os.path.join(d, "rep")), "a refused report wrote its folder")
     p = run([REPORT, "--help"])
     check(p.stdout.startswith("usage: malloc-report") and p.stderr == "", "--help: usage on stdout only")
