@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "live.h"
 #include "text.h"
 #include "trace.h"
 
@@ -91,19 +92,7 @@ static int cmd_dump(int argc, char **argv) {
 }
 
 /* ---- info ---------------------------------------------------------------------- */
-typedef struct live_s { uint64_t ptr, size; UT_hash_handle hh; } live_t;
 typedef struct tcount_s { uint32_t tid; uint64_t n; UT_hash_handle hh; } tcount_t;
-
-/* Requested bytes of an allocating event. */
-static uint64_t requested(const tr_event_t *ev) {
-    switch (ev->op) {
-    case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC: return ev->a;
-    case TR_OP_CALLOC: return ev->a * ev->b;
-    case TR_OP_REALLOC: return ev->b;
-    case TR_OP_REALLOCARRAY: return ev->b * ev->c;
-    default: return ev->b; /* memalign family: align, size */
-    }
-}
 
 static void fmt_bytes(char *buf, size_t cap, uint64_t b) {
     if (b < 10 * 1024) snprintf(buf, cap, "%" PRIu64 " B", b);
@@ -142,13 +131,12 @@ static int cmd_info(int argc, char **argv) {
     if (!r) return die_open(path, &err);
     const tr_header_t *h = tr_reader_header(r);
     uint64_t ops[TR_OP_LAST + 1] = { 0 };
-    live_t *live = NULL;
+    live_t *live = live_new();
     tcount_t *threads = NULL;
-    uint64_t events = 0, live_bytes = 0, peak = 0, peak_seq = 0, peak_t = 0, first_t = 0, last_t = 0;
-    uint64_t unknown_frees = 0;
+    uint64_t events = 0, first_t = 0, last_t = 0;
     tr_event_t ev;
-    int rc;
-    while ((rc = tr_reader_next(r, &ev)) > 0) {
+    int rc = live ? 0 : TR_E_NOMEM;
+    while (live && (rc = tr_reader_next(r, &ev)) > 0) {
         if (events++ == 0) first_t = ev.t_ns;
         last_t = ev.t_ns;
         ops[ev.op]++;
@@ -161,35 +149,10 @@ static int cmd_info(int argc, char **argv) {
             HASH_ADD(hh, threads, tid, sizeof tc->tid, tc);
         }
         tc->n++;
-        int const failed_realloc = tr_op_releases(ev.op) && ev.op != TR_OP_FREE && ev.ret == 0 &&
-                                   requested(&ev) != 0;
-        if (tr_op_releases(ev.op) && ev.a && !failed_realloc) {
-            live_t *o;
-            HASH_FIND(hh, live, &ev.a, sizeof ev.a, o);
-            if (o) {
-                live_bytes -= o->size;
-                HASH_DEL(live, o);
-                free(o);
-            } else {
-                unknown_frees++;
-            }
-        }
-        if (tr_op_allocates(ev.op) && ev.ret) {
-            live_t *o;
-            HASH_FIND(hh, live, &ev.ret, sizeof ev.ret, o);
-            if (o) { /* address reused without a free we saw: replace */
-                live_bytes -= o->size;
-            } else {
-                o = malloc(sizeof *o);
-                if (!o) { rc = TR_E_NOMEM; break; }
-                o->ptr = ev.ret;
-                HASH_ADD(hh, live, ptr, sizeof o->ptr, o);
-            }
-            o->size = requested(&ev);
-            live_bytes += o->size;
-            if (live_bytes > peak) { peak = live_bytes; peak_seq = ev.seq; peak_t = ev.t_ns; }
-        }
+        if (live_event(live, &ev)) { rc = TR_E_NOMEM; break; }
     }
+    if (live && rc != TR_E_NOMEM && live_end(live)) rc = TR_E_NOMEM;
+    live_figures_t const lf = live ? *live_figures(live) : (live_figures_t){ 0 };
     tr_reader_stats_t st;
     tr_reader_stats(r, &st);
     struct stat sb;
@@ -231,12 +194,13 @@ static int cmd_info(int argc, char **argv) {
     fmt_bytes(b1, sizeof b1, file_size);
     printf("file:         %s in %" PRIu64 " zstd frames, %.2f bytes/event (%.2f raw)\n", b1, st.frames,
            events ? (double)file_size / events : 0.0, events ? (double)st.raw_bytes / events : 0.0);
-    fmt_bytes(b1, sizeof b1, peak);
-    fmt_dur(b2, sizeof b2, peak_t);
-    printf("peak live:    %s requested, at seq %" PRIu64 " (%s)\n", b1, peak_seq, b2);
-    fmt_bytes(b2, sizeof b2, live_bytes);
-    printf("final live:   %s in %u objects\n", b2, HASH_COUNT(live));
-    if (unknown_frees) printf("unknown frees: %" PRIu64 " (pointers not allocated in this trace)\n", unknown_frees);
+    fmt_bytes(b1, sizeof b1, lf.peak);
+    fmt_dur(b2, sizeof b2, lf.peak_t);
+    printf("peak live:    %s requested, at seq %" PRIu64 " (%s)\n", b1, lf.peak_seq, b2);
+    fmt_bytes(b2, sizeof b2, lf.bytes);
+    printf("final live:   %s in %" PRIu64 " objects\n", b2, lf.objects);
+    if (lf.unknown_frees)
+        printf("unknown frees: %" PRIu64 " (pointers not allocated in this trace)\n", lf.unknown_frees);
     printf("stacks:       %u unique, %zu modules\n", tr_reader_stack_count(r), tr_reader_module_count(r));
     printf("\n%-16s %12s\n", "operation", "count");
     for (int op = TR_OP_FIRST; op <= TR_OP_LAST; op++)
@@ -248,8 +212,7 @@ static int cmd_info(int argc, char **argv) {
         if (shown++ < 20) printf("%-16u %12" PRIu64 "\n", tc->tid, tc->n);
     if (shown > 20) printf("(%u more threads)\n", shown - 20);
 
-    live_t *o, *tmp;
-    HASH_ITER(hh, live, o, tmp) { HASH_DEL(live, o); free(o); }
+    live_free(live);
     tcount_t *tc, *ttmp;
     HASH_ITER(hh, threads, tc, ttmp) { HASH_DEL(threads, tc); free(tc); }
     int status;
