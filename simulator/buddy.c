@@ -304,20 +304,30 @@ double sim_frag_index(const uint64_t *nf, unsigned n, unsigned k)
     return 1.0 - (1.0 + (double)free_pages / (double)(1ull << k)) / (double)total;
 }
 
-int sim_model_buddy(sim_model_t *m, uint64_t min_block, unsigned max_order, char *err,
-                    size_t errlen)
+int sim_buddy_check(uint64_t min_block, uint64_t max_order, char *err, size_t errlen)
 {
     if (min_block < 16 || min_block > 4096 || (min_block & (min_block - 1))) {
-        snprintf(err, errlen, "buddy minimum block %llu: expected a power of two in 16..4096",
+        snprintf(err, errlen, "--buddy-min %llu: expected a power of two in 16..4096",
                  (unsigned long long)min_block);
         return -1;
     }
     unsigned lgmin = (unsigned)__builtin_ctzll(min_block);
     if (max_order >= SIM_BUDDY_MAX_ORDERS || lgmin + max_order > 40) {
-        snprintf(err, errlen, "buddy maximum order %u: expected 0..%u with this minimum block",
-                 max_order, 40 - lgmin < SIM_BUDDY_MAX_ORDERS - 1 ? 40 - lgmin : SIM_BUDDY_MAX_ORDERS - 1);
+        snprintf(err, errlen, "--buddy-max-order %llu: expected 0..%u with --buddy-min %llu",
+                 (unsigned long long)max_order,
+                 40 - lgmin < SIM_BUDDY_MAX_ORDERS - 1 ? 40 - lgmin : SIM_BUDDY_MAX_ORDERS - 1,
+                 (unsigned long long)min_block);
         return -1;
     }
+    return 0;
+}
+
+int sim_model_buddy(sim_model_t *m, uint64_t min_block, unsigned max_order, char *err,
+                    size_t errlen)
+{
+    if (sim_buddy_check(min_block, max_order, err, errlen))
+        return -1;
+    unsigned lgmin = (unsigned)__builtin_ctzll(min_block);
     buddy_t *b = sim_zalloc_lines(sizeof *b);
     if (!b) {
         snprintf(err, errlen, "out of memory");

@@ -200,9 +200,14 @@ int main(int argc, char **argv)
                 }
         }
     }
-    if (bmax > 64) {
-        fprintf(stderr, "%s: --buddy-max-order %llu: expected at most 64\n", prog, (unsigned long long)bmax);
-        return 2;
+    {
+        /* the models' parameters, before the trace is read: usage errors */
+        char err[256];
+        if (sim_buddy_check(bmin, bmax, err, sizeof err) ||
+            (tune && sim_ptmalloc2_tune_check(tune, err, sizeof err))) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return 2;
+        }
     }
     if (!!checkpoints != !!csv) {
         fprintf(stderr, "%s: --checkpoints and --csv go together\n", prog);

@@ -20,6 +20,11 @@ int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, con
     snprintf(err, errlen, "this build has no ptmalloc2 model");
     return -1;
 }
+int sim_ptmalloc2_tune_check(const char *tune, char *err, size_t errlen)
+{
+    (void)tune, (void)err, (void)errlen;
+    return 0;
+}
 
 #else
 
@@ -321,6 +326,13 @@ static int apply_list(pm_config_t *cfg, const char *list, char sep, int need_pre
         }
     }
     return 0;
+}
+
+int sim_ptmalloc2_tune_check(const char *tune, char *err, size_t errlen)
+{
+    pm_config_t cfg;
+    pm_config_default(&cfg);
+    return apply_list(&cfg, tune, ',', 0, err, errlen);
 }
 
 int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv, const char *tune,

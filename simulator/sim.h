@@ -95,6 +95,9 @@ typedef struct sim_model_s {
 int sim_model_ptmalloc2(sim_model_t *m, const char *const *env, size_t nenv,
                         const char *tune, int serial, unsigned ncpu, char *err, size_t errlen);
 int sim_have_ptmalloc2(void);
+/* 0 if sim_model_ptmalloc2 takes tune (a --tune list), else -1 and why in
+ * err; 0 without the model. */
+int sim_ptmalloc2_tune_check(const char *tune, char *err, size_t errlen);
 
 /* Binary buddy: blocks of min_block << k bytes, k = 0..max_order; min_block a
  * power of two in 16..4096. Memory comes in max-order blocks, returned when
@@ -104,6 +107,9 @@ int sim_have_ptmalloc2(void);
 #define SIM_BUDDY_MAX_ORDERS 40
 int sim_model_buddy(sim_model_t *m, uint64_t min_block, unsigned max_order, char *err,
                     size_t errlen);
+/* 0 if sim_model_buddy takes these parameters, else -1 and why in err (in
+ * malloc-sim's option names). */
+int sim_buddy_check(uint64_t min_block, uint64_t max_order, char *err, size_t errlen);
 /* Free blocks per order inside held memory (/proc/buddyinfo's nr_free);
  * returns the number of orders (max_order + 1). */
 unsigned sim_buddy_nr_free(const sim_model_t *m, uint64_t *nr_free);

@@ -78,6 +78,25 @@ models)
     only 0 "" t.zst --model ,jemalloc, --json j.json
     json j.json '[m["model"] for m in d["models"]] == ["jemalloc"]'
     ;;
+usage)
+    # option errors: one line and status 2, before the trace is read; whatever the
+    # models chosen (a bad value is bad even for a model not run)
+    tunables="unknown tunable or bad value (mmap_threshold, trim_threshold, top_pad, mxfast, arena_max, arena_test, tcache_count, tcache_max, mmap_max)"
+    if [ "${HAVE_PTM:-1}" = 1 ]; then
+        only 2 "malloc-sim: --tune foo=1: $tunables" t.zst --tune foo=1
+        only 2 "malloc-sim: --tune mmap_threshold=abc: $tunables" t.zst --tune mmap_threshold=abc
+        only 2 "malloc-sim: --tune mmap_threshold: expected name=value" t.zst --tune mmap_threshold
+        only 2 "malloc-sim: --tune foo=1: $tunables" nosuch.zst --tune foo=1 --model jemalloc
+    fi
+    only 2 "malloc-sim: --buddy-min 24: expected a power of two in 16..4096" t.zst --buddy-min 24
+    only 2 "malloc-sim: --buddy-min 24: expected a power of two in 16..4096" t.zst --buddy-min 24 --model jemalloc
+    only 2 "malloc-sim: --buddy-max-order 64: expected 0..36 with --buddy-min 16" t.zst --buddy-max-order 64
+    only 2 "malloc-sim: --buddy-max-order 100: expected 0..36 with --buddy-min 16" t.zst --buddy-max-order 100
+    only 2 "malloc-sim: --buddy-max-order 29: expected 0..28 with --buddy-min 4096" t.zst --buddy-min 4096 --buddy-max-order 29
+    only 2 "malloc-sim: --buddy-max-order -1: expected a non-negative number" t.zst --buddy-max-order -1
+    only 0 "" t.zst --buddy-min 4096 --buddy-max-order 28 --tune mmap_threshold=1M,top_pad=0 --json j.json
+    json j.json '[m["max_order"] for m in d["models"] if m["model"] == "buddy"] == [28]'
+    ;;
 *) fail "unknown case" ;;
 esac
 echo "ok ($C)"

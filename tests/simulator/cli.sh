@@ -190,7 +190,7 @@ expect_err "$dir/corrupt.zst: offset [0-9]*.*corrupt" "$dir/corrupt.zst" --model
 expect_err "$dir/missing.zst" "$dir/missing.zst"
 expect_err "$dir/text.zst: .*" "$dir/text.zst"
 expect_err "--model foo" "$dir/small.zst" --model foo
-expect_err "buddy minimum block 24" "$dir/small.zst" --model buddy --buddy-min 24
+expect_err "buddy-min 24: expected a power of two" "$dir/small.zst" --model buddy --buddy-min 24
 expect_err "go together" "$dir/small.zst" --checkpoints 5
 expect_err "checkpoints 0" "$dir/small.zst" --checkpoints 0 --csv "$dir/x.csv"
 expect_err "unknown option" "$dir/small.zst" --frobnicate
@@ -198,7 +198,7 @@ expect_err "$dir/nodir/x.json" "$dir/small.zst" --model jemalloc --json "$dir/no
 if [ "$HAVE_PTM" = 1 ]; then
     expect_err "bogus=1" "$dir/small.zst" --model ptmalloc2 --tune bogus=1
 fi
-expect_err "buddy-max-order 99: expected at most 64" "$dir/small.zst" --model buddy --buddy-max-order 99
+expect_err "buddy-max-order 99: expected 0..36 with --buddy-min 16" "$dir/small.zst" --model buddy --buddy-max-order 99
 # an output that is the input trace is refused before anything is written
 cp "$dir/small.zst" "$dir/keep.zst"
 expect_err "would overwrite the input" "$dir/keep.zst" --model jemalloc --json "$dir/keep.zst"
