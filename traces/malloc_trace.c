@@ -1,6 +1,7 @@
 /* malloc_trace.c - malloc-trace, the trace's own tool: info, dump, import. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static void usage(FILE *out) {
             "       malloc-trace import FILE -o TRACE\n"
             "                                      text (as dump prints it) or a glibc mtrace() log -> trace\n"
             "       malloc-trace --version\n"
-            "TRACE and FILE may be '-' for standard input. Format: traces/FORMAT.md.\n"
+            "TRACE and FILE may be '-' for standard input, -o - is standard output. Format: traces/FORMAT.md.\n"
             "exit status: 0 ok, 1 error, 2 usage, 3 truncated trace (its complete events read)\n");
 }
 
@@ -33,10 +34,14 @@ static int bad_usage(const char *what, const char *arg) {
     return 2;
 }
 
-/* Reports a failed write of standard output; 0 if every write went through. */
+/* Reports a failed write of standard output; 0 if every write went through.
+ * A reader gone from a pipe is such a failure (SIGPIPE is ignored): EPIPE. */
+static int stdout_errno; /* of the first failed write seen, 0 if none */
 static int check_stdout(void) {
+    int const e = errno;
     if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
-    fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
+    if (!stdout_errno) stdout_errno = errno ? errno : e ? e : EIO;
+    fprintf(stderr, "%s: standard output: %s\n", prog, strerror(stdout_errno));
     return 1;
 }
 
@@ -80,7 +85,10 @@ static int cmd_dump(int argc, char **argv) {
     while ((rc = tr_reader_next(r, &ev)) > 0) {
         size_t const n = text_format_event(line, sizeof line - 1, &ev);
         line[n] = '\n';
-        fwrite(line, 1, n + 1, stdout);
+        if (fwrite(line, 1, n + 1, stdout) != n + 1) { /* no reader left, a full disk: stop */
+            stdout_errno = errno;
+            break;
+        }
     }
     if (check_stdout()) {
         tr_reader_close(r);
@@ -310,6 +318,7 @@ static int cmd_import(int argc, char **argv) {
             /* messages about the output name the temporary file: name the output */
             size_t const tl = tmp ? strlen(tmp) : 0;
             if (tmp && strncmp(msg, tmp, tl) == 0) fprintf(stderr, "%s: %s%s\n", prog, out, msg + tl);
+            else if (!tmp && strncmp(msg, "-: ", 3) == 0) fprintf(stderr, "%s: standard output: %s\n", prog, msg + 3);
             else fprintf(stderr, "%s: %s: %s\n", prog, in, msg);
             status = 1;
         } else if (tmp && rename(tmp, out) != 0) {
@@ -325,6 +334,10 @@ static int cmd_import(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* a reader gone from standard output (malloc-trace dump T | head) is a
+     * failed write, reported in one line with status 1 like any other
+     * (check_stdout), not a death by SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) return bad_usage("no command given (info, dump or import)", NULL);
     const char *cmd = argv[1];
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);

@@ -40,7 +40,7 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
     h.tool = "malloc-trace import (glibc mtrace log)";
     h.exe = src->name;
     tr_error_t err;
-    tr_writer_t *w = tr_writer_open(out, &h, NULL, &err);
+    tr_writer_t *w = text_open_out(out, &h, &err);
     if (!w) { snprintf(msg, cap, "%s: %s", out, err.msg); return -1; }
     uint64_t seq = 0;
     int rc = 0, in_realloc = 0;
@@ -96,7 +96,7 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         }
         if (rc) break;
         ev.seq = ev.release_seq = ++seq;
-        if (tr_writer_event(w, &ev)) rc = text_fail(msg, cap, src->line, "%s", tr_writer_error(w)->msg);
+        if (tr_writer_event(w, &ev)) rc = text_write_fail(msg, cap, src->line, out, w);
         else if (seq % 4096 == 0) tr_writer_watermark(w, seq + 1);
     }
     if (rc == 0 && in_realloc) rc = text_fail(msg, cap, src->line, "log ends after '<'");

@@ -169,6 +169,20 @@ int text_fail(char *msg, size_t cap, unsigned long line, const char *fmt, ...) {
     return -1;
 }
 
+tr_writer_t *text_open_out(const char *out, const tr_header_t *h, tr_error_t *err) {
+    if (strcmp(out, "-") == 0) return tr_writer_open_fd(1, 0, h, NULL, err);
+    return tr_writer_open(out, h, NULL, err);
+}
+
+int text_write_fail(char *msg, size_t cap, unsigned long line, const char *out, const tr_writer_t *w) {
+    const tr_error_t *e = tr_writer_error(w);
+    if (e->code == TR_E_IO) {
+        snprintf(msg, cap, "%s: %s", out, e->msg);
+        return -1;
+    }
+    return text_fail(msg, cap, line, "%s", e->msg);
+}
+
 /* Parses one unsigned number: 0x-prefixed hex or decimal. */
 static int parse_u64(const char *s, uint64_t *v) {
     if (!s || !*s || *s == '-' || *s == '+') return -1;
@@ -295,7 +309,7 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         }
         if (!w) {
             if (!b.h.tool) b.h.tool = "malloc-trace import";
-            w = tr_writer_open(out, &b.h, NULL, &err);
+            w = text_open_out(out, &b.h, &err);
             if (!w) { snprintf(msg, cap, "%s: %s", out, err.msg); hdr_free(&b); return -1; }
         }
         tr_event_t ev;
@@ -310,7 +324,7 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         int const wrc = tr_writer_event(w, &ev);
         free((char *)ev.str);
         if (wrc) {
-            rc = text_fail(msg, cap, src->line, "%s", tr_writer_error(w)->msg);
+            rc = text_write_fail(msg, cap, src->line, out, w);
             break;
         }
         /* Lines are in global order: nothing smaller follows. */
@@ -318,7 +332,7 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
     }
     if (!w) { /* no events: still a valid, empty trace */
         if (!b.h.tool) b.h.tool = "malloc-trace import";
-        w = tr_writer_open(out, &b.h, NULL, &err);
+        w = text_open_out(out, &b.h, &err);
         if (!w) { snprintf(msg, cap, "%s: %s", out, err.msg); hdr_free(&b); return -1; }
     }
     tr_writer_watermark(w, last_seq + 1);

@@ -29,6 +29,14 @@ int text_next_line(text_src_t *src);
 int text_import(text_src_t *src, const char *out, char *msg, size_t msgcap);
 int mtrace_import(text_src_t *src, const char *out, char *msg, size_t msgcap);
 
+/* Opens the trace an importer writes: the file out, or standard output for
+ * "-". NULL with *err filled on failure. */
+tr_writer_t *text_open_out(const char *out, const tr_header_t *h, tr_error_t *err);
+
+/* Fills msg for a failed tr_writer_event: "OUT: what" for a write error
+ * (the output's fault), "line N: what" otherwise. Returns -1. */
+int text_write_fail(char *msg, size_t cap, unsigned long line, const char *out, const tr_writer_t *w);
+
 /* Fills msg with "line N: " and the message; returns -1. */
 int text_fail(char *msg, size_t cap, unsigned long line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -170,6 +170,18 @@ if [ -w /dev/full ]; then
   check "info to a full disk" sh -c "test $rc -eq 1 && grep -q 'standard output: No space left' err.txt"
 fi
 
+# 8a. so is a reader gone from a pipe (dump T | head): one line, exit 1, not
+#     a death by SIGPIPE; import -o - writes standard output, not a file '-'
+{ "$mt" dump big.zst 2> err.txt; echo $? > rc.txt; } | head -1 > /dev/null
+check "dump | head: exit 1 (141: killed by SIGPIPE)" test "$(cat rc.txt)" -eq 1
+check "dump | head: one line" sh -c "test \$(wc -l < err.txt) -eq 1 && grep -q '^malloc-trace: standard output: Broken pipe$' err.txt"
+{ "$mt" import big.txt -o - 2> err.txt; echo $? > rc.txt; } | head -c 100 > /dev/null
+check "import -o - | head: exit 1" test "$(cat rc.txt)" -eq 1
+check "import -o - | head: one line" sh -c "test \$(wc -l < err.txt) -eq 1 && grep -q '^malloc-trace: standard output: .*Broken pipe$' err.txt"
+check "import -o - writes no file '-'" test ! -e ./-
+"$mt" import a.txt -o - > piped2.zst && "$mt" dump piped2.zst > piped2.txt
+check "import -o - writes the trace to standard output" cmp -s a.txt piped2.txt
+
 # 8b. the frame an error is in is named right (frame 0 of a one-frame file)
 zstd -dc a.zst | head -c 310 | zstd -q > rawcut.zst # inside a record
 expect_error "cut inside a record" rawcut.zst "offset 0 (zstd frame 0, raw byte" 3
