@@ -189,14 +189,14 @@ static int cmd_info(int argc, char **argv) {
     const tr_end_t *end = tr_reader_end(r);
     if (end) {
         fmt_dur(b1, sizeof b1, end->t_ns);
-        printf("end:          %s (status %d) at %s, %" PRIu64 " events written, %" PRIu64 " dropped\n",
+        printf("end:          %s (status %d) %s after the start, %" PRIu64 " events written, %" PRIu64 " dropped\n",
                end_reason(end->reason), end->status, b1, end->events, end->dropped);
     }
     else
         printf("end:          none: the process was killed or the trace is still being written\n");
     double const dur = (last_t - first_t) / 1e9;
     fmt_dur(b1, sizeof b1, last_t - first_t);
-    printf("events:       %" PRIu64 " over %s", events, b1);
+    printf("events:       %" PRIu64 " in %s from the first to the last", events, b1);
     if (dur > 0) printf(" (%.0f events/s)", events / dur);
     printf("\n");
     fmt_bytes(b1, sizeof b1, file_size);
@@ -204,7 +204,7 @@ static int cmd_info(int argc, char **argv) {
            events ? (double)file_size / events : 0.0, events ? (double)st.raw_bytes / events : 0.0);
     fmt_bytes(b1, sizeof b1, lf.peak);
     fmt_dur(b2, sizeof b2, lf.peak_t);
-    printf("peak live:    %s requested, at seq %" PRIu64 " (%s)\n", b1, lf.peak_seq, b2);
+    printf("peak live:    %s requested, at seq %" PRIu64 ", %s after the start\n", b1, lf.peak_seq, b2);
     fmt_bytes(b2, sizeof b2, lf.bytes);
     printf("final live:   %s in %" PRIu64 " objects\n", b2, lf.objects);
     if (lf.unknown_frees)
