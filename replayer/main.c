@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *prog = "malloc-replay";
@@ -63,14 +64,32 @@ static int child(int argc, char **argv) {
     _exit(rp_child_main(&a));
 }
 
-static int parse_alloc(char *item, rp_run_t *run, const char **genv, int ngenv) {
+/* The length of the longest start of s, up to a ',' or ':' or its end, that
+ * holds a '/' and names an existing file: a library path taken whole, though
+ * it holds ',' or ':' (0: none). */
+static size_t file_prefix(const char *s) {
+    size_t best = 0;
+    char path[4096];
+    for (size_t n = 1; s[n - 1]; n++) {
+        if (s[n] && s[n] != ',' && s[n] != ':') continue;
+        if (n >= sizeof path || !memchr(s, '/', n)) continue;
+        memcpy(path, s, n);
+        path[n] = 0;
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) best = n;
+    }
+    return best;
+}
+
+/* One --alloc item; its name (allocator or path) is at least namelen bytes. */
+static int parse_alloc(char *item, size_t namelen, rp_run_t *run, const char **genv, int ngenv) {
     memset(run, 0, sizeof *run);
     snprintf(run->label, sizeof run->label, "%s", item);
     for (int i = 0; i < ngenv; i++) run->env[run->nenv++] = genv[i];
     /* NAME:VAR=VALUE:...  A ':' starts a setting only when the text up to the
      * next ':' holds an '=' (so MALLOC_CONF=narenas:1 stays one value). */
     char *c = NULL;
-    for (char *q = strchr(item, ':'); q; q = strchr(q + 1, ':'))
+    for (char *q = strchr(item + namelen, ':'); q; q = strchr(q + 1, ':'))
         if (memchr(q + 1, '=', strcspn(q + 1, ":"))) { c = q; break; }
     if (c) {
         *c = 0;
@@ -87,6 +106,11 @@ static int parse_alloc(char *item, rp_run_t *run, const char **genv, int ngenv) 
             }
             q = seg;
         }
+        for (int i = ngenv; i < run->nenv; i++)
+            if (run->env[i][0] == '=') {
+                fprintf(stderr, "%s: --alloc %s: %s: expected VAR=VALUE\n", prog, run->label, run->env[i]);
+                return -1;
+            }
     }
     snprintf(run->name, sizeof run->name, "%s", item);
     char err[512];
@@ -162,7 +186,7 @@ int main(int argc, char **argv) {
         } else if (ARG("--alloc")) alloc = argv[++i];
         else if (ARG("--env")) {
             if (ngenv >= RP_MAX_ENV) bad_usage("--env %s: more than %d settings", argv[i + 1], RP_MAX_ENV);
-            if (!strchr(argv[i + 1], '=')) bad_usage("--env %s: expected VAR=VALUE", argv[i + 1]);
+            if (!strchr(argv[i + 1], '=') || argv[i + 1][0] == '=') bad_usage("--env %s: expected VAR=VALUE", argv[i + 1]);
             genv[ngenv++] = argv[++i];
         } else if (ARG("--mode")) {
             a = argv[++i];
@@ -212,15 +236,17 @@ int main(int argc, char **argv) {
     int cap = 2 + (int)strlen(list), n = 0;
     rp_run_t *runs = calloc((size_t)cap, sizeof *runs);
     if (!list || !runs) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
-    if (null && parse_alloc((char[]){ "null" }, &runs[n++], genv, ngenv)) return 2;
+    if (null && parse_alloc((char[]){ "null" }, 0, &runs[n++], genv, ngenv)) return 2;
     /* Items are split at commas, but an item that does not start with an
      * allocator's name or a path continues the previous item's setting
      * (MALLOC_CONF=narenas:1,dirty_decay_ms:0). */
     char *items[256];
+    size_t namelen[256]; /* a path to an existing file is taken whole, ',' and ':' included */
     int ni = 0;
     for (char *it = list; it && *it && ni < 256;) {
+        namelen[ni] = file_prefix(it);
         items[ni++] = it;
-        char *comma = it;
+        char *comma = it + namelen[ni - 1];
         for (;;) {
             comma = strchr(comma, ',');
             if (!comma) { it = NULL; break; }
@@ -236,7 +262,7 @@ int main(int argc, char **argv) {
         }
     }
     for (int k = 0; k < ni; k++)
-        if (parse_alloc(items[k], &runs[n++], genv, ngenv)) return 2;
+        if (parse_alloc(items[k], namelen[k], &runs[n++], genv, ngenv)) return 2;
     if (!n) bad_usage("--alloc: no allocator named");
     int glibc_run = -1;
     for (int i = 0; i < n; i++)

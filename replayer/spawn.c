@@ -92,11 +92,24 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
     for (size_t i = 0; i < ne; i++)
         if (!env_dropped(environ[i], run)) envp[k++] = environ[i];
     for (int i = 0; i < run->nenv; i++) envp[k++] = (char *)run->env[i];
+    /* LD_PRELOAD is a list split at ':' and spaces: a library whose path holds
+     * one is preloaded through a descriptor the replay process inherits */
+    int libfd = -1;
+    if (run->lib[0] && strpbrk(run->lib, ": \t\n")) {
+        libfd = open(run->lib, O_RDONLY);
+        if (libfd < 0) {
+            snprintf(run->err, sizeof run->err, "%s: %s", run->lib, strerror(errno));
+            free(envp);
+            close(rfd);
+            return -1;
+        }
+    }
     if (run->lib[0]) {
-        size_t const n = strlen(run->lib) + 12;
+        size_t const n = strlen(run->lib) + 32;
         preload = malloc(n);
         if (preload) {
-            snprintf(preload, n, "LD_PRELOAD=%s", run->lib);
+            if (libfd >= 0) snprintf(preload, n, "LD_PRELOAD=/proc/self/fd/%d", libfd);
+            else snprintf(preload, n, "LD_PRELOAD=%s", run->lib);
             envp[k++] = preload;
         }
     }
@@ -111,6 +124,7 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
     free(envp);
     free(preload);
     close(rfd);
+    if (libfd >= 0) close(libfd);
     if (pid < 0) {
         snprintf(run->err, sizeof run->err, "fork: %s", strerror(fork_errno));
         return -1;

@@ -269,6 +269,26 @@ sys.exit(0 if last == ['final'] + [str(h[k]) for k in ('arena', 'hblkhd', 'uordb
     [ "$(head -1 c.csv)" = "op,arena,hblkhd,uordblks,fordblks,keepcost" ] || fail "CSV header"
     [ "$(cut -d, -f1 c.csv | tr '\n' ' ')" = "op 5000 10000 15000 20000 final " ] || fail "CSV rows: $(cut -d, -f1 c.csv | tr '\n' ' ')"
     ;;
+allocpath)
+    # a library path holding ',', ':' or '=' is taken whole when it names a file, with
+    # its settings and other allocators after it, and is really preloaded (LD_PRELOAD
+    # splits at ':'): jemalloc's statistics show it ran
+    "$O" o.txt oc.csv 100 2000 3 && "$T" import o.txt -o o.zst || fail "setup"
+    je=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+    mkdir -p "a,b:C=1" && ln -s "$je" "a,b:C=1/libjemalloc.so" || fail "setup link"
+    lib=$PWD/a,b:C=1/libjemalloc.so
+    "$R" o.zst --no-progress --alloc "$lib,glibc" --json p.json > out.txt 2> err.txt || { cat err.txt; fail "path alone"; }
+    [ ! -s err.txt ] || { cat err.txt; fail "stderr: $(cat err.txt)"; }
+    json p.json '[(r["allocator"], r["library"], r["env"]) for r in d["runs"]] == [("'"$lib"'", "'"$lib"'", []), ("glibc", None, [])]'
+    json p.json '"stats.allocated" in d["runs"][0]["stats"] and d["runs"][0]["ops"] == 2000'
+    "$R" o.zst --no-progress --alloc "$lib:MALLOC_CONF=narenas:1,dirty_decay_ms:0,glibc:MALLOC_ARENA_MAX=1" --json s.json > out.txt 2> err.txt \
+        || { cat err.txt; fail "path with settings"; }
+    [ ! -s err.txt ] || { cat err.txt; fail "stderr: $(cat err.txt)"; }
+    json s.json '[(r["library"], r["env"]) for r in d["runs"]] == [("'"$lib"'", ["MALLOC_CONF=narenas:1,dirty_decay_ms:0"]), (None, ["MALLOC_ARENA_MAX=1"])]'
+    json s.json '"stats.allocated" in d["runs"][0]["stats"]'
+    # a path that names no file is still split as before: an error naming what is missing
+    only 2 "malloc-replay: $PWD/a: No such file or directory" o.zst --alloc "$PWD/a,b:C=1/nosuch.so"
+    ;;
 outclash)
     # an output path naming the input trace is refused before anything is written
     "$O" o.txt oc.csv 100 2000 3 && "$T" import o.txt -o k.zst && cp k.zst keep.zst && ln -s k.zst link.zst || fail "setup"
@@ -419,6 +439,9 @@ usage)
     only 2 "malloc-replay: --mode x: expected serial or threads (see --help)" o.zst --mode x
     only 2 "malloc-replay: one trace at a time (o.zst and p.zst) (see --help)" o.zst p.zst
     only 2 "malloc-replay: --alloc: no allocator named (see --help)" o.zst --alloc ""
+    only 2 "malloc-replay: --env =1: expected VAR=VALUE (see --help)" o.zst --env =1
+    only 2 "malloc-replay: --env X: expected VAR=VALUE (see --help)" o.zst --env X
+    only 2 "malloc-replay: --alloc glibc:=1: =1: expected VAR=VALUE" o.zst --alloc glibc:=1
     "$R" --help > out.txt 2> err.txt || fail "--help status"
     [ ! -s err.txt ] && head -1 out.txt | grep -q "^usage: malloc-replay" || fail "--help output"
     only 0 "" --check-options --alloc glibc,null
