@@ -204,7 +204,8 @@ static int cmd_info(int argc, char **argv) {
            events ? (double)file_size / events : 0.0, events ? (double)st.raw_bytes / events : 0.0);
     fmt_bytes(b1, sizeof b1, lf.peak);
     fmt_dur(b2, sizeof b2, lf.peak_t);
-    printf("peak live:    %s requested, at seq %" PRIu64 ", %s after the start\n", b1, lf.peak_seq, b2);
+    /* "(T)": malloc-report's test reads the time there */
+    printf("peak live:    %s requested, at seq %" PRIu64 " (%s)\n", b1, lf.peak_seq, b2);
     fmt_bytes(b2, sizeof b2, lf.bytes);
     printf("final live:   %s in %" PRIu64 " objects\n", b2, lf.objects);
     if (lf.unknown_frees)
