@@ -36,9 +36,10 @@
  * terminal's Ctrl-C and Ctrl-\\ go to the whole foreground group, the
  * program included), nor the program's own to its parent. A sender in the
  * program's process group may have signalled the whole group (timeout(1)
- * signals its child, then its group): its signal waits 50 ms, and is
- * passed on only if no second one of the same came meanwhile (a group
- * signal reaches malloc-record twice from timeout, the program once). */
+ * signals its child, then its group), so the program has it already: such
+ * a signal is passed on only if the program has not ended 1 s later (two
+ * signals sent back to back may reach malloc-record as one, so they cannot
+ * be counted). */
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 #define NFWD (sizeof forwarded / sizeof *forwarded)
 static volatile pid_t child;
@@ -54,24 +55,29 @@ static void forward(int sig, siginfo_t *si, void *uc) {
             kill(c, sig);
         } else {
             for (size_t k = 0; k < NFWD; k++)
-                if (forwarded[k] == sig) held[k]++;
+                if (forwarded[k] == sig) held[k] = 1;
         }
     }
     errno = e;
 }
 
-/* After 50 ms, the held signals that came once. */
-static void release_held(pid_t pid) {
+/* The held signals: 1 if the program ended within 1 s (*status set),
+ * else they are passed on and 0. */
+static int release_held(pid_t pid, int *status) {
     int any = 0;
     for (size_t k = 0; k < NFWD; k++) any |= held[k] != 0;
-    if (!any) return;
-    struct timespec ts = { 0, 50000000 };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
-    for (size_t k = 0; k < NFWD; k++) {
-        sig_atomic_t const n = held[k];
-        held[k] = 0;
-        if (n == 1) kill(pid, forwarded[k]);
+    if (!any) return 0;
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, status, WNOHANG) == pid) return 1;
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
     }
+    for (size_t k = 0; k < NFWD; k++) {
+        if (!held[k]) continue;
+        held[k] = 0;
+        kill(pid, forwarded[k]);
+    }
+    return 0;
 }
 
 static const char *reason_name[] = { "exit", "_exit", "signal", "exec", "error", "closed" };
@@ -321,7 +327,7 @@ int main(int argc, char **argv) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) { fprintf(stderr, "malloc-record: waitpid: %s\n", strerror(errno)); return 2; }
-        release_held(pid);
+        if (release_held(pid, &status)) break;
     }
     char root[PATH_MAX];
     expand(root, sizeof root, pat, pid);

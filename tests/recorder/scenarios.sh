@@ -25,11 +25,12 @@
 #             exec (env -i, perl's %ENV = ()): every trace still goes to -o
 #             and every process still has its summary line
 #   signals  a signal sent to malloc-record reaches the program once: kill
-#             from the program's own process group (a script's kill $!),
-#             from another group (setsid: a supervisor), timeout(1)'s TERM
-#             to its child and then its group (one TERM, not two), and the
-#             program signalling its parent (not sent back; malloc-record
-#             lives on)
+#             from the program's own process group (a script's kill $!:
+#             passed on after 1 s), from another group (setsid: a
+#             supervisor; at once), timeout(1)'s TERM to its child and then
+#             its group (one TERM, not two, for a program that ends within
+#             1 s), and the program signalling its parent (not sent back;
+#             malloc-record lives on)
 set -u
 case_=$1 rec=$2 check=$3 loop=$4 dir=$5
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
@@ -90,7 +91,8 @@ signals)
   "$rec" -q -o "$dir/a.zst" perl -e '$SIG{TERM} = sub { print "term\n"; exit 7 }; sleep 20; print "no term\n"' > a.out & p=$!
   sleep 0.5; kill -TERM $p; wait $p; rc=$?
   [ "$rc" = 7 ] && [ "$(cat a.out)" = term ] || fail "kill from the program's group: exit $rc, output '$(cat a.out)'"
-  timeout -s TERM 0.5 "$rec" -q -o "$dir/b.zst" perl -e 'my $n = 0; $SIG{TERM} = sub { $n++ }; sleep 1 for 1..3; print "$n\n"' > b.out; rc=$?
+  # a program that takes 0.3 s to end after a TERM and counts them
+  timeout -s TERM 0.5 "$rec" -q -o "$dir/b.zst" perl -e 'my $n = 0; $SIG{TERM} = sub { $n++ }; sleep 5; select(undef, undef, undef, 0.3); print "$n\n"' > b.out; rc=$?
   [ "$rc" = 124 ] && [ "$(cat b.out)" = 1 ] || fail "timeout: exit $rc, the program got '$(cat b.out)' TERM (expected 1)"
   setsid "$rec" -q -o "$dir/c.zst" sleep 20 & p=$!
   sleep 0.5; kill -TERM $p; wait $p; rc=$?
