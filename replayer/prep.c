@@ -522,23 +522,6 @@ static void trace_env(const tr_header_t *h, rp_prep_t *o) {
     }
 }
 
-/* 1 with the reason in msg when a trace read to its end is still not the
- * whole run of the program: no END (the process was killed, or is still
- * running), or an END that says the recorder stopped or dropped events. */
-static int trace_incomplete(const tr_reader_t *r, char *msg, size_t n) {
-    const tr_end_t *e = tr_reader_end(r);
-    if (!e)
-        snprintf(msg, n, "no END record: the process was killed, or the trace is still being written");
-    else if (e->reason == TR_END_ERROR)
-        snprintf(msg, n, "the recorder stopped (%s) with %llu events dropped",
-                 e->status > 0 ? strerror(e->status) : "an error", (unsigned long long)e->dropped);
-    else if (e->dropped)
-        snprintf(msg, n, "the recorder dropped %llu events", (unsigned long long)e->dropped);
-    else
-        return 0;
-    return 1;
-}
-
 int rp_prep(const char *path, int threads, rp_prep_t *o, char *err, size_t errlen) {
     memset(o, 0, sizeof *o);
     struct timespec ts0, ts1;
@@ -593,7 +576,7 @@ int rp_prep(const char *path, int threads, rp_prep_t *o, char *err, size_t errle
         }
         o->truncated = 1;
         snprintf(o->warn, sizeof o->warn, "%s", e->msg);
-    } else if (trace_incomplete(r, o->warn, sizeof o->warn)) {
+    } else if (tr_reader_incomplete(r, o->warn, sizeof o->warn)) {
         o->truncated = 1;
     }
     o->threads = p.lanes.n;

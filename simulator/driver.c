@@ -397,24 +397,6 @@ void sim_prefetch_models(const sim_run_t *run, uint32_t id)
             run->models[k].prefetch(run->models[k].opaque, id);
 }
 
-/* 1 with the reason in msg when a trace read to its end is still not the
- * whole run of the program: no END (the process was killed, or is still
- * running), or an END that says the recorder stopped or dropped events. */
-static int trace_incomplete(const tr_reader_t *r, char *msg, size_t n)
-{
-    const tr_end_t *e = tr_reader_end(r);
-    if (!e)
-        snprintf(msg, n, "no END record: the process was killed, or the trace is still being written");
-    else if (e->reason == TR_END_ERROR)
-        snprintf(msg, n, "the recorder stopped (%s) with %llu events dropped",
-                 e->status > 0 ? strerror(e->status) : "an error", (unsigned long long)e->dropped);
-    else if (e->dropped)
-        snprintf(msg, n, "the recorder dropped %llu events", (unsigned long long)e->dropped);
-    else
-        return 0;
-    return 1;
-}
-
 int sim_run(sim_run_t *run, tr_reader_t *r)
 {
     if (sim_begin(run))
@@ -459,7 +441,7 @@ int sim_run(sim_run_t *run, tr_reader_t *r)
         }
     }
     sim_end(run);
-    if (got == 0 && trace_incomplete(r, run->err, sizeof run->err))
+    if (got == 0 && tr_reader_incomplete(r, run->err, sizeof run->err))
         run->truncated = 1;
     if (got < 0) {
         const tr_error_t *e = tr_reader_error(r);

@@ -847,6 +847,19 @@ const tr_end_t *tr_reader_end(const tr_reader_t *r) {
     }
     return r->have_end ? &r->end : NULL;
 }
+int tr_reader_incomplete(const tr_reader_t *r, char *msg, size_t n) {
+    const tr_end_t *e = tr_reader_end(r);
+    if (!e)
+        snprintf(msg, n, "no END record: the process was killed, or the trace is still being written");
+    else if (e->reason == TR_END_ERROR)
+        snprintf(msg, n, "the recorder stopped (%s) with %llu events dropped",
+                 e->status > 0 ? strerror(e->status) : "an error", (unsigned long long)e->dropped);
+    else if (e->dropped)
+        snprintf(msg, n, "the recorder dropped %llu events", (unsigned long long)e->dropped);
+    else
+        return 0;
+    return 1;
+}
 void tr_reader_stats(const tr_reader_t *r, tr_reader_stats_t *st) {
     *st = r->ahead ? tr_ahead_view(r)->st : r->st;
 }

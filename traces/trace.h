@@ -234,6 +234,10 @@ size_t tr_reader_module_count(const tr_reader_t *r);
 const tr_module_t *tr_reader_module(const tr_reader_t *r, size_t i);
 /* The END record, or NULL if the trace has none (yet, or was cut). */
 const tr_end_t *tr_reader_end(const tr_reader_t *r);
+/* For a trace read to its end: 1 with the reason in msg if it is still not
+ * the program's whole run (no END: the process was killed or is still
+ * running; an END saying the recorder stopped or dropped events), else 0. */
+int tr_reader_incomplete(const tr_reader_t *r, char *msg, size_t n);
 
 typedef struct tr_reader_stats_s {
     uint64_t file_bytes;   /* compressed bytes consumed */
