@@ -269,9 +269,9 @@ static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r, uintptr_t r
     *walked = 1;
     if (REC_UNLIKELY(verify)) {
         atomic_fetch_add(&n_walk, 1);
-        uint32_t const lib = unwind_lib(r);
-        if (lib != id) atomic_fetch_add(&n_walk_bad, 1);
-        return lib;
+        uint32_t const lib = unwind_lib(r); /* 0: no unwind while another thread forks */
+        if (lib && lib != id) atomic_fetch_add(&n_walk_bad, 1);
+        return lib ? lib : id;
     }
     return id;
 }
@@ -430,7 +430,8 @@ uint32_t rec_stack_here(rec_ring_t *r, uintptr_t ra, uintptr_t cfa, uintptr_t bp
         r->sc_hits++;
         if (REC_UNLIKELY(verify)) {
             atomic_fetch_add(&n_hit, 1);
-            if (unwind_lib(r) != e->id) atomic_fetch_add(&n_bad, 1);
+            uint32_t const lib = unwind_lib(r); /* 0: no unwind while another thread forks */
+            if (lib && lib != e->id) atomic_fetch_add(&n_bad, 1);
         }
         return e->id;
     }

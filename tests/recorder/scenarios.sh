@@ -31,6 +31,9 @@
 #             its group (one TERM, not two, for a program that ends within
 #             1 s), and the program signalling its parent (not sent back;
 #             malloc-record lives on)
+#   verify_fork  stack verify mode while a thread forks and others allocate
+#             (LOOP: rt_forkv): no wrong stack (a stack taken during a fork,
+#             when libunwind may not run, is not compared)
 set -u
 case_=$1 rec=$2 check=$3 loop=$4 dir=$5
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
@@ -85,6 +88,13 @@ diskfull)
   [ "$rc" = 2 ] && [ ! -e ran ] && [ "$(wc -l < err2.txt)" = 1 ] || fail "unwritable -o: rc $rc, $(cat err2.txt)"
   "$rec" -o "$dir" -- true 2> err2.txt; rc=$?
   [ "$rc" = 2 ] && grep -q "is a directory" err2.txt || fail "-o DIR: rc $rc, $(cat err2.txt)"
+  ;;
+verify_fork)
+  MALLOC_RECORD_STACK_VERIFY=1 "$rec" -q -o "$dir/v.%p.zst" -- "$loop" > out.txt 2> err.txt || fail "exit status $?"
+  [ "$(cat out.txt)" = ok ] || fail "output '$(cat out.txt)'"
+  grep "stack cache verify" err.txt
+  grep -q "stack cache verify" err.txt || fail "no verify report"
+  grep "stack cache verify" err.txt | awk '$7 != 0 || $19 != 0 {b = 1} END {exit b}' || fail "wrong stacks reported"
   ;;
 signals)
   trace_end() { "$(dirname "$rec")/malloc-trace" info "$1" | awk '$1 == "end:"'; }
