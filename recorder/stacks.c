@@ -228,16 +228,36 @@ static uint32_t id_of(rec_ring_t *r, const uint64_t *pcs, uint32_t n) {
     return id;
 }
 
+/* A program built with -fsplit-stack (gccgo's, for one) runs on small
+ * segments outside the thread's stack, where libunwind's own frames (up to
+ * ~280 KiB the first time) would overflow the segment: its stacks there
+ * are not taken. GCC's split-stack code keeps the segment's limit in the
+ * TCB word at %fs:0x70 (glibc's __private_ss), which is 0 otherwise. */
+static inline int on_split_stack(void) {
+#if defined(__x86_64__)
+    uintptr_t v;
+    __asm__ volatile("movq %%fs:0x70, %0" : "=r"(v));
+    return v != 0;
+#else
+    return 0;
+#endif
+}
+static inline int on_segment(void) {
+    uintptr_t const sp = (uintptr_t)__builtin_frame_address(0);
+    return on_split_stack() && (sp < rec_t.stk_lo || sp >= rec_t.stk_hi);
+}
+
 /* A stack by libunwind's unw_backtrace (its own per-thread cache of frame
  * descriptions makes it 3 to 5 times faster than the unw_step walk that
  * fill needs): for frames the walker of unwind.c does not model, and as its
  * judge under MALLOC_RECORD_STACK_VERIFY=1. */
 static __attribute__((noinline)) uint32_t unwind_lib(rec_ring_t *r) {
-    void *buf[MAX_DEPTH + 8];
+    void *buf[rec_depth + 8]; /* sized by the depth: the program's stack may be short */
+    if (on_segment()) return 0;
     if (!rec_gate_enter(&r->in_loader)) return 0; /* a fork is under way: no stack */
     rec_t.unwinding = 1;
     /* + 8: this function and the hooks above it, and spares */
-    int n = unw_backtrace(buf, rec_depth + 8 < MAX_DEPTH + 8 ? rec_depth + 8 : MAX_DEPTH + 8);
+    int n = unw_backtrace(buf, rec_depth + 8);
     rec_t.unwinding = 0;
     rec_gate_leave(&r->in_loader);
     int s = 0;
@@ -256,7 +276,7 @@ static __attribute__((noinline)) uint32_t unwind_fast(rec_ring_t *r, uintptr_t r
                                                       int *walked) {
     *walked = 0;
     if (!rec_t.stk_hi || cfa < rec_t.stk_lo || cfa >= rec_t.stk_hi) return unwind_lib(r);
-    uint64_t pcs[MAX_DEPTH];
+    uint64_t pcs[rec_depth];
     if (!rec_gate_enter(&r->in_loader)) return 0;
     int const n = rec_unwind(ra, cfa, bp, rec_t.stk_hi, atomic_load_explicit(&code_gen, memory_order_acquire), pcs,
                              rec_depth);
@@ -316,10 +336,12 @@ static void fill_done(rec_ring_t *r, rec_scache_t *e, const fill_t *f, uint32_t 
 /* A stack seen again: unwinds noting the slots (the walker of unwind.c, or
  * libunwind's unw_step where the walker gives up), and fills e (state
  * FILLED) or marks it NOCACHE. Returns the stack id. */
+static __attribute__((noinline)) uint32_t unwind_fill_lib(rec_ring_t *r, rec_scache_t *e, uintptr_t ra0,
+                                                          uintptr_t cfa0, uintptr_t bp0);
 static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_t *e, uintptr_t ra0, uintptr_t cfa0,
                                                       uintptr_t bp0) {
-    uint64_t pcs[MAX_DEPTH];
     if (cfa0 >= rec_t.stk_lo && cfa0 < rec_t.stk_hi) { /* the walker of unwind.c notes the slots itself */
+        uint64_t pcs[rec_depth];
         fill_t w;
         w.ok = 1, w.need_bp = 0, w.n = 0, w.cfa = cfa0, w.hi = rec_t.stk_hi;
         if (!rec_gate_enter(&r->in_loader)) return 0;
@@ -332,6 +354,17 @@ static __attribute__((noinline)) uint32_t unwind_fill(rec_ring_t *r, rec_scache_
             return id;
         }
     }
+    if (on_segment()) {
+        e->state = SC_NOCACHE;
+        return 0;
+    }
+    return unwind_fill_lib(r, e, ra0, cfa0, bp0);
+}
+
+/* The fill of a stack the walker gives up on: libunwind's unw_step. */
+static __attribute__((noinline)) uint32_t unwind_fill_lib(rec_ring_t *r, rec_scache_t *e, uintptr_t ra0,
+                                                          uintptr_t cfa0, uintptr_t bp0) {
+    uint64_t pcs[rec_depth];
     unw_context_t ctx;
     unw_cursor_t c;
     unw_word_t ip = 0, sp = 0, bp = 0;

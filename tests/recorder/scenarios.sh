@@ -34,6 +34,10 @@
 #   verify_fork  stack verify mode while a thread forks and others allocate
 #             (LOOP: rt_forkv): no wrong stack (a stack taken during a fork,
 #             when libunwind may not run, is not compared)
+#   split_stack  a program built with -fsplit-stack allocating on its
+#             small stack segments (LOOP: rt_split): same output and status
+#             as untraced (libunwind's frames overflowed the segment: SIGSEGV),
+#             in verify mode too, and a complete trace
 set -u
 case_=$1 rec=$2 check=$3 loop=$4 dir=$5
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
@@ -88,6 +92,15 @@ diskfull)
   [ "$rc" = 2 ] && [ ! -e ran ] && [ "$(wc -l < err2.txt)" = 1 ] || fail "unwritable -o: rc $rc, $(cat err2.txt)"
   "$rec" -o "$dir" -- true 2> err2.txt; rc=$?
   [ "$rc" = 2 ] && grep -q "is a directory" err2.txt || fail "-o DIR: rc $rc, $(cat err2.txt)"
+  ;;
+split_stack)
+  want=$("$loop") || fail "untraced: exit status $?"
+  got=$("$rec" -q -o "$dir/s.%p.zst" -- "$loop") || fail "recorded: exit status $?"
+  [ "$got" = "$want" ] || fail "recorded output '$got', untraced '$want'"
+  got=$(MALLOC_RECORD_STACK_VERIFY=1 "$rec" -q -o "$dir/v.%p.zst" -- "$loop" 2> err.txt) || fail "verify mode: exit status $?"
+  [ "$got" = "$want" ] || fail "verify mode: output '$got'"
+  rm -f "$dir"/v.*.zst
+  checkall
   ;;
 verify_fork)
   MALLOC_RECORD_STACK_VERIFY=1 "$rec" -q -o "$dir/v.%p.zst" -- "$loop" > out.txt 2> err.txt || fail "exit status $?"
