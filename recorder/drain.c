@@ -330,6 +330,10 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *data) {
         *first = 0;
         if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
             if (info->dlpi_adds == last_adds && info->dlpi_subs == last_subs) return 1;
+            /* a module went away, maybe by glibc's own dlclose (iconv's
+             * gconv modules), which the dlclose hook never sees: the stack
+             * caches and the walker's rules of its addresses go too */
+            if (last_subs != ~0ull && info->dlpi_subs != last_subs) rec_stacks_code_changed();
             last_adds = info->dlpi_adds;
             last_subs = info->dlpi_subs;
         }
