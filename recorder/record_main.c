@@ -160,9 +160,13 @@ static int report(const char *log, pid_t root, const char *root_path) {
                 bytes, hb, ev ? (double)bytes / (double)ev : 0.0, dropped);
     }
     if (f) fclose(f);
-    if (!root_seen)
-        fprintf(stderr, "malloc-record: pid %d left no summary (killed?); its trace, if any, is %s (cut short)\n",
-                (int)root, root_path);
+    struct stat st;
+    if (!root_seen && stat(root_path, &st) != 0)
+        fprintf(stderr, "malloc-record: pid %d wrote no trace: the program did not load libmalloc-record.so "
+                        "(a static binary, or LD_PRELOAD dropped or ignored, as for a setuid program)\n", (int)root);
+    else if (!root_seen)
+        fprintf(stderr, "malloc-record: pid %d left no summary (killed?); its trace is %s (cut short)\n", (int)root,
+                root_path);
     if (n > 1)
         fprintf(stderr, "malloc-record: %d traces, %llu events, %llu bytes in all\n", n, tev, tbytes);
     return n;

@@ -38,6 +38,9 @@
 #             small stack segments (LOOP: rt_split): same output and status
 #             as untraced (libunwind's frames overflowed the segment: SIGSEGV),
 #             in verify mode too, and a complete trace
+#   static_binary  a static program (LOOP: rt_static), which no preload
+#             reaches: same status, and malloc-record says it wrote no trace
+#             and why (not 'killed?')
 set -u
 case_=$1 rec=$2 check=$3 loop=$4 dir=$5
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
@@ -92,6 +95,12 @@ diskfull)
   [ "$rc" = 2 ] && [ ! -e ran ] && [ "$(wc -l < err2.txt)" = 1 ] || fail "unwritable -o: rc $rc, $(cat err2.txt)"
   "$rec" -o "$dir" -- true 2> err2.txt; rc=$?
   [ "$rc" = 2 ] && grep -q "is a directory" err2.txt || fail "-o DIR: rc $rc, $(cat err2.txt)"
+  ;;
+static_binary)
+  "$rec" -o "$dir/s.%p.zst" -- "$loop" 1000 > /dev/null 2> err.txt || fail "exit status $?"
+  cat err.txt
+  grep -q "wrote no trace: the program did not load libmalloc-record.so" err.txt || fail "no word of the missing trace"
+  grep -q "killed" err.txt && fail "a static binary is said to be killed"
   ;;
 split_stack)
   want=$("$loop") || fail "untraced: exit status $?"
