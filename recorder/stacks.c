@@ -185,8 +185,13 @@ static uint32_t lookup(const uint64_t *pcs, uint32_t n) {
  * there, and that part stays mapped while the thread runs), threads whose
  * stack bounds are unknown, and entries needing more than REC_SC_SLOTS
  * slots. longjmp, recursion, alloca and threads need nothing: the check is
- * of the stack as it is now. A dlclose bumps the generation (code can be
- * unmapped, other code mapped at its addresses); a ring attached to a new
+ * of the stack as it is now. The walker of unwind.c knows each frame's
+ * rule, so its fills note exactly the slots above: every return address
+ * slot, and the slot rbp came from (or need_bp) where a CFA rule uses rbp.
+ * A fill keeps the key's bp of the call it unwound (a note's may differ).
+ * A dlclose bumps the generation (code can be unmapped, other code mapped
+ * at its addresses), and so does the writer when the loader's unload count
+ * moved without one (glibc's own dlclose); a ring attached to a new
  * thread bumps its epoch. MALLOC_RECORD_STACK_VERIFY=1 unwinds on every hit
  * too and counts the hits that disagree (tests). */
 static _Atomic uint32_t code_gen = 1;
