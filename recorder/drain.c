@@ -844,13 +844,12 @@ static void writer_failed(void) {
     end_by_hand(e.msg, e.sys_errno ? e.sys_errno : EIO);
 }
 
-static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes) {
+/* Appends one line to malloc-record's log (MALLOC_RECORD_LOG), if any: the
+ * file exists (malloc-record made it and removes it at the end, so a
+ * process that outlives it writes nowhere). */
+static void log_write(const char *line, int n) {
     const char *lp = env_log;
-    if (!*lp) return;
-    char line[PATH_MAX + 200];
-    int const n = snprintf(line, sizeof line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%s\n", (int)getpid(), reason,
-                           status, (unsigned long long)events, (unsigned long long)dropped,
-                           (unsigned long long)bytes, path);
+    if (!*lp || n <= 0) return;
     int fd = open(lp, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0 && errno == EMFILE) { /* the program used every number: one above its limit */
         struct rlimit rl, up;
@@ -865,8 +864,28 @@ static void log_line(int reason, int status, uint64_t events, uint64_t dropped, 
         }
     }
     if (fd < 0) return;
-    if (n > 0 && __real_write(fd, line, (size_t)n) < 0) { /* best effort */ }
+    if (__real_write(fd, line, (size_t)n) < 0) { /* best effort */ }
     close(fd);
+}
+
+/* The summary of a trace that ended: pid, reason, status, events, dropped,
+ * bytes, path. */
+static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes) {
+    if (!*env_log) return;
+    char line[PATH_MAX + 200];
+    int const n = snprintf(line, sizeof line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%s\n", (int)getpid(), reason,
+                           status, (unsigned long long)events, (unsigned long long)dropped,
+                           (unsigned long long)bytes, path);
+    log_write(line, n < (int)sizeof line ? n : (int)sizeof line - 1);
+}
+
+/* A trace that began: "S", pid, path (so that malloc-record can name the
+ * traces of processes that had not ended when it did). */
+static void log_start(void) {
+    if (!*env_log) return;
+    char line[PATH_MAX + 40];
+    int const n = snprintf(line, sizeof line, "S\t%d\t%s\n", (int)getpid(), path);
+    log_write(line, n < (int)sizeof line ? n : (int)sizeof line - 1);
 }
 
 /* ---- the thread --------------------------------------------------------- */
@@ -1018,6 +1037,7 @@ void rec_writer_start(int after_exec_failure) {
     fd = rec_fd_park(fd);
     fd_tag = fd;
     atomic_store(&fd_now, fd);
+    log_start();
     tr_header_t h;
     char *mem = NULL;
     size_t cap = 0;

@@ -135,19 +135,44 @@ static void human(char *buf, size_t cap, double b) {
     snprintf(buf, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
-/* Prints the summary lines the traced processes left in the log. */
+/* Prints the summary lines the traced processes left in the log, and names
+ * the traces that began (an "S" line) but had not ended (no summary) when
+ * PROGRAM did: processes still running (daemons, a pool's workers) or
+ * killed. */
+typedef struct {
+    pid_t pid;
+    int ended;
+    char path[PATH_MAX];
+} started_t;
+
 static int report(const char *log, pid_t root, const char *root_path) {
     FILE *f = fopen(log, "r");
     int n = 0, root_seen = 0;
     unsigned long long tev = 0, tbytes = 0;
     char line[PATH_MAX + 256];
+    started_t *st = NULL;
+    size_t nst = 0, cap = 0;
     while (f && fgets(line, sizeof line, f)) {
         int pid, reason, status;
         unsigned long long ev, dropped, bytes;
         char path[PATH_MAX];
+        if (sscanf(line, "S\t%d\t%4095[^\n]", &pid, path) == 2) {
+            if (nst == cap) {
+                started_t *g = realloc(st, (cap = cap ? 2 * cap : 16) * sizeof *st);
+                if (!g) { cap = nst; continue; }
+                st = g;
+            }
+            st[nst].pid = pid;
+            st[nst].ended = 0;
+            snprintf(st[nst].path, sizeof st[nst].path, "%s", path);
+            nst++;
+            continue;
+        }
         if (sscanf(line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%4095[^\n]", &pid, &reason, &status, &ev, &dropped,
                    &bytes, path) != 7)
             continue;
+        for (size_t k = 0; k < nst; k++)
+            if (st[k].pid == pid && !strcmp(st[k].path, path)) st[k].ended = 1;
         n++;
         if (pid == root) root_seen = 1;
         tev += ev;
@@ -160,8 +185,13 @@ static int report(const char *log, pid_t root, const char *root_path) {
                 bytes, hb, ev ? (double)bytes / (double)ev : 0.0, dropped);
     }
     if (f) fclose(f);
-    struct stat st;
-    if (!root_seen && stat(root_path, &st) != 0)
+    for (size_t k = 0; k < nst; k++)
+        if (!st[k].ended && !(st[k].pid == root && !root_seen))
+            fprintf(stderr, "malloc-record: pid %d had not ended when the program did (still running, or killed): "
+                            "its trace is %s\n", (int)st[k].pid, st[k].path);
+    free(st);
+    struct stat sb;
+    if (!root_seen && stat(root_path, &sb) != 0)
         fprintf(stderr, "malloc-record: pid %d wrote no trace: the program did not load libmalloc-record.so "
                         "(a static binary, or LD_PRELOAD dropped or ignored, as for a setuid program)\n", (int)root);
     else if (!root_seen)

@@ -41,6 +41,9 @@
 #   static_binary  a static program (LOOP: rt_static), which no preload
 #             reaches: same status, and malloc-record says it wrote no trace
 #             and why (not 'killed?')
+#   outlived  a shell whose background child outlives it: malloc-record names
+#             the child's trace as not ended (it printed nothing of it), and
+#             once the child is done its trace is complete
 set -u
 case_=$1 rec=$2 check=$3 loop=$4 dir=$5
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
@@ -95,6 +98,16 @@ diskfull)
   [ "$rc" = 2 ] && [ ! -e ran ] && [ "$(wc -l < err2.txt)" = 1 ] || fail "unwritable -o: rc $rc, $(cat err2.txt)"
   "$rec" -o "$dir" -- true 2> err2.txt; rc=$?
   [ "$rc" = 2 ] && grep -q "is a directory" err2.txt || fail "-o DIR: rc $rc, $(cat err2.txt)"
+  ;;
+outlived)
+  # the child's trace begins in its first moments; the shell gives it 0.5 s
+  "$rec" -o "$dir/t.%p.zst" -- sh -c '(sleep 2; ls / > /dev/null) & sleep 0.5; exit 0' 2> err.txt || fail "exit status $?"
+  cat err.txt
+  line=$(grep "had not ended when the program did" err.txt) || fail "the outliving child's trace is not named"
+  t=${line##*its trace is }
+  [ -e "$t" ] || fail "named trace $t does not exist"
+  sleep 3
+  checkall
   ;;
 static_binary)
   "$rec" -o "$dir/s.%p.zst" -- "$loop" 1000 > /dev/null 2> err.txt || fail "exit status $?"
