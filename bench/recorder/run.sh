@@ -10,6 +10,8 @@
 #   real programs (perl, python3, sqlite3, gcc, and gcc's cc1 alone): rec/base <= 1.10
 #   loops and threaded churn: (rec - base) <= 0.1 x (heaptrack - base)
 #   trace size <= heaptrack's file
+# Takes ~15 minutes at RUNS=5 on the 2-CPU test VM, most of it heaptrack on
+# cc1 (~150 s a run).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
