@@ -44,6 +44,9 @@
 #   outlived  a shell whose background child outlives it: malloc-record names
 #             the child's trace as not ended (it printed nothing of it), and
 #             once the child is done its trace is complete
+#   gconv_unload  a module glibc's iconv unloads itself, then one of the same
+#             layout and other CFA rules at its address (LOOP: rt_gconv,
+#             GCONV_PATH set): the second one's stack is thread_main;run;helper
 set -u
 case_=$1 rec=$2 check=$3 loop=$4 dir=$5
 rm -rf "$dir"; mkdir -p "$dir"; cd "$dir" || exit 1
@@ -98,6 +101,18 @@ diskfull)
   [ "$rc" = 2 ] && [ ! -e ran ] && [ "$(wc -l < err2.txt)" = 1 ] || fail "unwritable -o: rc $rc, $(cat err2.txt)"
   "$rec" -o "$dir" -- true 2> err2.txt; rc=$?
   [ "$rc" = 2 ] && grep -q "is a directory" err2.txt || fail "-o DIR: rc $rc, $(cat err2.txt)"
+  ;;
+gconv_unload)
+  "$loop" "$GCONV_PATH/RTGCONV2.so" > /dev/null 2>&1; rc=$?
+  [ "$rc" = 77 ] && { echo "the module did not come back at the same address: nothing to check"; exit 77; }
+  [ "$rc" = 0 ] || fail "untraced: exit status $rc"
+  "$rec" -q -o "$dir/g.%p.zst" -- "$loop" "$GCONV_PATH/RTGCONV2.so" > out.txt 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 77 ] && { echo "recorded: the module did not come back at the same address: nothing to check"; exit 77; }
+  [ "$rc" = 0 ] || fail "recorded: exit status $rc"
+  "$(dirname "$rec")/malloc-report" --folded "$dir"/g.*.zst > folded.txt || fail "malloc-report --folded"
+  grep "helper" folded.txt
+  grep -q "thread_main;run;helper" folded.txt || fail "the second module's stack follows the first one's rules"
   ;;
 outlived)
   # the child's trace begins in its first moments; the shell gives it 0.5 s
