@@ -6,13 +6,23 @@
  * come yet (or a lost event). From such a gap on, events wait in a window
  * indexed by seq; the realloc, when it comes, puts its release in the gap and
  * everything up to the next gap is applied. Nearly always the window is
- * empty: a realloc comes right after its release seq. */
+ * empty: a realloc comes right after its release seq.
+ *
+ * The old block of a realloc stays live until the realloc's own seq (it is
+ * copied from), unless an allocation between its release seq and its seq
+ * gets the address back (another thread's): that ends it there, and the
+ * realloc then frees nothing. So the release slot only marks the block, as
+ * malloc-sim, malloc-replay and malloc-report count it. */
 #include <stdlib.h>
 #include <uthash.h>
 
 #include "live.h"
 
-typedef struct obj_s { uint64_t ptr, size; UT_hash_handle hh; } obj_t;
+typedef struct obj_s {
+    uint64_t ptr, size;
+    uint64_t by; /* the seq of a realloc whose release seq has passed: it frees the block */
+    UT_hash_handle hh;
+} obj_t;
 
 enum { S_EMPTY, S_EVENT, S_RELEASE, S_NOTHING };
 
@@ -21,7 +31,7 @@ typedef struct slot_s {
     uint8_t op;
     uint8_t released; /* S_EVENT: the realloc's release has a slot of its own */
     uint64_t ptr;     /* the pointer given up (S_RELEASE, releasing events) */
-    uint64_t size, ret, seq, t;
+    uint64_t size, ret, seq, t; /* S_RELEASE: ret is the realloc's seq */
 } slot_t;
 
 struct live_s {
@@ -53,10 +63,18 @@ static void release(live_t *l, uint64_t ptr) {
     free(o);
 }
 
+/* A realloc's release seq: its block is marked as the realloc's to free. */
+static void mark(live_t *l, uint64_t ptr, uint64_t by) {
+    obj_t *o;
+    HASH_FIND(hh, l->objs, &ptr, sizeof ptr, o);
+    if (!o) { l->fig.unknown_frees++; return; }
+    o->by = by;
+}
+
 static int allocate(live_t *l, const slot_t *s) {
     obj_t *o;
     HASH_FIND(hh, l->objs, &s->ret, sizeof s->ret, o);
-    if (o) { /* address reused without a release we saw: replace */
+    if (o) { /* address back before its realloc came, or a release we did not see: replace */
         l->fig.bytes -= o->size;
     } else {
         o = malloc(sizeof *o);
@@ -65,6 +83,7 @@ static int allocate(live_t *l, const slot_t *s) {
         HASH_ADD(hh, l->objs, ptr, sizeof o->ptr, o);
     }
     o->size = s->size;
+    o->by = 0;
     l->fig.bytes += o->size;
     if (l->fig.bytes > l->fig.peak) {
         l->fig.peak = l->fig.bytes;
@@ -77,9 +96,17 @@ static int allocate(live_t *l, const slot_t *s) {
 /* One seq's worth: a release, or an event (with its release unless that has
  * a slot of its own). */
 static int apply(live_t *l, const slot_t *s) {
-    if (s->kind == S_RELEASE) { release(l, s->ptr); return 0; }
+    if (s->kind == S_RELEASE) { mark(l, s->ptr, s->ret); return 0; }
     if (s->kind != S_EVENT) return 0;
-    if (tr_op_releases(s->op) && s->ptr && !s->released) release(l, s->ptr);
+    if (tr_op_releases(s->op) && s->ptr) {
+        if (!s->released) {
+            release(l, s->ptr);
+        } else { /* marked at the release seq: still this realloc's block? */
+            obj_t *o;
+            HASH_FIND(hh, l->objs, &s->ptr, sizeof s->ptr, o);
+            if (o && o->by == s->seq) release(l, s->ptr);
+        }
+    }
     if (tr_op_allocates(s->op) && s->ret) return allocate(l, s);
     return 0;
 }
@@ -124,19 +151,22 @@ int live_event(live_t *l, const tr_event_t *ev) {
         l->base = ev->seq + 1;
         return apply(l, &s);
     }
-    if (ev->seq < l->base || ev->seq - l->base >= 2ull * LIVE_HOLD) { /* late, or far past a gap */
+    if (ev->seq < l->base) { /* late */
         while (l->n)
             if (pop(l)) return TR_E_NOMEM;
-        if (ev->seq >= l->base) l->base = ev->seq + 1;
         return apply(l, &s);
     }
-    while (ev->seq - l->base >= LIVE_HOLD) /* make room: a seq held too long is lost */
-        if (l->n ? pop(l) : (l->base++, 0)) return TR_E_NOMEM;
+    if (ev->seq - l->base >= LIVE_HOLD) { /* make room: a seq held too long is lost */
+        uint64_t const nb = ev->seq - LIVE_HOLD + 1; /* the window ends at this event */
+        while (l->n && l->base < nb)
+            if (pop(l)) return TR_E_NOMEM;
+        if (l->base < nb) l->base = nb; /* nothing held: jump over the gap */
+    }
     slot_t *e = at(l, ev->seq);
     if (e->kind != S_EMPTY) return apply(l, &s); /* a seq taken twice: damage, applied as it comes */
     if (own_release && ev->release_seq >= l->base && at(l, ev->release_seq)->kind == S_EMPTY) {
         slot_t *r = at(l, ev->release_seq);
-        *r = (slot_t){ s.ptr ? S_RELEASE : S_NOTHING, ev->op, 0, s.ptr, 0, 0, ev->release_seq, ev->t_ns };
+        *r = (slot_t){ s.ptr ? S_RELEASE : S_NOTHING, ev->op, 0, s.ptr, 0, ev->seq, ev->release_seq, ev->t_ns };
         s.released = 1;
     }
     *e = s;

@@ -100,6 +100,19 @@ printf '1 1 10 malloc 100 -> 0xa0\n2 2 20 malloc 10 -> 0xb0\n5 2 50 malloc 40 ->
 check "info: race past a lost seq: peak" grep -q '^peak live: *350 B requested, at seq 6 (60 ns)' info.txt
 check "info: race past a lost seq: final" grep -q '^final live: *300 B in 1 objects' info.txt
 check "info: race past a lost seq: no unknown frees" sh -c "! grep -q '^unknown frees' info.txt"
+# with no address taken back, the old block stays live up to the realloc's
+# own seq (it is copied from), as malloc-sim and malloc-report count it:
+# 100, 150 at seq 3 (thread 2's malloc inside the realloc), then 60
+printf '1 1 10 malloc 100 -> 0x1000\n3 2 30 malloc 50 -> 0x3000\n4 1 40 realloc 0x1000 10 2 -> 0x2000\n' > inflight.txt
+"$mt" import inflight.txt -o inflight.zst && "$mt" info inflight.zst > info.txt
+check "info: realloc in flight: peak" grep -q '^peak live: *150 B requested, at seq 3 ' info.txt
+check "info: realloc in flight: final" grep -q '^final live: *60 B in 2 objects' info.txt
+# a race right after a gap of 200K lost seqs: the release seq is still placed
+printf '1 1 10 malloc 100 -> 0x1000\n200001 2 20 malloc 50 -> 0x1000\n200002 1 30 realloc 0x1000 200 2 -> 0x2000\n' > far.txt
+"$mt" import far.txt -o far.zst && "$mt" info far.zst > info.txt
+check "info: race after a long gap: peak" grep -q '^peak live: *250 B requested, at seq 200002 ' info.txt
+check "info: race after a long gap: final" grep -q '^final live: *250 B in 2 objects' info.txt
+check "info: race after a long gap: no unknown frees" sh -c "! grep -q '^unknown frees' info.txt"
 
 # 4. bad input: one line on stderr naming the file, exit 1, never a crash
 expect_error() { # name file pattern [exit status, default 1]
