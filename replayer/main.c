@@ -326,7 +326,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s: %s: %s\n", prog, o.csv, strerror(errno));
             return 1;
         }
-        csv_fd = fileno(csv_out.f); /* nothing goes through the FILE itself */
+        csv_fd = csv_out.fd; /* nothing goes through the FILE itself */
     }
     int failed = 0;
     for (int i = 0; i < n; i++) {

@@ -267,8 +267,10 @@ long tr_usable_cpus(void);
 
 typedef struct tr_out_s {
     FILE *f;          /* the tool writes here */
+    int fd;           /* the descriptor under f, for writers that bypass the FILE */
     const char *path; /* the target, as given */
     char *tmp, *dest; /* private: the temporary file and what it will replace */
+    void *sink;       /* private: the descriptor and its first write error */
 } tr_out_t;
 
 /* Opens path for an output that must appear whole or not at all (a partial
@@ -285,8 +287,8 @@ typedef struct tr_out_s {
 int tr_out_open(tr_out_t *o, const char *path);
 /* Flushes o->f, checks its error flag, closes it (standard output is only
  * flushed) and renames the temporary file over the target. 0 on success;
- * otherwise TR_E_IO with errno the first failure's (EIO when the stream kept
- * none), the temporary file removed and the target untouched. o->f is
+ * otherwise TR_E_IO with errno the first failed write's (EFBIG, ENOSPC, ...),
+ * whatever the stream's buffering, the temporary file removed and the target untouched. o->f is
  * closed in every case. */
 int tr_out_commit(tr_out_t *o);
 /* Closes o->f and removes the temporary file: the target is untouched.
