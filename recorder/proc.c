@@ -37,7 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pty.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <utmp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -176,7 +180,7 @@ void rec_fork_gate_open(pid_t pid) {
     atomic_store(&rec_fork_gate, 0);
 }
 
-EXPORT pid_t fork(void) {
+static pid_t rec_fork(void) {
     static pid_t (*real)(void);
     if (!real) real = rec_next("fork");
     rec_tls_t *t = &rec_t;
@@ -212,9 +216,64 @@ EXPORT pid_t fork(void) {
     return pid;
 }
 
+EXPORT pid_t fork(void) { return rec_fork(); }
+
 /* vfork's child would share the parent's memory, rings and recorder state:
  * it is run as a fork instead (documented in README.md). */
-EXPORT pid_t vfork(void) { return fork(); }
+EXPORT pid_t vfork(void) { return rec_fork(); }
+
+/* glibc's daemon() and forkpty() fork and _exit with its internal calls,
+ * which the hooks above never see: the parent's trace was left without an
+ * END (its last events lost) and the child was not recorded. Both are
+ * done here with the hooked calls, step for step as glibc 2.36 does them. */
+EXPORT int daemon(int nochdir, int noclose) {
+    pid_t const pid = rec_fork();
+    if (pid < 0) return -1;
+    if (pid > 0) _exit(0);
+    if (setsid() < 0) return -1;
+    if (!nochdir && chdir("/") != 0) { /* ignored, as glibc does */ }
+    if (noclose) return 0;
+    int const fd = open("/dev/null", O_RDWR); /* not CLOEXEC: it may be 0, 1 or 2 */
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int const e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        close(fd);
+        errno = ENODEV; /* not the real /dev/null: nothing failed but the check */
+        return -1;
+    }
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > 2) close(fd);
+    return 0;
+}
+
+EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *termp, const struct winsize *winp) {
+    int master, slave;
+    if (openpty(&master, &slave, name, termp, winp) != 0) return -1;
+    pid_t const pid = rec_fork();
+    if (pid < 0) {
+        int const e = errno;
+        close(master);
+        close(slave);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        close(master);
+        if (login_tty(slave) != 0) _exit(1);
+        return 0;
+    }
+    *amaster = master;
+    close(slave);
+    return pid;
+}
 
 /* ---- exec --------------------------------------------------------------- */
 static const char *self_path(void) {

@@ -12,8 +12,10 @@
  * made with syscall(SYS_fork), which the recorder does not see: such a
  * child is not recorded, and its allocations past a full ring and its exit
  * must not wait for a writer it does not have; the test's short timeout
- * catches a wait). */
+ * catches a wait) | daemon | forkpty (a child calls glibc's daemon() or
+ * forkpty(), whose fork and _exit are glibc's internal calls). */
 #include <pthread.h>
+#include <pty.h>
 #include <sys/wait.h>
 #include "tlog.h"
 
@@ -71,6 +73,53 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 10; i++) keep[i] = T_malloc(3100 + i);
     int const mt = strcmp(argv[2], "fork-mt") == 0, grow = strcmp(argv[2], "fork-grow") == 0;
     int const unw = strcmp(argv[2], "fork-unwind") == 0;
+    if (strcmp(argv[2], "daemon") == 0 || strcmp(argv[2], "forkpty") == 0) {
+        /* glibc's daemon() and forkpty() fork (and daemon's parent _exits)
+         * with glibc's internal calls: both processes must be traced whole */
+        int done[2];
+        if (pipe(done) != 0) return 1;
+        pid_t const a = fork();
+        if (a == 0) {
+            close(done[0]);
+            tlog_open(argv[1], 0);
+            for (int i = 0; i < 10; i++) T_free(keep[i]);
+            void *mine[50];
+            for (int i = 0; i < 50; i++) mine[i] = T_malloc(3500 + (size_t)i);
+            if (argv[2][0] == 'd') {
+                expect(argv[1], "end 1 0\n"); /* daemon's parent: _exit(0) */
+                if (daemon(1, 0) != 0) _exit(2);
+            } else {
+                int master;
+                pid_t const c = forkpty(&master, NULL, NULL, NULL);
+                if (c < 0) _exit(2);
+                if (c > 0) { /* the parent: the child's terminal until it closes */
+                    close(done[1]);
+                    char buf[256];
+                    while (read(master, buf, sizeof buf) > 0) {}
+                    int st;
+                    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0) _exit(3);
+                    T_free(T_malloc(3700));
+                    expect(argv[1], "end 0 0\n");
+                    exit(0);
+                }
+                if (!isatty(0) || !isatty(1)) _exit(4);
+            }
+            /* the daemon, or forkpty's child: frees what its parent made */
+            tlog_open(argv[1], 0);
+            for (int i = 0; i < 50; i++) T_free(mine[i]);
+            for (int i = 0; i < 100; i++) T_free(T_malloc(3600 + (size_t)i));
+            expect(argv[1], "end 0 0\n");
+            exit(0); /* done[1] closes after the recorder's END */
+        }
+        close(done[1]);
+        int st;
+        if (a < 0 || waitpid(a, &st, 0) != a || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
+        char c;
+        while (read(done[0], &c, 1) > 0) {} /* the daemon's exit */
+        for (int i = 0; i < 10; i++) T_free(keep[i]);
+        expect(argv[1], "end 0 0\n");
+        return 0;
+    }
     if (strcmp(argv[2], "rawfork") == 0) {
         for (int round = 0; round < 3; round++) {
             long const pid = syscall(SYS_fork);
