@@ -361,9 +361,44 @@ static void post_exec_failed(int was) {
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 
+/* 1 if an exec of path cannot succeed because there is no such file: the
+ * trace is not ended for it. A program's own PATH search (Python's
+ * subprocess, shells) tries one exec per folder; each failed attempt ended
+ * the trace and began a new one (11 traces for one python3 exec). */
+static int no_such_file(const char *path) {
+    struct stat st;
+    int const e = errno;
+    int const missing = path && stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR);
+    errno = e;
+    return missing;
+}
+
+/* The same for execvp's search: file as execvpe would look for it. */
+static int not_on_path(const char *file) {
+    if (!file || !*file) return 1;
+    if (strchr(file, '/')) return no_such_file(file);
+    const char *path = getenv("PATH");
+    if (!path) path = "/bin:/usr/bin";
+    size_t const fl = strlen(file);
+    char buf[4096];
+    for (const char *p = path;; p++) {
+        const char *const end = strchrnul(p, ':');
+        size_t const dl = (size_t)(end - p);
+        if (dl + 1 + fl + 1 > sizeof buf) return 0; /* cannot tell: as before */
+        if (dl) memcpy(buf, p, dl);
+        size_t k = dl;
+        if (dl) buf[k++] = '/';
+        memcpy(buf + k, file, fl + 1);
+        if (!no_such_file(buf)) return 0;
+        if (!*end) return 1;
+        p = end;
+    }
+}
+
 EXPORT int execve(const char *p, char *const argv[], char *const envp[]) {
     static execve_fn real;
     if (!real) real = (execve_fn)rec_next("execve");
+    if (no_such_file(p)) return real(p, argv, envp);
     int const was = pre_exec(p);
     int const rc = real(p, argv, env_for_exec(envp));
     post_exec_failed(was);
@@ -375,6 +410,7 @@ EXPORT int execv(const char *p, char *const argv[]) { return execve(p, argv, env
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
     static execve_fn real;
     if (!real) real = (execve_fn)rec_next("execvpe");
+    if (not_on_path(file)) return real(file, argv, envp);
     int const was = pre_exec(file);
     int const rc = real(file, argv, env_for_exec(envp));
     post_exec_failed(was);
@@ -395,6 +431,7 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
 EXPORT int execveat(int dfd, const char *p, char *const argv[], char *const envp[], int flags) {
     static int (*real)(int, const char *, char *const[], char *const[], int);
     if (!real) real = rec_next("execveat");
+    if ((dfd == AT_FDCWD || p[0] == '/') && *p && no_such_file(p)) return real(dfd, p, argv, envp, flags);
     int const was = pre_exec(p);
     int const rc = real(dfd, p, argv, env_for_exec(envp), flags);
     post_exec_failed(was);

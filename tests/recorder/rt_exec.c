@@ -1,5 +1,7 @@
 /* rt_exec - exec of itself: the first image's trace ends with END exec, the
- * new image (same pid) writes its own trace. argv[2] = generation. */
+ * new image (same pid) writes its own trace. argv[2] = generation; with a
+ * third argument each image first tries execs of files that do not exist
+ * (as a PATH search does): they must not end its trace. */
 #include "tlog.h"
 
 int main(int argc, char **argv) {
@@ -14,6 +16,14 @@ int main(int argc, char **argv) {
         FILE *f = fopen(p, "w"); fputs("end 3 0\n", f); fclose(f);
         char g[8];
         snprintf(g, sizeof g, "%d", gen + 1);
+        if (argc > 3) { /* a program's own PATH search: attempts that fail first */
+            char *const none[] = { "rt_exec", NULL };
+            execve("/nonexistent-rt/rt_exec", none, environ);
+            execv("/usr/bin/nonexistent-rt-exec", none);
+            execvp("nonexistent-rt-exec", none);
+            execl(argv[0], argv[0], argv[1], g, argv[3], (char *)NULL);
+            return 1;
+        }
         execl(argv[0], argv[0], argv[1], g, (char *)NULL);
         return 1;
     }
