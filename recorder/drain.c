@@ -159,6 +159,7 @@ static const char *exe_name(void) {
  * line must still go where malloc-record expects them. A fork child keeps
  * its parent's copy; an exec'd image reads its own environment again. */
 static char env_out[PATH_MAX], env_log[PATH_MAX];
+static char env_replace[PATH_MAX]; /* the one file the first trace may replace */
 static int env_taken;
 static long env_time_res, env_level;
 
@@ -174,10 +175,22 @@ static void env_snapshot(void) {
     env_taken = 1;
     env_copy(env_out, sizeof env_out, "MALLOC_RECORD_OUT");
     env_copy(env_log, sizeof env_log, "MALLOC_RECORD_LOG");
+    /* malloc-record's -o FILE: the program it started replaces an existing
+     * FILE with its first trace, and only it (not a child, nor a later
+     * image of the same pid): the variable goes now, unseen by them */
+    env_copy(env_replace, sizeof env_replace, "MALLOC_RECORD_REPLACE");
+    if (getenv("MALLOC_RECORD_REPLACE")) unsetenv("MALLOC_RECORD_REPLACE");
     const char *tr = getenv("MALLOC_RECORD_TIME_RES");
     env_time_res = tr ? atol(tr) : 0;
     const char *zl = getenv("MALLOC_RECORD_LEVEL");
     env_level = zl ? atol(zl) : 0;
+    if (!rec_follow) { /* --no-follow: none of ours is left for the children */
+        static const char *const ours[] = { "MALLOC_RECORD_OUT", "MALLOC_RECORD_LOG", "MALLOC_RECORD_FOLLOW",
+                                            "MALLOC_RECORD_STACK_DEPTH", "MALLOC_RECORD_FREE_STACKS",
+                                            "MALLOC_RECORD_TIME_RES", "MALLOC_RECORD_LEVEL" };
+        for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+            if (getenv(ours[i])) unsetenv(ours[i]);
+    }
 }
 
 static int trace_created; /* the trace is a file open_trace created (not a device or fifo) */
@@ -216,6 +229,11 @@ static int open_trace(void) {
             tag[n] = 0;
             insert_tag(path, sizeof path, tag);
         }
+        if (attempt == 0 && env_replace[0] && !strcmp(path, env_replace)) {
+            struct stat st;
+            if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) unlink(path);
+        }
+        env_replace[0] = 0;
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         trace_created = fd >= 0;
         if (fd >= 0) return fd;
@@ -847,9 +865,40 @@ static void writer_failed(void) {
 /* Appends one line to malloc-record's log (MALLOC_RECORD_LOG), if any: the
  * file exists (malloc-record made it and removes it at the end, so a
  * process that outlives it writes nowhere). */
+static int log_fd = -1;           /* the log, opened at the trace's start */
+static dev_t log_dev;
+static ino_t log_ino;
+
+/* 1 if log_fd is still the log (the program may have closed the number or
+ * put a file of its own there). */
+static int log_fd_ok(void) {
+    struct stat st;
+    return log_fd >= 0 && fstat(log_fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
+}
+
+/* Opens the log once the trace has begun and keeps it: a program that
+ * drops its privileges (setuid) could not open malloc-record's log again
+ * by name at its end (it was then reported as killed). A fork child keeps
+ * its parent's if it is still the log. */
+static void log_keep(void) {
+    if (!*env_log || log_fd_ok()) return;
+    log_fd = -1;
+    int const fd = open(env_log, O_WRONLY | O_APPEND | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) return;
+    if (fstat(fd, &st) != 0) { close(fd); return; }
+    log_dev = st.st_dev;
+    log_ino = st.st_ino;
+    log_fd = rec_fd_park(fd);
+}
+
 static void log_write(const char *line, int n) {
     const char *lp = env_log;
     if (!*lp || n <= 0) return;
+    if (log_fd_ok()) {
+        if (__real_write(log_fd, line, (size_t)n) < 0) { /* best effort */ }
+        return;
+    }
     int fd = open(lp, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0 && errno == EMFILE) { /* the program used every number: one above its limit */
         struct rlimit rl, up;
@@ -886,6 +935,19 @@ static void log_start(void) {
     char line[PATH_MAX + 40];
     int const n = snprintf(line, sizeof line, "S\t%d\t%s\n", (int)getpid(), path);
     log_write(line, n < (int)sizeof line ? n : (int)sizeof line - 1);
+}
+
+/* A trace that could not begin: "F", pid, path, why (the process said so on
+ * stderr too; malloc-record must not report it as a trace, nor as a program
+ * that did not load the library). */
+static void log_failed(const char *why) {
+    if (!*env_log) return;
+    char line[PATH_MAX + 300];
+    int n = snprintf(line, sizeof line, "F\t%d\t%s\t%s", (int)getpid(), path, why);
+    if (n >= (int)sizeof line - 1) n = (int)sizeof line - 2;
+    for (int i = 0; i < n; i++) if (line[i] == '\n') line[i] = ' ';
+    line[n++] = '\n';
+    log_write(line, n);
 }
 
 /* ---- the thread --------------------------------------------------------- */
@@ -1027,9 +1089,12 @@ void rec_writer_start(int after_exec_failure) {
     int fd = open_trace();
     if (fd < 0) {
         char msg[PATH_MAX + 200];
+        int const e = errno;
         snprintf(msg, sizeof msg, "malloc-record: %s: cannot create the trace: %s; not recording\n", path,
-                 strerror(errno));
+                 strerror(e));
         rec_diag(msg);
+        snprintf(msg, sizeof msg, "cannot create the trace: %s", strerror(e));
+        log_failed(msg);
         atomic_store(&rec_on, 0);
         rec_t.guard = g;
         return;
@@ -1037,7 +1102,6 @@ void rec_writer_start(int after_exec_failure) {
     fd = rec_fd_park(fd);
     fd_tag = fd;
     atomic_store(&fd_now, fd);
-    log_start();
     tr_header_t h;
     char *mem = NULL;
     size_t cap = 0;
@@ -1062,6 +1126,7 @@ void rec_writer_start(int after_exec_failure) {
         char msg[PATH_MAX + 400];
         snprintf(msg, sizeof msg, "malloc-record: %s: %s; not recording\n", path, err.msg);
         rec_diag(msg);
+        log_failed(err.msg);
         atomic_store(&fd_now, -1); /* first: close() protects the trace fd */
         close(fd);
         fd_tag = -1;
@@ -1070,6 +1135,8 @@ void rec_writer_start(int after_exec_failure) {
         rec_t.guard = g;
         return;
     }
+    log_keep();
+    log_start(); /* a trace with its header: malloc-record may name it */
     /* the module map of start-up goes out now: a process killed by a signal
      * before the writer's first pass still symbolizes (the signal path may
      * not call dl_iterate_phdr) */
@@ -1090,6 +1157,7 @@ void rec_writer_start(int after_exec_failure) {
     if (!create || create(&thread, &attr, writer_main, NULL) != 0) {
         atomic_store(&rec_writer_running, 0);
         rec_diag("malloc-record: cannot start the writer thread; not recording\n");
+        log_failed("cannot start the writer thread");
         atomic_store(&rec_on, 0);
         tr_writer_close(w, NULL, NULL);
         w = NULL;

@@ -290,17 +290,31 @@ static const char *self_path(void) {
     return p;
 }
 
-/* --no-follow: a copy of envp without this library in LD_PRELOAD. */
+/* The settings malloc-record passes to the library (--no-follow leaves
+ * none of them to the exec'd program). */
+static int ours_env(const char *e) {
+    static const char *const names[] = { "MALLOC_RECORD_OUT=", "MALLOC_RECORD_LOG=", "MALLOC_RECORD_FOLLOW=",
+                                         "MALLOC_RECORD_STACK_DEPTH=", "MALLOC_RECORD_FREE_STACKS=",
+                                         "MALLOC_RECORD_TIME_RES=", "MALLOC_RECORD_LEVEL=",
+                                         "MALLOC_RECORD_REPLACE=" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strncmp(e, names[i], strlen(names[i]))) return 1;
+    return 0;
+}
+
+/* --no-follow: a copy of envp without this library in LD_PRELOAD (nor an
+ * LD_PRELOAD left empty) and without the recorder's settings. */
 static char *const *env_for_exec(char *const envp[]) {
     if (rec_follow || !envp) return envp;
     size_t n = 0;
     int has = 0;
-    while (envp[n]) { if (strncmp(envp[n], "LD_PRELOAD=", 11) == 0) has = 1; n++; }
+    while (envp[n]) { if (strncmp(envp[n], "LD_PRELOAD=", 11) == 0 || ours_env(envp[n])) has = 1; n++; }
     if (!has) return envp;
     char **out = rec_mem_alloc(NULL, (n + 1) * sizeof(char *));
     if (!out) return envp;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        if (ours_env(envp[i])) continue;
         if (strncmp(envp[i], "LD_PRELOAD=", 11) != 0) { out[k++] = envp[i]; continue; }
         size_t const len = strlen(envp[i]);
         char *s = rec_mem_alloc(NULL, len + 1);
@@ -323,7 +337,7 @@ static char *const *env_for_exec(char *const envp[]) {
             p = e;
         }
         *o = 0;
-        out[k++] = s;
+        if (o != s + 11) out[k++] = s;
     }
     out[k] = NULL;
     (void)self_path;

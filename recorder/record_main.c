@@ -145,9 +145,12 @@ typedef struct {
     char path[PATH_MAX];
 } started_t;
 
-static int report(const char *log, pid_t root, const char *root_path) {
+/* What the log says of the program's own process. */
+enum { ROOT_NOTHING = 0, ROOT_LINE = 1 };
+
+static int report(const char *log, pid_t root, const char *root_path, int quiet) {
     FILE *f = fopen(log, "r");
-    int n = 0, root_seen = 0;
+    int n = 0, root_seen = 0, root_any = 0;
     unsigned long long tev = 0, tbytes = 0;
     char line[PATH_MAX + 256];
     started_t *st = NULL;
@@ -156,7 +159,16 @@ static int report(const char *log, pid_t root, const char *root_path) {
         int pid, reason, status;
         unsigned long long ev, dropped, bytes;
         char path[PATH_MAX];
+        char why[512];
+        if (sscanf(line, "F\t%d\t%4095[^\t]\t%511[^\n]", &pid, path, why) == 3) {
+            if (pid == root) root_any = 1;
+            for (size_t k = 0; k < nst; k++)
+                if (st[k].pid == pid && !strcmp(st[k].path, path)) st[k].ended = 1;
+            if (!quiet) fprintf(stderr, "malloc-record: pid %d wrote no trace: %s: %s\n", pid, path, why);
+            continue;
+        }
         if (sscanf(line, "S\t%d\t%4095[^\n]", &pid, path) == 2) {
+            if (pid == root) root_any = 1;
             if (nst == cap) {
                 started_t *g = realloc(st, (cap = cap ? 2 * cap : 16) * sizeof *st);
                 if (!g) { cap = nst; continue; }
@@ -174,9 +186,10 @@ static int report(const char *log, pid_t root, const char *root_path) {
         for (size_t k = 0; k < nst; k++)
             if (st[k].pid == pid && !strcmp(st[k].path, path)) st[k].ended = 1;
         n++;
-        if (pid == root) root_seen = 1;
+        if (pid == root) root_seen = root_any = 1;
         tev += ev;
         tbytes += bytes;
+        if (quiet) continue;
         char hb[32];
         human(hb, sizeof hb, (double)bytes);
         const char *rn = reason >= 0 && reason <= 5 ? reason_name[reason] : "?";
@@ -185,21 +198,49 @@ static int report(const char *log, pid_t root, const char *root_path) {
                 bytes, hb, ev ? (double)bytes / (double)ev : 0.0, dropped);
     }
     if (f) fclose(f);
-    for (size_t k = 0; k < nst; k++)
-        if (!st[k].ended && !(st[k].pid == root && !root_seen))
+    int root_cut = 0; /* the root's trace began and has no summary */
+    for (size_t k = 0; k < nst; k++) {
+        if (st[k].ended) continue;
+        if (st[k].pid == root && !root_seen) {
+            if (!root_cut) {
+                root_cut = 1;
+                if (!quiet)
+                    fprintf(stderr, "malloc-record: pid %d left no summary (killed?); its trace is %s (cut short)\n",
+                            (int)root, st[k].path);
+            }
+            continue;
+        }
+        if (!quiet)
             fprintf(stderr, "malloc-record: pid %d had not ended when the program did (still running, or killed): "
                             "its trace is %s\n", (int)st[k].pid, st[k].path);
+    }
     free(st);
-    struct stat sb;
-    if (!root_seen && stat(root_path, &sb) != 0)
+    (void)root_path;
+    if (!root_any && !quiet)
         fprintf(stderr, "malloc-record: pid %d wrote no trace: the program did not load libmalloc-record.so "
                         "(a static binary, or LD_PRELOAD dropped or ignored, as for a setuid program)\n", (int)root);
-    else if (!root_seen)
-        fprintf(stderr, "malloc-record: pid %d left no summary (killed?); its trace is %s (cut short)\n", (int)root,
-                root_path);
-    if (n > 1)
+    if (n > 1 && !quiet)
         fprintf(stderr, "malloc-record: %d traces, %llu events, %llu bytes in all\n", n, tev, tbytes);
-    return n;
+    return root_any ? ROOT_LINE : ROOT_NOTHING;
+}
+
+/* The program stopped itself (SIGTSTP, SIGSTOP from its own code or another
+ * process; the terminal's Ctrl-Z stops the whole group, malloc-record too):
+ * malloc-record stops as well, so that the shell sees the job stopped, and
+ * passes SIGCONT on when it is resumed. 1 if it stopped. */
+static int follow_stop(pid_t pid) {
+    char p[64], buf[512];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    size_t const k = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[k] = 0;
+    const char *q = strrchr(buf, ')');
+    if (!q || q[1] != ' ' || (q[2] != 'T')) return 0; /* resumed already (fg after Ctrl-Z) */
+    kill(getpid(), SIGSTOP);
+    kill(pid, SIGCONT); /* resumed: the program too */
+    return 1;
 }
 
 int main(int argc, char **argv) {
@@ -224,13 +265,17 @@ int main(int argc, char **argv) {
                         v ? v : "");
                 return 2;
             }
-        } else if (strcmp(a, "--time-res") == 0 || strcmp(a, "--level") == 0) {
-            const char *v = ++i < argc ? argv[i] : "";
+        } else if (strncmp(a, "--output=", 9) == 0) {
+            out = a + 9;
+        } else if (strcmp(a, "--time-res") == 0 || strcmp(a, "--level") == 0 || strncmp(a, "--time-res=", 11) == 0 ||
+                   strncmp(a, "--level=", 8) == 0) {
+            int const lvl = a[2] == 'l';
+            const char *const eq = strchr(a, '=');
+            const char *v = eq ? eq + 1 : ++i < argc ? argv[i] : "";
             char *end;
             long const n = strtol(v, &end, 10);
-            int const lvl = a[2] == 'l';
             if (!*v || *end || n < 1 || (lvl && n > 19) || n > 1000000000) {
-                fprintf(stderr, "malloc-record: %s: expected %s, got '%s'\n", a,
+                fprintf(stderr, "malloc-record: %s: expected %s, got '%s'\n", lvl ? "--level" : "--time-res",
                         lvl ? "a level from 1 to 19" : "nanoseconds from 1 to 1000000000", v);
                 return 2;
             }
@@ -248,14 +293,12 @@ int main(int argc, char **argv) {
             printf("malloc-record %s\n", MS_VERSION);
             return 0;
         } else {
-            fprintf(stderr, "malloc-record: unknown option '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "malloc-record: unknown option '%s' (see --help)\n", a);
             return 2;
         }
     }
     if (i >= argc) {
-        fprintf(stderr, "malloc-record: no PROGRAM given\n");
-        usage(stderr);
+        fprintf(stderr, "malloc-record: no PROGRAM given (see --help)\n");
         return 2;
     }
     char lib[PATH_MAX];
@@ -270,17 +313,22 @@ int main(int argc, char **argv) {
         const char *base = strrchr(argv[i], '/');
         base = base ? base + 1 : argv[i];
         snprintf(pat, sizeof pat, "%s.%%p.trace.zst", base);
+    } else if (strlen(out) >= sizeof pat) {
+        fprintf(stderr, "malloc-record: -o: path too long (%zu bytes, at most %d)\n", strlen(out), PATH_MAX - 1);
+        return 2;
     } else {
         snprintf(pat, sizeof pat, "%s", out);
     }
     if (!*pat) { fprintf(stderr, "malloc-record: -o: empty file name\n"); return 2; }
     if (pat[0] != '/') {
         char cwd[PATH_MAX], tmp[2 * PATH_MAX + 2];
-        if (getcwd(cwd, sizeof cwd)) {
-            snprintf(tmp, sizeof tmp, "%s/%s", cwd, pat);
-            if (strlen(tmp) >= sizeof pat) { fprintf(stderr, "malloc-record: -o: path too long\n"); return 2; }
-            memcpy(pat, tmp, strlen(tmp) + 1);
+        if (!getcwd(cwd, sizeof cwd)) {
+            fprintf(stderr, "malloc-record: %s: cannot tell the current folder: %s\n", pat, strerror(errno));
+            return 2;
         }
+        snprintf(tmp, sizeof tmp, "%s/%s", cwd, pat);
+        if (strlen(tmp) >= sizeof pat) { fprintf(stderr, "malloc-record: -o: path too long\n"); return 2; }
+        memcpy(pat, tmp, strlen(tmp) + 1);
     }
     /* a trace that cannot be written is known before the program runs */
     {
@@ -305,12 +353,22 @@ int main(int argc, char **argv) {
         close(pfd);
         unlink(probe);
     }
+    /* the log of the traced processes' summary lines: in TMPDIR, else /tmp */
     char log[PATH_MAX];
     const char *tmpdir = getenv("TMPDIR");
-    snprintf(log, sizeof log, "%s/malloc-record.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int lfd = mkstemp(log);
-    if (lfd < 0) log[0] = 0;
-    else close(lfd);
+    int lfd = -1, lerr = 0;
+    for (int k = tmpdir && *tmpdir ? 0 : 1; k < 2 && lfd < 0; k++) {
+        snprintf(log, sizeof log, "%s/malloc-record.XXXXXX", k == 0 ? tmpdir : "/tmp");
+        lfd = mkstemp(log);
+        if (lfd < 0 && !lerr) lerr = errno;
+    }
+    if (lfd < 0) {
+        fprintf(stderr, "malloc-record: cannot create a log in %s: %s; no summary will be printed\n",
+                tmpdir && *tmpdir ? tmpdir : "/tmp", strerror(lerr));
+        log[0] = 0;
+    } else {
+        close(lfd);
+    }
 
     const char *old = getenv("LD_PRELOAD");
     char pre[2 * PATH_MAX];
@@ -334,17 +392,27 @@ int main(int argc, char **argv) {
     sigemptyset(&fwd);
     for (size_t k = 0; k < NFWD; k++) sigaddset(&fwd, forwarded[k]);
     sigprocmask(SIG_BLOCK, &fwd, &mask0);
+    /* an ignored SIGCHLD (inherited) would make waitpid fail: default here,
+     * and the program gets it as it was */
+    struct sigaction chld0, dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &dfl, &chld0);
     pid_t const pid = fork();
     if (pid < 0) {
         fprintf(stderr, "malloc-record: fork: %s\n", strerror(errno));
+        if (log[0]) unlink(log);
         return 2;
     }
     if (pid == 0) {
+        sigaction(SIGCHLD, &chld0, NULL);
         sigprocmask(SIG_SETMASK, &mask0, NULL);
+        /* -o FILE overwrites, but only once the program has started: its
+         * first trace replaces FILE (drain.c), a program that cannot be
+         * run leaves it as it was */
         char root[PATH_MAX];
         expand(root, sizeof root, pat, getpid());
-        struct stat st;
-        if (stat(root, &st) == 0 && S_ISREG(st.st_mode)) unlink(root); /* -o FILE overwrites */
+        setenv("MALLOC_RECORD_REPLACE", root, 1);
         execvp(argv[i], argv + i);
         int const e = errno;
         fprintf(stderr, "malloc-record: %s: %s\n", argv[i], strerror(e));
@@ -358,16 +426,42 @@ int main(int argc, char **argv) {
     sigfillset(&sa.sa_mask);
     for (size_t k = 0; k < NFWD; k++) sigaction(forwarded[k], &sa, NULL);
     sigprocmask(SIG_SETMASK, &mask0, NULL);
+    /* the summary goes to stderr, which may be a closed pipe by now: an
+     * error there must not turn the program's status into 141 */
+    signal(SIGPIPE, SIG_IGN);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) { fprintf(stderr, "malloc-record: waitpid: %s\n", strerror(errno)); return 2; }
-        if (release_held(pid, &status)) break;
+    for (;;) {
+        pid_t const r = waitpid(pid, &status, WUNTRACED);
+        if (r < 0) {
+            if (errno != EINTR) {
+                fprintf(stderr, "malloc-record: waitpid: %s\n", strerror(errno));
+                if (log[0]) unlink(log);
+                return 2;
+            }
+            if (release_held(pid, &status)) break;
+            continue;
+        }
+        if (WIFSTOPPED(status)) {
+            follow_stop(pid);
+            continue;
+        }
+        break;
     }
     char root[PATH_MAX];
     expand(root, sizeof root, pat, pid);
     int const code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-    int const exec_failed = WIFEXITED(status) && (code == 127 || code == 126) && access(root, F_OK) != 0;
-    if (!quiet && log[0] && !exec_failed) report(log, pid, root);
-    if (log[0]) unlink(log);
+    int const maybe_exec_failed = WIFEXITED(status) && (code == 127 || code == 126);
+    if (log[0]) {
+        /* no line of the program's process and 126/127: the exec failed, and
+         * the child said why already */
+        FILE *const probe = maybe_exec_failed ? fopen(log, "r") : NULL;
+        int empty = 0;
+        if (probe) {
+            empty = fgetc(probe) == EOF;
+            fclose(probe);
+        }
+        if (!empty) report(log, pid, root, quiet);
+        unlink(log);
+    }
     return code;
 }

@@ -476,6 +476,7 @@ static void strip_preload(void) {
         s = e;
     }
     *w = 0;
+    if (!*v) unsetenv("LD_PRELOAD"); /* not an empty LD_PRELOAD= for the children */
 }
 
 void rec_core_init(void) {

@@ -44,6 +44,17 @@
 #   outlived  a shell whose background child outlives it: malloc-record names
 #             the child's trace as not ended (it printed nothing of it), and
 #             once the child is done its trace is complete
+#   cli      malloc-record's own behaviour (a user walkthrough): -o FILE
+#             left as it was when the program cannot run, replaced once it
+#             runs; a closed stderr pipe does not replace the program's status
+#             (141); an inherited ignored SIGCHLD (status kept, and the
+#             program still inherits it); a program that stops itself stops
+#             malloc-record too (the shell sees the job stopped) and is
+#             resumed with it; an unusable TMPDIR falls back to /tmp; a
+#             program that drops its privileges keeps its summary; --no-follow
+#             leaves no setting of ours to the children; a trace that cannot
+#             be created is said so (not "did not load"); --opt=value forms;
+#             one-line usage errors; no log left behind
 #   gconv_unload  a module glibc's iconv unloads itself, then one of the same
 #             layout and other CFA rules at its address (LOOP: rt_gconv,
 #             GCONV_PATH set): the second one's stack is thread_main;run;helper
@@ -161,6 +172,58 @@ signals)
   "$rec" -q -o "$dir/d.zst" perl -e 'kill "USR1", getppid(); sleep 1; print "alive\n"' > d.out; rc=$?
   [ "$rc" = 0 ] && [ "$(cat d.out)" = alive ] || fail "the program signalling its parent: exit $rc, output '$(cat d.out)'"
   echo "signals: kill in group, setsid, timeout and the program's own all right"
+  ;;
+cli)
+  mkdir tmp; export TMPDIR="$dir/tmp"
+  echo precious > t.zst
+  "$rec" -o t.zst nosuch-program-rt 2> err.txt; rc=$?
+  [ "$rc" = 127 ] && [ "$(cat t.zst)" = precious ] || fail "a program that cannot run: status $rc, t.zst $(head -c 20 t.zst)"
+  "$rec" -o t.zst -- "$loop" 1000 > /dev/null 2> err.txt || fail "loop: $(cat err.txt)"
+  "$check" t.zst /dev/null > /dev/null || fail "t.zst was not replaced by a trace"
+  [ "$(ls | grep -c '^t\.')" = 1 ] || fail "-o FILE twice: $(ls)"
+  # the summary to a pipe that closed before the program ended
+  ( "$rec" -o p.zst sh -c 'echo one; sleep 0.3; exit 3' 2>&1; echo $? > rc.txt ) | head -1 > /dev/null
+  [ "$(cat rc.txt)" = 3 ] || fail "stderr a closed pipe: status $(cat rc.txt), not the program's 3"
+  # SIGCHLD ignored by the caller
+  perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$rec" -q -o c.zst sh -c 'exit 5' 2> err.txt; rc=$?
+  [ "$rc" = 5 ] || fail "SIGCHLD ignored: status $rc: $(cat err.txt)"
+  want=$(perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' grep SigIgn /proc/self/status)
+  got=$(perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV' "$rec" -q -o c.zst grep SigIgn /proc/self/status)
+  [ "$got" = "$want" ] || fail "SIGCHLD ignored: the program's dispositions '$got', untraced '$want'"
+  # a program that stops itself
+  "$rec" -q -o s.zst perl -e 'kill "STOP", $$; print "resumed\n"; exit 6' > s.out 2>&1 & rp=$!
+  st=""
+  for i in $(seq 100); do st=$(awk '{print $3}' /proc/$rp/stat 2>/dev/null); [ "$st" = T ] && break; sleep 0.05; done
+  if [ "$st" != T ]; then pkill -KILL -P $rp; kill -KILL $rp; fail "the program stopped itself, malloc-record did not stop"; fi
+  kill -CONT $rp; wait $rp; rc=$?
+  [ "$rc" = 6 ] && [ "$(cat s.out)" = resumed ] || fail "stop and resume: status $rc, output $(cat s.out)"
+  # an unusable TMPDIR
+  TMPDIR=/nonexistent-rt "$rec" -o x.zst true 2> err.txt || fail "TMPDIR unusable: $(cat err.txt)"
+  grep -q "trace written to" err.txt || fail "TMPDIR unusable: no summary: $(cat err.txt)"
+  # privileges dropped
+  if [ "$(id -u)" = 0 ]; then
+    "$rec" -o u.zst perl -e '$( = $) = 65534; $< = $> = 65534; my @a = map { "x" x $_ } 1..100; exit 0' 2> err.txt \
+      || fail "setuid: $(cat err.txt)"
+    grep -q "trace written to $dir/u.zst" err.txt && ! grep -q "no summary" err.txt || fail "setuid: $(cat err.txt)"
+  fi
+  # --no-follow: none of our settings for the children
+  env -u LD_PRELOAD "$rec" -q --no-follow -o n.zst sh -c 'env; sh -c env' > env.txt || fail "--no-follow"
+  ! grep -q -e MALLOC_RECORD -e '^LD_PRELOAD=' env.txt || fail "--no-follow left: $(grep -e MALLOC_RECORD -e LD_PRELOAD env.txt)"
+  # a trace that cannot be created (a name over 255 bytes; its folder is fine)
+  long="$dir/$(printf 'a%.0s' $(seq 300)).zst"
+  "$rec" -o "$long" sh -c 'exit 4' 2> err.txt; rc=$?
+  [ "$rc" = 4 ] || fail "long name: status $rc"
+  grep -q "wrote no trace: $long: cannot create the trace: File name too long" err.txt && ! grep -q "did not load" err.txt \
+    || fail "long name: $(cat err.txt)"
+  # options
+  "$rec" --level=5 --time-res=100 --output=o.zst --stack-depth=4 true 2> err.txt || fail "--opt=value: $(cat err.txt)"
+  "$check" o.zst /dev/null > /dev/null || fail "--opt=value: no trace"
+  "$rec" --bogus true 2> err.txt; rc=$?
+  [ "$rc" = 2 ] && [ "$(cat err.txt)" = "malloc-record: unknown option '--bogus' (see --help)" ] || fail "unknown option: $rc $(cat err.txt)"
+  "$rec" 2> err.txt; rc=$?
+  [ "$rc" = 2 ] && [ "$(cat err.txt)" = "malloc-record: no PROGRAM given (see --help)" ] || fail "no program: $rc $(cat err.txt)"
+  [ -z "$(ls tmp)" ] || fail "logs left behind: $(ls tmp)"
+  echo "cli ok"
   ;;
 nofollow)
   "$rec" --no-follow -o "$dir/t.%p.zst" -- sh -c 'ls / > /dev/null; sh -c true; exit 3' 2> err.txt; rc=$?
