@@ -883,6 +883,12 @@ static int log_fd_ok(void) {
 static void log_keep(void) {
     if (!*env_log || log_fd_ok()) return;
     log_fd = -1;
+    /* only above the program's soft limit: a number below it is one the
+     * program may count on (the trace's fd is the one the recorder needs) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+        (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= 1024 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= rl.rlim_cur))
+        return;
     int const fd = open(env_log, O_WRONLY | O_APPEND | O_CLOEXEC);
     struct stat st;
     if (fd < 0) return;
