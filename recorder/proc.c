@@ -38,6 +38,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <pty.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -558,6 +559,49 @@ static void on_fatal(int sig, siginfo_t *si, void *uc) {
     errno = e;
 }
 
+/* ---- an alternate signal stack ----------------------------------------
+ * A stack overflow raises SIGSEGV where there is no stack left for a
+ * handler: without an alternate stack the kernel kills the process and the
+ * trace ends as after SIGKILL (its last ~100 ms lost, no END). So a thread
+ * that has none gets one when its ring is attached, while the recorder's
+ * SIGSEGV handler is installed: 256 KiB (reserved, touched only if used)
+ * above a guard page, kept with the ring for the next thread (a ring is
+ * recycled once its thread is gone). The program does not see it:
+ * sigaltstack says SS_DISABLE while it is the one in place, and a stack of
+ * the program's own replaces it. */
+#define ALT_SIZE (256u * 1024)
+
+void rec_altstack_give(rec_ring_t *r) {
+    if (!atomic_load(&ours[SIGSEGV])) return;
+    stack_t cur;
+    if (syscall(SYS_sigaltstack, NULL, &cur) != 0 || !(cur.ss_flags & SS_DISABLE)) return;
+    if (!r->alt) {
+        long const pg = sysconf(_SC_PAGESIZE);
+        char *const m = mmap(NULL, ALT_SIZE + (size_t)pg, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED) return;
+        if (mprotect(m, (size_t)pg, PROT_NONE) != 0) { munmap(m, ALT_SIZE + (size_t)pg); return; }
+        r->alt = m + pg;
+    }
+    stack_t ss = { .ss_sp = r->alt, .ss_flags = 0, .ss_size = ALT_SIZE };
+    syscall(SYS_sigaltstack, &ss, NULL);
+}
+
+EXPORT int sigaltstack(const stack_t *ss, stack_t *old) {
+    stack_t cur;
+    if (syscall(SYS_sigaltstack, ss, old ? &cur : NULL) != 0) return -1;
+    if (old) {
+        rec_ring_t *const r = rec_t.ring;
+        if (r && r->alt && cur.ss_sp == r->alt && !(cur.ss_flags & (SS_ONSTACK | SS_DISABLE))) {
+            cur.ss_sp = NULL;
+            cur.ss_size = 0;
+            cur.ss_flags = SS_DISABLE;
+        }
+        *old = cur;
+    }
+    return 0;
+}
+
 static int is_fatal(int sig) {
     for (size_t i = 0; i < sizeof fatal_sigs / sizeof *fatal_sigs; i++)
         if (fatal_sigs[i] == sig) return 1;
@@ -807,6 +851,7 @@ __attribute__((constructor(101))) static void rec_ctor(void) {
     rec_stack_bounds_init();
     on_exit_ok = on_exit(on_exit_final, NULL) == 0;
     rec_signals_init();
+    if (rec_t.ring) rec_altstack_give(rec_t.ring); /* attached before the handlers went in */
     rec_writer_start(0);
 }
 

@@ -96,7 +96,8 @@ typedef struct rec_ring_s {
      * until the writer drained them and unmapped it (then NULL) */
     _Atomic(rec_ev_t *) old_ev;
     uint64_t switch_at;
-    char pad2[64 - 48];
+    void *alt;             /* the thread's alternate signal stack (proc.c), kept for the next */
+    char pad2[64 - 56];
     /* producer: the last stack unwound, to skip the table on a repeat */
     uint32_t last_n, last_id;
     uint64_t last_pcs[REC_MAX_DEPTH];
@@ -177,6 +178,10 @@ static inline uint64_t rec_now(void);
 /* The calling thread's ring, attaching one (mmap or recycled) on first use.
  * NULL if none could be had. */
 REC_HIDDEN rec_ring_t *rec_ring_attach(rec_tls_t *t);
+/* Gives the calling thread, attached to r, an alternate signal stack if it
+ * has none (proc.c), so that the fatal-signal handler runs after a stack
+ * overflow. */
+REC_HIDDEN void rec_altstack_give(rec_ring_t *r);
 /* Waits for room (the ring is full): 0 = room now, -1 = the event is dropped. */
 REC_HIDDEN int rec_ring_wait(rec_ring_t *r);
 /* Wakes the writer early (ring half full, or a final flush). */

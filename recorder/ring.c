@@ -103,6 +103,7 @@ rec_ring_t *rec_ring_attach(rec_tls_t *t) {
         r->sc_misses = 0;
         atomic_store(&r->busy, 0);
         t->ring = r;
+        rec_altstack_give(r);
         key_init();
         if (atomic_load(&key_state) == 2) pthread_setspecific(ring_key, r);
     }

@@ -5,7 +5,12 @@
  * main-pthread-exit (main calls pthread_exit while a thread still
  * allocates: the process ends with status 0 when that thread returns, its
  * atexit handlers run with main's signal mask) |
- * main-pthread-exit-alone (main calls pthread_exit with no other thread). */
+ * main-pthread-exit-alone (main calls pthread_exit with no other thread) |
+ * overflow | overflow-thread (a recursion that allocates until the stack
+ * overflows, in main or in a thread: the recorder's handler runs on the
+ * alternate stack it gave the thread, and the trace ends with SIGSEGV) |
+ * altstack (the program sees no alternate stack of the recorder's, in main
+ * and in a thread, and one of its own replaces it). */
 #include <pthread.h>
 #include <signal.h>
 #include "tlog.h"
@@ -40,6 +45,32 @@ static void mask_check(void) {
     if (sigismember(&s, SIGTERM)) _exit(12);
 }
 
+static volatile unsigned long depth;
+static void deep(void) { /* ~4 KiB a frame, an allocation in each */
+    volatile char pad[4000];
+    pad[0] = (char)depth;
+    void *volatile p = malloc(24 + (depth & 63));
+    depth++;
+    if (depth < ~0ul) deep(); /* until the stack runs out */
+    free(p);
+    pad[1] = pad[0];
+}
+static void *deep_thread(void *arg) { deep(); return arg; }
+
+/* 0 if the program sees no alternate stack, then its own once set */
+static int altstack_check(void) {
+    stack_t old;
+    if (sigaltstack(NULL, &old) != 0 || !(old.ss_flags & SS_DISABLE)) return 1;
+    static char mine[2][65536];
+    static int k;
+    stack_t ss = { .ss_sp = mine[k], .ss_flags = 0, .ss_size = sizeof mine[k] };
+    k++;
+    if (sigaltstack(&ss, &old) != 0 || !(old.ss_flags & SS_DISABLE)) return 2;
+    if (sigaltstack(NULL, &old) != 0 || old.ss_sp != ss.ss_sp || old.ss_size != ss.ss_size) return 3;
+    return 0;
+}
+static void *altstack_thread(void *arg) { (void)arg; T_free(T_malloc(3820)); return (void *)(uintptr_t)altstack_check(); }
+
 static volatile sig_atomic_t got;
 static void on_int(int s) { (void)s; got = 1; }
 
@@ -56,6 +87,22 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "_exit")) { expect("end 1 6\n"); _exit(6); }
     if (!strcmp(m, "abort")) { expect("end 2 6\n"); abort(); }
     if (!strcmp(m, "segv")) { expect("end 2 11\n"); *(volatile int *)(uintptr_t)8 = 1; }
+    if (!strcmp(m, "overflow")) { expect("end 2 11\n"); deep(); }
+    if (!strcmp(m, "overflow-thread")) {
+        expect("end 2 11\nthreads 1\n");
+        pthread_t t;
+        pthread_create(&t, NULL, deep_thread, NULL);
+        pthread_join(t, NULL);
+    }
+    if (!strcmp(m, "altstack")) {
+        expect("end 0 0\nthreads 1\n");
+        if (altstack_check()) return 20 + altstack_check();
+        pthread_t t;
+        void *r;
+        pthread_create(&t, NULL, altstack_thread, NULL);
+        pthread_join(t, &r);
+        return r ? 30 + (int)(uintptr_t)r : 0;
+    }
     if (!strcmp(m, "kill")) { expect("end 2 15\n"); kill(getpid(), SIGTERM); pause(); }
     if (!strcmp(m, "sigkill")) { /* no END, but everything older than ~100 ms is in */
         expect("noend\n");
