@@ -56,9 +56,11 @@ static int finish_read(tr_reader_t *r, int rc) {
         fprintf(stderr, "%s: %s: %s\n", prog, tr_reader_path(r), tr_reader_error(r)->msg);
         return tr_reader_error(r)->code == TR_E_TRUNCATED ? 3 : 1;
     }
-    if (!tr_reader_end(r))
-        fprintf(stderr, "%s: %s: warning: no END record: the process was killed or the trace is "
-                        "still being written; every complete event was read\n", prog, tr_reader_path(r));
+    char why[256];
+    if (tr_reader_incomplete(r, why, sizeof why)) { /* as malloc-sim and malloc-replay say it, with 3 */
+        fprintf(stderr, "%s: %s: %s; every complete event was read\n", prog, tr_reader_path(r), why);
+        return 3;
+    }
     return 0;
 }
 
@@ -210,7 +212,19 @@ static int cmd_info(int argc, char **argv) {
     printf("final live:   %s in %" PRIu64 " objects\n", b2, lf.objects);
     if (lf.unknown_frees)
         printf("unknown frees: %" PRIu64 " (pointers not allocated in this trace)\n", lf.unknown_frees);
-    printf("stacks:       %u unique, %zu modules\n", tr_reader_stack_count(r), tr_reader_module_count(r));
+    uint32_t nstk = 0; /* ids are not dense: a fork child's go on from its parent's */
+    for (uint32_t id = 1, top = tr_reader_stack_count(r); id && id <= top; id++) {
+        const uint64_t *pcs;
+        nstk += tr_reader_stack(r, id, &pcs) > 0;
+    }
+    size_t nmod = 0, nunl = 0;
+    for (size_t i = 0; i < tr_reader_module_count(r); i++) {
+        if (tr_reader_module(r, i)->flags & TR_MODULE_UNLOADED) nunl++;
+        else nmod++;
+    }
+    printf("stacks:       %u unique, %zu modules", nstk, nmod);
+    if (nunl) printf(" (%zu unloads)", nunl);
+    printf("\n");
     printf("\n%-16s %12s\n", "operation", "count");
     for (int op = TR_OP_FIRST; op <= TR_OP_LAST; op++)
         if (ops[op]) printf("%-16s %12" PRIu64 "\n", tr_op_name(op), ops[op]);

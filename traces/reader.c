@@ -333,9 +333,13 @@ static uint64_t uvar_long(tr_cursor_t *c) { /* 9 or 10 bytes */
     uint64_t v = 0;
     for (unsigned i = 0; i < 10; i++) {
         v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (p[i] < 0x80) { c->p = p + i + 1; return v; }
+        if (p[i] < 0x80) {
+            if (i == 9 && p[i] > 1) break; /* bits past 64 */
+            c->p = p + i + 1;
+            return v;
+        }
     }
-    c->p = c->end + 1; /* too long: fails the final check */
+    c->p = c->end + 1; /* too long or too big: fails the final check */
     return 0;
 }
 
@@ -401,7 +405,7 @@ static int read_event(tr_reader_t *r, uint8_t op, tr_cursor_t *c, tr_event_t *ev
         if (op == TR_OP_REALLOCARRAY) ev->c = uvar(c);
         ev->ret = get_ptr(c, s);
         uint64_t const d = uvar(c);
-        if (d > ev->seq) return r_fail(r, TR_E_CORRUPT, "%s release seq before 0", tr_op_name(op));
+        if (d >= ev->seq) return r_fail(r, TR_E_CORRUPT, "%s release seq before 1", tr_op_name(op));
         ev->release_seq = ev->seq - d;
         break;
     }

@@ -35,9 +35,12 @@ static inline uint64_t tr_get_varint(tr_cursor_t *c) {
         if (c->p >= c->end) { c->bad = 1; return 0; }
         uint8_t const b = *c->p++;
         v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) return v;
+        if (!(b & 0x80)) {
+            if (shift == 63 && b > 1) break; /* a 10th byte with bits past 64 */
+            return v;
+        }
     }
-    c->bad = 1; /* more than 10 bytes */
+    c->bad = 1; /* more than 10 bytes, or more than 64 bits */
     return 0;
 }
 
@@ -58,7 +61,11 @@ static inline size_t tr_peek_varint(const uint8_t *p, size_t avail, uint64_t *ou
     uint64_t v = 0;
     for (size_t i = 0; i < avail && i < 10; i++) {
         v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80)) { *out = v; return i + 1; }
+        if (!(p[i] & 0x80)) {
+            if (i == 9 && p[i] > 1) return 0; /* more than 64 bits: not a varint */
+            *out = v;
+            return i + 1;
+        }
     }
     return 0;
 }
