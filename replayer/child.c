@@ -173,7 +173,9 @@ static void *lane_main(void *arg) {
     const char *base = (const char *)lr->plan;
     const rp_op_t *ops = (const rp_op_t *)(base + lr->lane->ops_off);
     const uint64_t *ext = (const uint64_t *)(base + lr->lane->ext_off);
-    const uint64_t *times = lr->lane->t_off ? (const uint64_t *)(base + lr->lane->t_off) : NULL;
+    /* the recorded times: followed only with --pace (they were followed
+     * always, so every threads run took the recorded time) */
+    const uint64_t *times = lr->e->pace && lr->lane->t_off ? (const uint64_t *)(base + lr->lane->t_off) : NULL;
     size_t nb_off = 0;
     while (!__atomic_load_n(lr->go, __ATOMIC_ACQUIRE)) /* sleep, not spin: lanes may outnumber cores */
         syscall(SYS_futex, lr->go, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
@@ -305,7 +307,7 @@ int rp_child_main(const rp_child_args_t *a) {
     }
     uint64_t const page = e.page;
     r->baseline_rss = rp_proc_statm(1) * page;
-    uint64_t null_fail = 0, excluded = 0;
+    uint64_t null_fail = 0, excluded = 0, excluded_cpu = 0;
     rss_t rs = { open("/proc/self/statm", O_RDONLY | O_CLOEXEC), page, 0 };
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
@@ -335,10 +337,11 @@ int rp_child_main(const rp_child_args_t *a) {
                 next_rss += every;
             }
             if (done == next_cp) {
-                uint64_t const x0 = clock_ns(CLOCK_MONOTONIC);
+                uint64_t const x0 = clock_ns(CLOCK_MONOTONIC), xc0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
                 if (a->csv_fd >= 0) csv_row(r, a->csv_fd, done, 0);
                 next_cp = r->csv_errno ? UINT64_MAX : next_cp + cp; /* no more rows after a write error */
                 excluded += clock_ns(CLOCK_MONOTONIC) - x0;
+                excluded_cpu += clock_ns(CLOCK_PROCESS_CPUTIME_ID) - xc0; /* out of the CPU time too */
             }
         }
     } else {
@@ -355,7 +358,7 @@ int rp_child_main(const rp_child_args_t *a) {
     r->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
     r->ops = plan->nops;
     r->wall_ns = w1 - w0 - excluded;
-    r->cpu_ns = c1 - c0;
+    r->cpu_ns = c1 - c0 > excluded_cpu ? c1 - c0 - excluded_cpu : 0;
     r->tsc_cycles = (uint64_t)((double)(t1 - t0) * (double)r->wall_ns / (double)(w1 - w0 ? w1 - w0 : 1));
     r->null_fail = null_fail;
     r->order_errors = e.order_errors;

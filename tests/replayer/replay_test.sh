@@ -149,6 +149,14 @@ threads)
     done
     "$M" threads p.zst 2000 3 12 && "$R" p.zst --mode threads --pace --json p.json >/dev/null || fail "--pace"
     json p.json 'd["runs"][0]["order_errors"] == 0 and d["runs"][0]["wall_ns"] >= 1000 * 2000'
+    # the recorded times are followed with --pace only (threads mode followed
+    # them always: a 2 s gap between two calls took 2 s)
+    printf '1 100 1000 malloc 24 -> 0x1000\n2 101 2000000000 free 0x1000\n' > gap.txt
+    "$T" import gap.txt -o gap.zst || fail "import gap.txt"
+    "$R" gap.zst --mode threads --no-progress --json gap.json > /dev/null || fail "gap, threads"
+    json gap.json 'd["runs"][0]["wall_ns"] < 1000000000'
+    "$R" gap.zst --mode threads --pace --no-progress --json gap-p.json > /dev/null || fail "gap, threads --pace"
+    json gap-p.json 'd["runs"][0]["wall_ns"] >= 1900000000'
     ;;
 badinput)
     # one-line errors naming the file, non-zero status, never a crash
@@ -417,6 +425,11 @@ numbers)
     [ ! -e c.csv ] || fail "c.csv written"
     "$R" o.zst --checkpoints 18446744073709551615 --csv c.csv --sample 1048576 --start-timeout 0 >/dev/null 2>&1 || fail "largest values refused"
     [ "$(cut -d, -f1 c.csv | tr '\n' ' ')" = "op final " ] || fail "CSV rows: $(cat c.csv)"
+    # checkpoint rows are the harness's time, out of the CPU figure as out of the
+    # wall one (cpu_ns counted them: 10880 ms of CPU against 148 ms of wall)
+    "$O" big.txt bigc.csv 100000 100000 4 && "$T" import big.txt -o big.zst || fail "setup big"
+    "$R" big.zst --alloc glibc --checkpoints 1 --csv bc.csv --json bc.json > /dev/null 2>&1 || fail "checkpoints 1"
+    json bc.json 'd["runs"][0]["cpu_ns"] < 1.5 * d["runs"][0]["wall_ns"] + 20000000'
     ;;
 starthang)
     # a library whose constructor never returns: that run fails with one line naming it, the others go on
