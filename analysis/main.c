@@ -314,6 +314,7 @@ int main(int argc, char **argv) {
      * not a death by SIGPIPE that leaves index.html.tmp.<pid> (as
      * malloc-replay and malloc-sim). The tools run from here inherit it. */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit: EFBIG, reported and cleaned up like a full disk */
     rp_opts_t o = { .alloc_list = "glibc,tcmalloc,jemalloc,mimalloc", .progress = 1 };
     const char *pos[2] = { NULL, NULL }, *weight = "bytes";
     const char *report_only = NULL, *weight_opt = NULL; /* options of one mode, if given */

@@ -161,6 +161,7 @@ int main(int argc, char **argv) {
      * death by SIGPIPE before the JSON. The runs inherit it: a CSV on a pipe
      * whose reader left fails with EPIPE, reported as the CSV's error. */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit: EFBIG, reported and cleaned up like a full disk */
     rp_opts_t o = { .touch = 1, .progress = 1, .sample = 0, .start_timeout = 30 };
     const char *alloc = NULL, *genv[RP_MAX_ENV];
     int ngenv = 0, null = 0, trace_env = 1, check_only = 0;

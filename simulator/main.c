@@ -127,6 +127,7 @@ int main(int argc, char **argv)
      * failed write like any other (check_stdout), not a death by SIGPIPE
      * before the other outputs are written */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit: EFBIG, reported and cleaned up like a full disk */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;

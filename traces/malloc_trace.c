@@ -353,6 +353,7 @@ int main(int argc, char **argv) {
      * failed write, reported in one line with status 1 like any other
      * (check_stdout), not a death by SIGPIPE */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit: EFBIG, reported and cleaned up like a full disk */
     if (argc < 2) return bad_usage("no command given (info, dump or import)", NULL);
     const char *cmd = argv[1];
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);

@@ -152,6 +152,12 @@ capped "malloc-sim: $dir/cap/big.tl: write failed: File too large" "$dir/big.zst
 [ -e "$dir/cap/big.tl" ] && bad "a partial timeline at the target: $(wc -c < "$dir/cap/big.tl") bytes"
 capped "malloc-sim: $dir/cap/big.json: write failed: File too large" "$dir/big.zst" --model all --json "$dir/cap/big.json"
 [ -e "$dir/cap/big.json" ] && bad "a partial JSON at the target: $(wc -c < "$dir/cap/big.json") bytes"
+# the same when SIGXFSZ is not ignored by the caller (a shell's ulimit -f):
+# it killed malloc-sim (status 153, no message, the temporary file left)
+sh -c 'ulimit -f 1; exec "$@"' sh "$sim" "$dir/big.zst" --model buddy,jemalloc --timeline "$dir/cap/big.tl" > /dev/null 2> "$dir/err"; rc=$?
+if [ $rc -eq 1 ] && [ "$(cat "$dir/err")" = "malloc-sim: $dir/cap/big.tl: write failed: File too large" ] \
+   && [ -z "$(ls "$dir/cap" | grep '\.tmp\.')" ]; then ok "ulimit -f without a trap"
+else bad "ulimit -f without a trap: rc $rc, stderr $(cat "$dir/err"), files $(ls "$dir/cap")"; rm -f "$dir/cap/"*.tmp.*; fi
 # a previous good file stays, byte for byte
 cp "$dir/small.tl" "$dir/cap/big.tl" && cp "$dir/small.json" "$dir/cap/big.json" || exit 1
 capped "malloc-sim: $dir/cap/big.tl: write failed: File too large" "$dir/big.zst" --model buddy,jemalloc --timeline "$dir/cap/big.tl"

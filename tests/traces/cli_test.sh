@@ -188,6 +188,11 @@ if [ -w /dev/full ]; then
   check "info to a full disk" sh -c "test $rc -eq 1 && grep -q 'standard output: No space left' err.txt"
 fi
 
+# 8b. and a file-size limit (SIGXFSZ not ignored by the caller): one line,
+#     exit 1 (it was a death by SIGXFSZ, status 153)
+sh -c 'ulimit -f 1; exec "$@"' sh "$mt" dump a.zst > capped.txt 2> err.txt; rc=$?
+check "dump under ulimit -f" sh -c "test $rc -eq 1 && test \"\$(cat err.txt)\" = 'malloc-trace: standard output: File too large'"
+
 # 8a. so is a reader gone from a pipe (dump T | head): one line, exit 1, not
 #     a death by SIGPIPE; import -o - writes standard output, not a file '-'
 { "$mt" dump big.zst 2> err.txt; echo $? > rc.txt; } | head -1 > /dev/null
