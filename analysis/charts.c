@@ -298,6 +298,18 @@ static void chart_rate(rp_plot_t *p, const char *dir, const rp_agg_t *g) {
     free(body);
 }
 
+/* The x tics of a chart with one bar per run or model: names as they are
+ * (no enhanced text: '_' in glibc:MALLOC_ARENA_MAX or x86_64 made
+ * subscripts), slanted when long, so that they do not run into each other. */
+static void name_tics(FILE *f, const rj_t *list, const char *key) {
+    size_t longest = 0;
+    for (const rj_t *r = list->child; r; r = r->next) {
+        size_t const n = strlen(rj_str(rj_get(r, key), "?"));
+        if (n > longest) longest = n;
+    }
+    fprintf(f, "set xtics noenhanced%s\n", longest > 12 ? " rotate by 20 right" : "");
+}
+
 /* Bars with one value per allocator from the replayer's runs. */
 static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
     const rj_t *runs = rj_get(replay, "runs");
@@ -306,6 +318,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
     size_t len;
     /* ns per op */
     FILE *f = open_memstream(&body, &len);
+    name_tics(f, runs, "allocator");
     fprintf(f, "$d << EOD\n");
     for (const rj_t *r = runs->child; r; r = r->next)
         fprintf(f, "\"%s\" %.6g\n", safe(rj_str(rj_get(r, "allocator"), "?")), rj_num(rj_get(r, "ns_per_op"), 0));
@@ -327,6 +340,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
     const char *bu;
     rp_byte_unit(m, &bd, &bu);
     f = open_memstream(&body, &len);
+    name_tics(f, runs, "allocator");
     fprintf(f, "$d << EOD\n");
     double ideal = 0;
     for (const rj_t *r = runs->child; r; r = r->next) {
@@ -346,6 +360,7 @@ static void chart_replay(rp_plot_t *p, const char *dir, const rj_t *replay) {
     free(body);
     /* latency percentiles of malloc and free */
     f = open_memstream(&body, &len);
+    name_tics(f, runs, "allocator");
     fprintf(f, "$d << EOD\n");
     for (const rj_t *r = runs->child; r; r = r->next) {
         fprintf(f, "\"%s\"", safe(rj_str(rj_get(r, "allocator"), "?")));
@@ -385,6 +400,7 @@ static void chart_sim(rp_plot_t *p, const char *dir, const rj_t *sim) {
     char *body;
     size_t len;
     FILE *f = open_memstream(&body, &len);
+    name_tics(f, models, "model");
     fprintf(f, "$d << EOD\n");
     for (const rj_t *r = models->child; r; r = r->next)
         fprintf(f, "\"%s\" %.6g %.6g %.6g %.6g\n", safe(rj_str(rj_get(r, "model"), "?")),

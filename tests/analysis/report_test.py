@@ -532,6 +532,11 @@ def case_replay():
     run([REPORT, t, "-o", rep, "--alloc", "glibc", "--no-sim", "--mode", "serial"])
     modes = re.findall(r'"mode": "(\w+)"', open(os.path.join(rep, "replay.json")).read())
     check(modes == ["serial"], "--mode serial replayed in modes %r" % modes)
+    # run names as they are on the axis ('_' made subscripts) and slanted when long
+    run([REPORT, t, "-o", rep, "--alloc", "glibc:MALLOC_ARENA_MAX=1,jemalloc", "--no-sim", "--mode", "serial"])
+    for c in ("replay_time", "replay_rss", "replay_latency"):
+        gp = open(os.path.join(rep, c + ".gp")).read()
+        check("set xtics noenhanced rotate by 20 right" in gp, "%s: run names in enhanced text or not slanted" % c)
 
 
 def case_sim():
