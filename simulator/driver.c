@@ -297,14 +297,23 @@ int sim_event(sim_run_t *run, const tr_event_t *ev)
             }
             x->live += q.size;
         } else if (q.old_id == SIM_NO_ID) {
-            skip = 1; /* a failed allocation: nothing to simulate */
+            /* a failed allocation: only the glibc model steps it (glibc's
+             * failed request still consolidates the fastbins and sorts the
+             * unsorted bin; the model's own result is given back), the
+             * others have nothing to simulate */
+            skip = 2;
         }
         if (q.old_id != SIM_NO_ID) /* realloc: new and old ids differ */
             release_id(d, q.old_id);
     }
-    if (!skip)
+    if (!skip) {
         for (unsigned m = x->mfirst; m < x->mend; m++)
             run->models[m].step(run->models[m].opaque, &q);
+    } else if (skip == 2) {
+        for (unsigned m = x->mfirst; m < x->mend; m++)
+            if (run->models[m].mallinfo)
+                run->models[m].step(run->models[m].opaque, &q);
+    }
     uint64_t op = ++x->op;
     x->t_ns = ev->t_ns;
     int lp = 0;
@@ -318,7 +327,8 @@ int sim_event(sim_run_t *run, const tr_event_t *ev)
     }
     if (x->lane)
         lane_push(x->lane, &q, x->live,
-                  (skip ? 0 : LANE_STEP) | (allocating ? LANE_ALLOC : 0) | (lp ? LANE_LIVE_PEAK : 0));
+                  (skip == 1 ? 0 : skip == 2 ? LANE_FAILED : LANE_STEP) | (allocating ? LANE_ALLOC : 0) |
+                      (lp ? LANE_LIVE_PEAK : 0));
     if (__builtin_expect(op == x->next_cp, 0)) {
         run->checkpoint(run->ctx, op, 0);
         x->next_cp += run->checkpoint_every;

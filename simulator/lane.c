@@ -84,6 +84,10 @@ static void run_batch(lane_t *l, const lane_batch_t *b)
         if (it->flags & LANE_STEP)
             for (unsigned m = first; m < end; m++)
                 models[m].step(models[m].opaque, &q);
+        else if (it->flags & LANE_FAILED)
+            for (unsigned m = first; m < end; m++)
+                if (models[m].mallinfo)
+                    models[m].step(models[m].opaque, &q);
         if (it->flags & LANE_ALLOC)
             sim_note_peaks(models, l->results, first, end, it->live, q.n, !!(it->flags & LANE_LIVE_PEAK));
         if (l->tl.rows) {

@@ -76,7 +76,8 @@ typedef struct lane_ext_s {
 
 _Static_assert(sizeof(lane_item_t) == 32 && sizeof(lane_ext_t) == 32, "lane items are half a line");
 
-enum { LANE_STEP = 1, LANE_ALLOC = 2, LANE_LIVE_PEAK = 4, LANE_EXT = 8 };
+enum { LANE_STEP = 1, LANE_ALLOC = 2, LANE_LIVE_PEAK = 4, LANE_EXT = 8,
+       LANE_FAILED = 16 /* a failed allocation: the glibc model steps it, no other */ };
 
 #define LANE_BATCH 1024u
 #define LANE_NB 4u

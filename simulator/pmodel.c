@@ -48,7 +48,7 @@ static void put(pmod_t *p, uint32_t id, pm_chunk_t *c)
 {
     if (id == SIM_NO_ID) {
         if (c) /* the trace's call failed, the model's did not: undo */
-            pm_free_c(p->h, c);
+            pm_undo_c(p->h, c);
         return;
     }
     if (ids_fit((void **)&p->chunk, &p->cap, id, sizeof *p->chunk)) {

@@ -367,6 +367,17 @@ pm_chunk_t *pm_malloc_c(pm_heap_t *h, size_t n)
     return c;
 }
 
+void pm_undo_c(pm_heap_t *h, pm_chunk_t *c)
+{
+    if (c && c->state == PM_MMAPPED) { /* glibc's mmap failed: no threshold update as a free makes */
+        if (c->hashed)
+            pm_ix_del(h, c);
+        pm_munmap_chunk(h, c);
+        return;
+    }
+    pm_free_c(h, c);
+}
+
 void pm_free_c(pm_heap_t *h, pm_chunk_t *c)
 {
     if (!c || (c->state != PM_INUSE && c->state != PM_MMAPPED))

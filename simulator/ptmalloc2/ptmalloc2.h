@@ -104,6 +104,14 @@ pm_chunk_t *pm_pvalloc_c(pm_heap_t *h, size_t n);
 /* posix_memalign: 0 and *out set, or EINVAL / ENOMEM. */
 int pm_posix_memalign_c(pm_heap_t *h, pm_chunk_t **out, size_t align, size_t n);
 void pm_free_c(pm_heap_t *h, pm_chunk_t *c);
+/* Gives back the chunk of a call that failed in the trace but not in the
+ * model (the model has no memory limit). The model stepped it as glibc
+ * did up to the failure (a large request consolidates the fastbins and
+ * sorts the unsorted bin first); an mmapped chunk is unmapped without the
+ * threshold update of free. Exact for requests glibc would mmap (the usual
+ * failure: too large); a heap chunk is freed, an approximation where glibc
+ * failed to extend the heap. */
+void pm_undo_c(pm_heap_t *h, pm_chunk_t *c);
 uint64_t pm_chunk_addr(const pm_chunk_t *c); /* the user pointer */
 size_t pm_chunk_usable(const pm_chunk_t *c); /* malloc_usable_size */
 typedef struct pm_chunk_info_s {
