@@ -89,6 +89,29 @@ static void last_line(const char *log, char *out, size_t cap) {
     fclose(f);
 }
 
+/* The error lines a tool wrote into its log ("TOOL: ..." but its warnings
+ * and notices), joined by "; ": the reason, not the table's last line
+ * (the log holds its standard output too). Falls back to the last line. */
+static void error_lines(const char *log, const char *tool, char *out, size_t cap) {
+    out[0] = 0;
+    FILE *f = fopen(log, "r");
+    if (!f) return;
+    char line[1024];
+    size_t const tl = strlen(tool);
+    size_t used = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, tool, tl) || strncmp(line + tl, ": ", 2) || strstr(line, ": warning: ") ||
+            strstr(line, "not passed to the runs"))
+            continue;
+        int const n = snprintf(out + used, cap - used, "%s%s", used ? "; " : "", line + tl + 2);
+        if (n < 0 || (size_t)n >= cap - used) break;
+        used += (size_t)n;
+    }
+    fclose(f);
+    if (!out[0]) last_line(log, out, cap);
+}
+
 static void progress_msg(int on, const char *what) {
     if (on) fprintf(stderr, "%s: %s\n", prog, what);
 }
@@ -107,7 +130,18 @@ static void run_replay(const rp_opts_t *o, const char *dir, rp_extern_t *x) {
     progress_msg(o->progress, "running malloc-replay (measured allocator comparison)...");
     int const st = rp_run(argv, log, err, sizeof err);
     if (st != 0 && st != 3) { /* 3: a truncated trace, its complete part replayed */
-        last_line(log, why, sizeof why);
+        error_lines(log, "malloc-replay", why, sizeof why);
+        if (st == 1) { /* some runs failed: the others are in the JSON, and are shown */
+            rj_t *const j = rj_parse_file(json, err, sizeof err);
+            const rj_t *const runs = rj_get(j, "runs");
+            if (runs && runs->len) {
+                x->replay = j;
+                snprintf(x->replay_note, sizeof x->replay_note, "some runs failed, the others are below: %s (log: %s)",
+                         why[0] ? why : "no message", log);
+                return;
+            }
+            rj_free(j);
+        }
         if (st < 0) snprintf(x->replay_note, sizeof x->replay_note, "malloc-replay could not run: %s", err);
         else snprintf(x->replay_note, sizeof x->replay_note, "malloc-replay failed (exit status %d): %s (log: %s)",
                       st, why[0] ? why : "no message", log);
@@ -132,7 +166,7 @@ static void run_sim(const rp_opts_t *o, const char *dir, rp_extern_t *x) {
     int const st = rp_run(argv, log, err, sizeof err);
     if (st != 0 && st != 3) { /* 3: a truncated trace, its complete part simulated */
         x->timeline[0] = 0;
-        last_line(log, why, sizeof why);
+        error_lines(log, "malloc-sim", why, sizeof why);
         if (st < 0) snprintf(x->sim_note, sizeof x->sim_note, "malloc-sim could not run: %s", err);
         else snprintf(x->sim_note, sizeof x->sim_note, "malloc-sim failed (exit status %d): %s (log: %s)", st,
                       why[0] ? why : "no message", log);
