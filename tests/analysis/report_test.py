@@ -546,6 +546,14 @@ def case_replay():
         for a in ("glibc", "jemalloc"):
             check(re.search(r"^%s\s+[\d.]+\s+[\d.]+ \S+\s+(saves|costs) " % a, out, re.M) is not None,
                   "%s replay row next to a failed run" % a)
+    # a trace without events: no winner (glibc at 0.0 ns was named the fastest)
+    e = os.path.join(d, "empty.txt")
+    open(e, "w").write("# no events\n")
+    run([os.path.join(os.path.dirname(REPORT), "malloc-trace"), "import", e, "-o", e + ".zst"])
+    out = run([REPORT, e + ".zst", "-o", os.path.join(d, "erep"), "--alloc", "glibc,jemalloc", "--no-sim",
+               "--no-progress"]).stdout
+    check((line_value(out, "fastest (measured):") or "").startswith("none:"), "0 events: %r" %
+          line_value(out, "fastest (measured):"))
     # run names as they are on the axis ('_' made subscripts) and slanted when long
     run([REPORT, t, "-o", rep, "--alloc", "glibc:MALLOC_ARENA_MAX=1,jemalloc", "--no-sim", "--mode", "serial"])
     for c in ("replay_time", "replay_rss", "replay_latency"):
