@@ -89,7 +89,7 @@ static void last_line(const char *log, char *out, size_t cap) {
     fclose(f);
 }
 
-/* The error lines a tool wrote into its log ("TOOL: ..." but its warnings
+/* The error lines a tool wrote into its log ("TOOL: ...", but its warnings
  * and notices), joined by "; ": the reason, not the table's last line
  * (the log holds its standard output too). Falls back to the last line. */
 static void error_lines(const char *log, const char *tool, char *out, size_t cap) {
@@ -104,7 +104,7 @@ static void error_lines(const char *log, const char *tool, char *out, size_t cap
         if (strncmp(line, tool, tl) || strncmp(line + tl, ": ", 2) || strstr(line, ": warning: ") ||
             strstr(line, "not passed to the runs"))
             continue;
-        int const n = snprintf(out + used, cap - used, "%s%s", used ? "; " : "", line + tl + 2);
+        int const n = snprintf(out + used, cap - used, "%s%s", used ? "; " : "", line);
         if (n < 0 || (size_t)n >= cap - used) break;
         used += (size_t)n;
     }
@@ -128,6 +128,7 @@ static void run_replay(const rp_opts_t *o, const char *dir, rp_extern_t *x) {
     char *argv[] = { tool, (char *)o->trace, "--alloc", (char *)o->alloc_list, "--mode", (char *)x->replay_mode,
                      "--json", json, NULL };
     progress_msg(o->progress, "running malloc-replay (measured allocator comparison)...");
+    unlink(json); /* a previous report's runs must not pass for this one's */
     int const st = rp_run(argv, log, err, sizeof err);
     if (st != 0 && st != 3) { /* 3: a truncated trace, its complete part replayed */
         error_lines(log, "malloc-replay", why, sizeof why);
