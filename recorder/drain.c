@@ -158,6 +158,11 @@ static const char *exe_name(void) {
  * %ENV = ()) before it forks or execs, and its children and its summary
  * line must still go where malloc-record expects them. A fork child keeps
  * its parent's copy; an exec'd image reads its own environment again. */
+const char *const rec_env_settings[] = { "MALLOC_RECORD_OUT", "MALLOC_RECORD_LOG", "MALLOC_RECORD_FOLLOW",
+                                         "MALLOC_RECORD_STACK_DEPTH", "MALLOC_RECORD_FREE_STACKS",
+                                         "MALLOC_RECORD_TIME_RES", "MALLOC_RECORD_LEVEL",
+                                         "MALLOC_RECORD_REPLACE", NULL };
+
 static char env_out[PATH_MAX], env_log[PATH_MAX];
 static char env_replace[PATH_MAX]; /* the one file the first trace may replace */
 static int env_taken;
@@ -184,13 +189,9 @@ static void env_snapshot(void) {
     env_time_res = tr ? atol(tr) : 0;
     const char *zl = getenv("MALLOC_RECORD_LEVEL");
     env_level = zl ? atol(zl) : 0;
-    if (!rec_follow) { /* --no-follow: none of ours is left for the children */
-        static const char *const ours[] = { "MALLOC_RECORD_OUT", "MALLOC_RECORD_LOG", "MALLOC_RECORD_FOLLOW",
-                                            "MALLOC_RECORD_STACK_DEPTH", "MALLOC_RECORD_FREE_STACKS",
-                                            "MALLOC_RECORD_TIME_RES", "MALLOC_RECORD_LEVEL" };
-        for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
-            if (getenv(ours[i])) unsetenv(ours[i]);
-    }
+    if (!rec_follow) /* --no-follow: none of ours is left for the children */
+        for (const char *const *v = rec_env_settings; *v; v++)
+            if (getenv(*v)) unsetenv(*v);
 }
 
 static int trace_created; /* the trace is a file open_trace created (not a device or fifo) */
@@ -862,9 +863,6 @@ static void writer_failed(void) {
     end_by_hand(e.msg, e.sys_errno ? e.sys_errno : EIO);
 }
 
-/* Appends one line to malloc-record's log (MALLOC_RECORD_LOG), if any: the
- * file exists (malloc-record made it and removes it at the end, so a
- * process that outlives it writes nowhere). */
 static int log_fd = -1;           /* the log, opened at the trace's start */
 static dev_t log_dev;
 static ino_t log_ino;
@@ -898,6 +896,9 @@ static void log_keep(void) {
     log_fd = rec_fd_park(fd);
 }
 
+/* Appends one line to malloc-record's log (MALLOC_RECORD_LOG), if any: the
+ * file exists (malloc-record made it and removes it at the end, so a
+ * process that outlives it writes nowhere). */
 static void log_write(const char *line, int n) {
     const char *lp = env_log;
     if (!*lp || n <= 0) return;

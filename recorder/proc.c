@@ -291,15 +291,12 @@ static const char *self_path(void) {
     return p;
 }
 
-/* The settings malloc-record passes to the library (--no-follow leaves
- * none of them to the exec'd program). */
+/* 1 if the environment entry e is one of the recorder's settings. */
 static int ours_env(const char *e) {
-    static const char *const names[] = { "MALLOC_RECORD_OUT=", "MALLOC_RECORD_LOG=", "MALLOC_RECORD_FOLLOW=",
-                                         "MALLOC_RECORD_STACK_DEPTH=", "MALLOC_RECORD_FREE_STACKS=",
-                                         "MALLOC_RECORD_TIME_RES=", "MALLOC_RECORD_LEVEL=",
-                                         "MALLOC_RECORD_REPLACE=" };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strncmp(e, names[i], strlen(names[i]))) return 1;
+    for (const char *const *v = rec_env_settings; *v; v++) {
+        size_t const n = strlen(*v);
+        if (!strncmp(e, *v, n) && e[n] == '=') return 1;
+    }
     return 0;
 }
 

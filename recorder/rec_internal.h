@@ -138,6 +138,9 @@ extern REC_HIDDEN int rec_prefetchw; /* the CPU has PREFETCHW */
 #endif
 extern REC_HIDDEN int rec_depth;               /* stack depth, 0 = off */
 extern REC_HIDDEN int rec_follow;              /* trace fork children and exec'd images */
+/* The settings malloc-record passes to the library ("MALLOC_RECORD_OUT", ...;
+ * NULL-terminated, drain.c): --no-follow leaves none of them to children. */
+extern REC_HIDDEN const char *const rec_env_settings[];
 extern REC_HIDDEN uint64_t rec_start_mono;     /* header start_mono_ns */
 extern REC_HIDDEN uint64_t rec_start_real;
 extern REC_HIDDEN _Atomic uint32_t rec_kick;   /* futex: wakes the writer */

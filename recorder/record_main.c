@@ -145,10 +145,7 @@ typedef struct {
     char path[PATH_MAX];
 } started_t;
 
-/* What the log says of the program's own process. */
-enum { ROOT_NOTHING = 0, ROOT_LINE = 1 };
-
-static int report(const char *log, pid_t root, const char *root_path, int quiet) {
+static void report(const char *log, pid_t root, int quiet) {
     FILE *f = fopen(log, "r");
     int n = 0, root_seen = 0, root_any = 0;
     unsigned long long tev = 0, tbytes = 0;
@@ -215,32 +212,29 @@ static int report(const char *log, pid_t root, const char *root_path, int quiet)
                             "its trace is %s\n", (int)st[k].pid, st[k].path);
     }
     free(st);
-    (void)root_path;
     if (!root_any && !quiet)
         fprintf(stderr, "malloc-record: pid %d wrote no trace: the program did not load libmalloc-record.so "
                         "(a static binary, or LD_PRELOAD dropped or ignored, as for a setuid program)\n", (int)root);
     if (n > 1 && !quiet)
         fprintf(stderr, "malloc-record: %d traces, %llu events, %llu bytes in all\n", n, tev, tbytes);
-    return root_any ? ROOT_LINE : ROOT_NOTHING;
 }
 
 /* The program stopped itself (SIGTSTP, SIGSTOP from its own code or another
  * process; the terminal's Ctrl-Z stops the whole group, malloc-record too):
  * malloc-record stops as well, so that the shell sees the job stopped, and
- * passes SIGCONT on when it is resumed. 1 if it stopped. */
-static int follow_stop(pid_t pid) {
+ * passes SIGCONT on when it is resumed. */
+static void follow_stop(pid_t pid) {
     char p[64], buf[512];
     snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(p, "r");
-    if (!f) return 0;
+    if (!f) return;
     size_t const k = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[k] = 0;
     const char *q = strrchr(buf, ')');
-    if (!q || q[1] != ' ' || (q[2] != 'T')) return 0; /* resumed already (fg after Ctrl-Z) */
+    if (!q || q[1] != ' ' || q[2] != 'T') return; /* resumed already (fg after Ctrl-Z) */
     kill(getpid(), SIGSTOP);
     kill(pid, SIGCONT); /* resumed: the program too */
-    return 1;
 }
 
 int main(int argc, char **argv) {
@@ -447,8 +441,6 @@ int main(int argc, char **argv) {
         }
         break;
     }
-    char root[PATH_MAX];
-    expand(root, sizeof root, pat, pid);
     int const code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
     int const maybe_exec_failed = WIFEXITED(status) && (code == 127 || code == 126);
     if (log[0]) {
@@ -460,7 +452,7 @@ int main(int argc, char **argv) {
             empty = fgetc(probe) == EOF;
             fclose(probe);
         }
-        if (!empty) report(log, pid, root, quiet);
+        if (!empty) report(log, pid, quiet);
         unlink(log);
     }
     return code;

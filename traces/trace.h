@@ -228,7 +228,9 @@ int tr_reader_next(tr_reader_t *r, tr_event_t *ev);
 /* Stack table (grows as the trace is read): pcs innermost first. Returns the
  * depth, 0 for an unknown id. */
 uint32_t tr_reader_stack(const tr_reader_t *r, uint32_t id, const uint64_t **pcs);
-uint32_t tr_reader_stack_count(const tr_reader_t *r); /* ids are 1..count */
+/* The highest stack id defined: ids are 1..count but need not all be defined
+ * (a fork child's trace goes on from its parent's numbering). */
+uint32_t tr_reader_stack_count(const tr_reader_t *r);
 /* Module map seen so far. */
 size_t tr_reader_module_count(const tr_reader_t *r);
 const tr_module_t *tr_reader_module(const tr_reader_t *r, size_t i);
