@@ -29,9 +29,8 @@ print("%.3f" % (time.monotonic() - t))
 PY
 }
 rate() { python3 -c "import sys; print('%.2f' % ($1 / $2 / 1e6))"; }
-d=$(wall "$bin/malloc-trace" info "$tmp/synth.zst")
-echo "decode only (malloc-trace info):        $(rate "$events" "$d") M events/s"
 set -- $("$bin/bench_sim_step" "$tmp/synth.zst" none)
+echo "decode only (tr_reader_next: zstd and varints, CPU time): $(rate "$events" "$5") M events/s, $(python3 -c "print('%.1f' % ($5 / $events * 1e9))") ns/event"
 echo "driver alone (address map, ids, peaks; no model): $(rate "$events" "$3") M events/s, $(python3 -c "print('%.1f' % ($3 / $events * 1e9))") ns/event"
 for m in ptmalloc2 all; do
     set -- $("$bin/bench_sim_step" "$tmp/synth.zst" "$m")
