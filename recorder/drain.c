@@ -863,15 +863,29 @@ static void writer_failed(void) {
     end_by_hand(e.msg, e.sys_errno ? e.sys_errno : EIO);
 }
 
-static int log_fd = -1;           /* the log, opened at the trace's start */
+/* the log, opened at the trace's start; close/close_range/closefrom skip
+ * it and dup2/dup3 onto it move it (proc.c), as for the trace's fd */
+static _Atomic int log_fd = -1;
 static dev_t log_dev;
 static ino_t log_ino;
 
-/* 1 if log_fd is still the log (the program may have closed the number or
- * put a file of its own there). */
+int rec_log_fd(void) { return atomic_load(&log_fd); }
+
+/* The program is about to dup2 over the log's number: the log moves, or is
+ * let go (it is then opened again by name when a line is due). */
+void rec_log_fd_move(void) {
+    pthread_mutex_lock(&fd_lock);
+    int const old = atomic_load(&log_fd);
+    if (old >= 0) atomic_store(&log_fd, rec_fd_dup_high(old));
+    pthread_mutex_unlock(&fd_lock);
+}
+
+/* 1 if log_fd is still the log (the program may have put a file of its own
+ * at the number all the same, with a raw system call). */
 static int log_fd_ok(void) {
     struct stat st;
-    return log_fd >= 0 && fstat(log_fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
+    int const fd = atomic_load(&log_fd);
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
 }
 
 /* Opens the log once the trace has begun and keeps it: a program that
@@ -880,7 +894,7 @@ static int log_fd_ok(void) {
  * its parent's if it is still the log. */
 static void log_keep(void) {
     if (!*env_log || log_fd_ok()) return;
-    log_fd = -1;
+    atomic_store(&log_fd, -1);
     /* only above the program's soft limit: a number below it is one the
      * program may count on (the trace's fd is the one the recorder needs) */
     struct rlimit rl;
@@ -893,7 +907,7 @@ static void log_keep(void) {
     if (fstat(fd, &st) != 0) { close(fd); return; }
     log_dev = st.st_dev;
     log_ino = st.st_ino;
-    log_fd = rec_fd_park(fd);
+    atomic_store(&log_fd, rec_fd_park(fd));
 }
 
 /* Appends one line to malloc-record's log (MALLOC_RECORD_LOG), if any: the
@@ -903,7 +917,7 @@ static void log_write(const char *line, int n) {
     const char *lp = env_log;
     if (!*lp || n <= 0) return;
     if (log_fd_ok()) {
-        if (__real_write(log_fd, line, (size_t)n) < 0) { /* best effort */ }
+        if (__real_write(atomic_load(&log_fd), line, (size_t)n) < 0) { /* best effort */ }
         return;
     }
     int fd = open(lp, O_WRONLY | O_APPEND | O_CLOEXEC);

@@ -678,7 +678,7 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
 }
 
 /* ---- the recorder's descriptors ------------------------------------------
- * The trace fd (drain.c) and libunwind's address-validation pipe (opened by
+ * The trace fd and malloc-record's log (drain.c), and libunwind's address-validation pipe (opened by
  * its initialisation, kept for the process's life) sit where the program
  * does not look: above its RLIMIT_NOFILE soft limit when the hard limit
  * leaves room (the soft limit is raised for the dup and put back at once),
@@ -764,7 +764,8 @@ static void unw_pipe_move(int fd) {
     }
 }
 
-static inline int ours_fd(int fd) { return rec_trace_fd_is(fd) || unw_pipe_is(fd); }
+static inline int log_fd_is(int fd) { return fd >= 0 && fd == rec_log_fd(); }
+static inline int ours_fd(int fd) { return rec_trace_fd_is(fd) || unw_pipe_is(fd) || log_fd_is(fd); }
 
 EXPORT int close(int fd) {
     static int (*real)(int);
@@ -777,6 +778,7 @@ static void before_dup_onto(int oldfd, int newfd) {
     if (oldfd == newfd || rec_t.internal || rec_t.unwinding) return;
     if (rec_trace_fd_is(newfd)) rec_trace_fd_move();
     if (unw_pipe_is(newfd)) unw_pipe_move(newfd);
+    if (log_fd_is(newfd)) rec_log_fd_move();
 }
 
 EXPORT int dup2(int oldfd, int newfd) {
@@ -794,10 +796,10 @@ EXPORT int dup3(int oldfd, int newfd, int flags) {
 }
 
 /* Our descriptors within [lo, hi], in increasing order; returns how many. */
-static int ours_in(unsigned lo, unsigned hi, unsigned out[3]) {
-    int const c[3] = { rec_trace_fd(), unw_pipe[0], unw_pipe[1] };
+static int ours_in(unsigned lo, unsigned hi, unsigned out[4]) {
+    int const c[4] = { rec_trace_fd(), unw_pipe[0], unw_pipe[1], rec_log_fd() };
     int n = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (c[i] < 0 || (unsigned)c[i] < lo || (unsigned)c[i] > hi) continue;
         int k = n++;
         while (k > 0 && out[k - 1] > (unsigned)c[i]) { out[k] = out[k - 1]; k--; }
@@ -810,7 +812,7 @@ EXPORT int close_range(unsigned lo, unsigned hi, int flags) {
     static int (*real)(unsigned, unsigned, int);
     if (!real) real = rec_next("close_range");
     if (!real) { errno = ENOSYS; return -1; }
-    unsigned f[3];
+    unsigned f[4];
     int const n = rec_t.internal ? 0 : ours_in(lo, hi, f);
     if (n == 0) return real(lo, hi, flags);
     int rc = 0;
@@ -826,7 +828,7 @@ EXPORT int close_range(unsigned lo, unsigned hi, int flags) {
 EXPORT void closefrom(int lo) {
     static void (*real)(int);
     if (!real) real = rec_next("closefrom");
-    unsigned f[3];
+    unsigned f[4];
     if (lo < 0) lo = 0;
     int const n = rec_t.internal ? 0 : ours_in((unsigned)lo, ~0u, f);
     if (n > 0) {

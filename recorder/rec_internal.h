@@ -321,6 +321,8 @@ REC_HIDDEN void rec_writer_after_fork(void);
 REC_HIDDEN int rec_trace_fd_is(int fd);
 REC_HIDDEN int rec_trace_fd(void);
 REC_HIDDEN int rec_trace_fd_move(void); /* before the program dup2s over it */
+REC_HIDDEN int rec_log_fd(void);        /* malloc-record's log, kept open; -1 if not */
+REC_HIDDEN void rec_log_fd_move(void);  /* before the program dup2s over it */
 /* A CLOEXEC duplicate of fd where the program does not look (proc.c): above
  * its RLIMIT_NOFILE soft limit if the hard limit allows, else high below
  * it; -1 if none. rec_fd_park moves fd there (returns fd if it cannot). */

@@ -51,7 +51,8 @@
 #             program still inherits it); a program that stops itself stops
 #             malloc-record too (the shell sees the job stopped) and is
 #             resumed with it; an unusable TMPDIR falls back to /tmp; a
-#             program that drops its privileges keeps its summary; --no-follow
+#             program that drops its privileges keeps its summary, even if
+#             it closes every descriptor then; --no-follow
 #             leaves no setting of ours to the children; a trace that cannot
 #             be created is said so (not "did not load"); --opt=value forms;
 #             one-line usage errors; no log left behind
@@ -205,6 +206,12 @@ cli)
     "$rec" -o u.zst perl -e '$( = $) = 65534; $< = $> = 65534; my @a = map { "x" x $_ } 1..100; exit 0' 2> err.txt \
       || fail "setuid: $(cat err.txt)"
     grep -q "trace written to $dir/u.zst" err.txt && ! grep -q "no summary" err.txt || fail "setuid: $(cat err.txt)"
+    # ... and then closes every descriptor but 0-2 (a daemon): the log the
+    # summary goes to is kept open, and it could not be opened again by name
+    "$rec" -o u.zst /usr/bin/python3 -c 'import os; os.setgid(65534); os.setuid(65534); os.closerange(3, 2**31 - 1); d = [str(i) for i in range(1000)]' 2> err.txt \
+      || fail "setuid and close_range: $(cat err.txt)"
+    grep -q "pid [0-9]* (exit 0): trace written to $dir/u.zst" err.txt && ! grep -q "no summary" err.txt \
+      || fail "setuid and close_range: $(cat err.txt)"
   fi
   # --no-follow: none of our settings for the children
   env -u LD_PRELOAD "$rec" -q --no-follow -o n.zst sh -c 'env; sh -c env' > env.txt || fail "--no-follow"
