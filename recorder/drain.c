@@ -86,30 +86,69 @@ static int failed;
 static uint64_t time_res = 1000; /* ns: times are rounded down to it */
 static int zlevel = 3;
 
+static dev_t trace_dev;    /* the trace file, to know it again */
+static ino_t trace_ino;
+
+/* 1 if fd is open on the trace file. */
+static int trace_file_is(int fd) {
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == trace_dev && st.st_ino == trace_ino;
+}
+
+/* The trace's fd, opened again by its path and set at its end when the
+ * program took its number (fd_now -1: rec_trace_fd_move found none free to
+ * move it to). -1 while no number is free, or the path no longer leads to
+ * the trace. Caller holds fd_lock. */
+static int trace_fd_get(void) {
+    int fd = atomic_load(&fd_now);
+    if (fd >= 0 || fd_tag < 0 || !path[0]) return fd;
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (!trace_file_is(fd) || lseek(fd, 0, SEEK_END) < 0) {
+        close(fd);
+        return -1;
+    }
+    fd = rec_fd_park(fd);
+    atomic_store(&fd_now, fd);
+    return fd;
+}
+
 /* tr_writer's write(2) goes here (-Wl,--wrap=write on this library). */
 ssize_t __real_write(int fd, const void *buf, size_t n);
 ssize_t __wrap_write(int fd, const void *buf, size_t n) {
     if (fd != fd_tag || fd < 0) return __real_write(fd, buf, n);
     pthread_mutex_lock(&fd_lock);
-    ssize_t const k = __real_write(atomic_load(&fd_now), buf, n);
-    int const e = errno;
+    int const now = trace_fd_get();
+    ssize_t const k = now >= 0 ? __real_write(now, buf, n) : -1;
+    int const e = now >= 0 ? errno : EMFILE; /* the program holds every number */
     pthread_mutex_unlock(&fd_lock);
     errno = e;
     return k;
 }
 
+/* Gives the trace's number up at the end (it is closed only if it is still
+ * the trace: a number taken by the program stays the program's). */
+static void trace_fd_drop(void) {
+    pthread_mutex_lock(&fd_lock);
+    int const fd = atomic_exchange(&fd_now, -1); /* first: close() protects the trace fd */
+    if (trace_file_is(fd)) close(fd);
+    fd_tag = -1;
+    pthread_mutex_unlock(&fd_lock);
+}
+
 int rec_trace_fd(void) { return atomic_load(&fd_now); }
 int rec_trace_fd_is(int fd) { return fd >= 0 && fd == atomic_load(&fd_now); }
 
-/* The program is about to dup2 over our fd: move the trace elsewhere. */
+/* The program is about to dup2 over our fd: move the trace elsewhere. With
+ * no number free, the number is given up to the program (whose close() of
+ * it must close its own file then), and the trace is opened again by its
+ * path when a write is due (trace_fd_get). */
 int rec_trace_fd_move(void) {
     pthread_mutex_lock(&fd_lock);
     int const old = atomic_load(&fd_now);
     int const nfd = rec_fd_dup_high(old);
-    if (nfd >= 0) {
-        atomic_store(&fd_now, nfd);
-        /* the old number is the program's now; the caller's dup2 replaces it */
-    }
+    /* the old number is the program's now; the caller's dup2 replaces it */
+    atomic_store(&fd_now, nfd);
     pthread_mutex_unlock(&fd_lock);
     return nfd >= 0 ? 0 : -1;
 }
@@ -824,6 +863,10 @@ static void end_frame_by_hand(int fd, int err_no) {
     ok = 1;
 }
 
+static _Atomic int end_pending; /* errno of an END(error) still to write */
+int rec_end_pending(void) { return atomic_load(&end_pending) != 0; }
+static void end_error(int err_no, int last);
+
 /* Recording stops for good: print the reason once, cut the file back to
  * the last complete frame (earlier ones if END does not fit after it) and
  * append a frame holding END(error, err_no). w is already closed. */
@@ -834,7 +877,20 @@ static void end_by_hand(const char *why, int err_no) {
     snprintf(msg, sizeof msg, "malloc-record: %s: %s; recording stopped, the trace ends with END reason error\n",
              path, why);
     rec_diag(msg);
-    int const fd = atomic_load(&fd_now);
+    end_error(err_no, 0);
+}
+
+/* END(error, err_no) after the last complete frame, and the summary. With
+ * no number for the trace now (the program holds them all), both wait for
+ * the end (end_pending), unless this is the last try. */
+static void end_error(int err_no, int last) {
+    pthread_mutex_lock(&fd_lock);
+    int const fd = trace_fd_get();
+    pthread_mutex_unlock(&fd_lock);
+    if (fd < 0 && !last) {
+        atomic_store(&end_pending, err_no ? err_no : EIO);
+        return;
+    }
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         /* no room for END after the last frame: give up frames until it fits */
@@ -1002,14 +1058,14 @@ static void finish(void) {
             if (fstat(atomic_load(&fd_now), &st) == 0 && S_ISREG(st.st_mode)) bytes = (uint64_t)st.st_size;
             /* the trace's number first: a program that used every other
              * one still gets its summary line */
-            close(atomic_exchange(&fd_now, -1));
+            trace_fd_drop();
             log_line(final_reason, final_status, ev, end.dropped, bytes);
         }
         w = NULL;
     }
-    int const fd = atomic_exchange(&fd_now, -1);
-    if (fd >= 0) close(fd);
-    fd_tag = -1;
+    int const pending = atomic_exchange(&end_pending, 0);
+    if (pending) end_error(pending, 1); /* last try; the summary either way */
+    trace_fd_drop();
 }
 
 /* After the main thread's pthread_exit: 1 when no thread but the writer
@@ -1065,9 +1121,9 @@ static void *writer_main(void *arg) {
     if (!failed) {
         finish();
     } else if (fd_tag >= 0) {
-        close(atomic_load(&fd_now));
-        atomic_store(&fd_now, -1);
-        fd_tag = -1;
+        int const pending = atomic_exchange(&end_pending, 0);
+        if (pending) end_error(pending, 1); /* last try; the summary either way */
+        trace_fd_drop();
     }
     atomic_store(&rec_writer_running, 0);
     atomic_store(&final_done, 1);
@@ -1122,6 +1178,8 @@ void rec_writer_start(int after_exec_failure) {
     }
     fd = rec_fd_park(fd);
     fd_tag = fd;
+    struct stat tst;
+    if (fstat(fd, &tst) == 0) trace_dev = tst.st_dev, trace_ino = tst.st_ino;
     atomic_store(&fd_now, fd);
     tr_header_t h;
     char *mem = NULL;
@@ -1203,6 +1261,10 @@ void rec_final(int reason, int status) {
         return;
     }
     atomic_store(&rec_on, 0);
+    /* recording had stopped on an error with no number for the trace: its
+     * END(error) and the summary, now that the program may have freed one */
+    int const pending = atomic_exchange(&end_pending, 0);
+    if (pending) end_error(pending, 1);
     if (!atomic_load(&rec_writer_running)) return;
     final_reason = reason;
     final_status = status;
@@ -1216,11 +1278,10 @@ void rec_final(int reason, int status) {
 
 void rec_writer_after_fork(void) {
     /* the parent's writer object and file belong to the parent: forget them */
-    int const fd = atomic_exchange(&fd_now, -1); /* first, or close() would protect it */
-    if (fd >= 0) close(fd);
-    fd_tag = -1;
-    w = NULL;
     pthread_mutex_init(&fd_lock, NULL);
+    trace_fd_drop();
+    atomic_store(&end_pending, 0);
+    w = NULL;
     mods = NULL;
     nmods = 0;
     pool = NULL;

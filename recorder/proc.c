@@ -53,7 +53,7 @@
  * while recording, and also while a writer that met a write error is still
  * writing its END (recording is already off then, the writer still runs). */
 static inline int must_end(void) {
-    return !rec_t.internal && (atomic_load(&rec_on) || atomic_load(&rec_writer_running));
+    return !rec_t.internal && (atomic_load(&rec_on) || atomic_load(&rec_writer_running) || rec_end_pending());
 }
 
 #define EXPORT __attribute__((visibility("default")))
@@ -753,12 +753,14 @@ EXPORT int pipe2(int fds[2], int flags) {
     return rc;
 }
 
-/* The program is about to dup2 onto a number of the pipe: the pipe moves. */
+/* The program is about to dup2 onto a number of the pipe: the pipe moves.
+ * With no number free, the number is given up (-1 to libunwind too, whose
+ * memory checks then fail instead of writing into the program's file, and
+ * the program's close() of it closes its own file). */
 static void unw_pipe_move(int fd) {
     for (int i = 0; i < 2; i++) {
         if (unw_pipe[i] != fd) continue;
         int const nfd = rec_fd_dup_high(fd);
-        if (nfd < 0) return;
         unw_pipe[i] = nfd;
         if (unw_pipe_at) __atomic_store_n(&unw_pipe_at[i], nfd, __ATOMIC_RELEASE);
     }

@@ -321,6 +321,7 @@ REC_HIDDEN void rec_writer_after_fork(void);
 REC_HIDDEN int rec_trace_fd_is(int fd);
 REC_HIDDEN int rec_trace_fd(void);
 REC_HIDDEN int rec_trace_fd_move(void); /* before the program dup2s over it */
+REC_HIDDEN int rec_end_pending(void);  /* an END(error) waits for a free fd number */
 REC_HIDDEN int rec_log_fd(void);        /* malloc-record's log, kept open; -1 if not */
 REC_HIDDEN void rec_log_fd_move(void);  /* before the program dup2s over it */
 /* A CLOEXEC duplicate of fd where the program does not look (proc.c): above

@@ -21,6 +21,13 @@
 #   all_fds_used  a program that opens files until none is left, with
 #             soft and hard limit equal (16), and _exits with them open: it
 #             still gets its summary line
+#   fd_steal  a program that puts a pipe of its own on every descriptor
+#             number, the limit being 64 (LOOP: rt_fdsteal): its pipe gives
+#             back exactly what it wrote and its end (no trace bytes written
+#             into it, nothing read out of it by libunwind, every close of
+#             its own numbers done); the recording stops with a reason, and
+#             END(error EMFILE) and the summary are written at the end (the
+#             trace opened again by its path once numbers are free)
 #   cleared_env  programs that empty their environment before they fork or
 #             exec (env -i, perl's %ENV = ()): every trace still goes to -o
 #             and every process still has its summary line
@@ -296,6 +303,18 @@ all_fds_used)
   grep -q "left no summary" err.txt && fail "the summary is missing"
   [ "$(grep -c 'trace written to' err.txt)" = 1 ] || fail "expected 1 summary"
   checkall
+  ;;
+fd_steal)
+  # soft = hard = 64: no number is left to move the recorder's descriptors to
+  sh -c "ulimit -n 64 && exec \"$rec\" -o \"$dir/t.zst\" -- \"$loop\"" > out 2> err.txt; rc=$?
+  cat err.txt
+  [ "$rc" = 0 ] || fail "exit status $rc (the program's own descriptors were disturbed)"
+  # the writer has no number while the program holds them all: recording
+  # stops, and END(error EMFILE) is written at the end, with the summary
+  grep -q "recording stopped" err.txt || fail "no reason given"
+  grep -q "pid [0-9]* (error 24): trace written to $dir/t.zst" err.txt || fail "no summary of the error"
+  "$(dirname "$rec")/malloc-trace" info t.zst > info.txt 2>&1; rc=$?
+  [ "$rc" = 3 ] && grep -q "^end: *recorder error (status 24)" info.txt || fail "trace end (status $rc): $(cat info.txt)"
   ;;
 cleared_env)
   # env -i execs sh without LD_PRELOAD: env's own trace (END exec) is the only one
