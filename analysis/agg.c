@@ -259,7 +259,16 @@ static int allocate(rp_agg_t *g, rp_thread_t *t, size_t ti, const tr_event_t *ev
     return 0;
 }
 
+/* Greatest common divisor of a and b (b > 0). */
+static uint64_t gcd(uint64_t a, uint64_t b) {
+    while (a) { uint64_t const t = b % a; b = a; a = t; }
+    return b;
+}
+
 int rp_agg_event(rp_agg_t *g, const tr_event_t *ev) {
+    /* the times' resolution: one division per event once it is found */
+    if (ev->t_ns && g->time_res != 1 && (!g->time_res || ev->t_ns % g->time_res))
+        g->time_res = g->time_res ? gcd(g->time_res, ev->t_ns) : ev->t_ns;
     if (g->events++ == 0) g->first_t = ev->t_ns;
     if (ev->t_ns > g->last_t) g->last_t = ev->t_ns;
     g->ops[ev->op]++;

@@ -215,9 +215,10 @@ static void chart_memory(rp_plot_t *p, const char *dir, const rp_agg_t *g, const
     csv_free(&c);
 }
 
-/* Bars over log2 buckets (sizes or lifetimes), from the first to the last non-empty one. */
+/* Bars over log2 buckets (sizes or lifetimes), from the first to the last
+ * non-empty one; lifetimes as in the text (report.c histogram). */
 static void chart_hist(rp_plot_t *p, const char *dir, const char *name, const char *title,
-                       const char *xlabel, const uint64_t *cnt, const uint64_t *bytes, int is_time) {
+                       const char *xlabel, const uint64_t *cnt, const uint64_t *bytes, int is_time, uint64_t res) {
     int lo = RP_HIST, hi = -1;
     for (int k = 0; k < RP_HIST; k++)
         if (cnt[k]) { if (k < lo) lo = k; hi = k; }
@@ -237,7 +238,9 @@ static void chart_hist(rp_plot_t *p, const char *dir, const char *name, const ch
     fprintf(f, "$h << EOD\n");
     for (int k = lo; k <= hi; k++) {
         char lab[40];
-        rp_hist_label(lab, sizeof lab, k, is_time);
+        if (is_time && rp_life_void(k, res) && !cnt[k]) continue;
+        if (is_time) rp_life_label(lab, sizeof lab, k, res);
+        else rp_hist_label(lab, sizeof lab, k, 0);
         fprintf(f, "\"%s\" %.6g %.6g\n", lab, (double)cnt[k] / cd, bytes ? (double)bytes[k] / bd : 0.0);
     }
     fprintf(f, "EOD\nset title '%s'\nset xlabel '%s'\nset ylabel 'blocks%s'\n"
@@ -419,9 +422,9 @@ static void chart_sim(rp_plot_t *p, const char *dir, const rj_t *sim) {
 int rp_charts(rp_plot_t *p, const char *dir, const rp_agg_t *g, const rp_extern_t *x) {
     if (!p->gnuplot[0]) return -1;
     if (g->events) chart_memory(p, dir, g, x);
-    chart_hist(p, dir, "sizes", "Allocation sizes", "requested size (bytes)", g->size_n, g->size_b, 0);
+    chart_hist(p, dir, "sizes", "Allocation sizes", "requested size (bytes)", g->size_n, g->size_b, 0, 0);
     chart_rate(p, dir, g);
-    chart_hist(p, dir, "lifetimes", "Lifetimes of freed blocks", "lifetime", g->life_n, NULL, 1);
+    chart_hist(p, dir, "lifetimes", "Lifetimes of freed blocks", "lifetime", g->life_n, NULL, 1, g->time_res);
     if (x->replay) chart_replay(p, dir, x->replay);
     if (x->sim) chart_sim(p, dir, x->sim);
     rp_plot_wait(p);

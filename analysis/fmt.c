@@ -74,6 +74,33 @@ static void short_pow2(char *buf, size_t cap, int k, int is_time) {
     else snprintf(buf, cap, "%" PRIu64 "G", v >> 30);
 }
 
+char *rp_fmt_res(char *buf, size_t cap, uint64_t res) {
+    if (res && res % 1000000000u == 0) snprintf(buf, cap, "%" PRIu64 "s", res / 1000000000u);
+    else if (res && res % 1000000u == 0) snprintf(buf, cap, "%" PRIu64 "ms", res / 1000000u);
+    else if (res && res % 1000u == 0) snprintf(buf, cap, "%" PRIu64 "us", res / 1000u);
+    else snprintf(buf, cap, "%" PRIu64 "ns", res);
+    return buf;
+}
+
+void rp_life_label(char *buf, size_t cap, int k, uint64_t res) {
+    char r[24], hi[16];
+    if (k == 0 && res > 1) {
+        snprintf(buf, cap, "<%s", rp_fmt_res(r, sizeof r, res));
+        return;
+    }
+    if (res > 1 && k >= 1 && k < 64 && (1ull << (k - 1)) < res) { /* it starts at res */
+        short_pow2(hi, sizeof hi, k, 1);
+        snprintf(buf, cap, "%s-%s", rp_fmt_res(r, sizeof r, res), hi);
+        return;
+    }
+    rp_hist_label(buf, cap, k, 1);
+}
+
+int rp_life_void(int k, uint64_t res) {
+    /* bucket k >= 1 holds [2^(k-1), 2^k - 1] */
+    return k >= 1 && k < 64 && res > 1 && (1ull << k) - 1 < res;
+}
+
 void rp_hist_label(char *buf, size_t cap, int k, int is_time) {
     if (k == 0) { snprintf(buf, cap, "0"); return; }
     char lo[16], hi[16];

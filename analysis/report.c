@@ -203,7 +203,11 @@ static void memory(out_t *o, const rp_agg_t *g, const rp_extern_t *x) {
     figure(o, "sim_timeline", "simulated footprints over time");
 }
 
-static void histogram(out_t *o, const uint64_t *cnt, const uint64_t *bytes, int is_time, const char *what) {
+/* Log2 buckets from the first non-empty one to the last. Lifetimes
+ * (is_time) whose times are multiples of res: buckets that cannot hold
+ * such a value are left out, and bucket 0 reads "<res". */
+static void histogram(out_t *o, const uint64_t *cnt, const uint64_t *bytes, int is_time, uint64_t res,
+                      const char *what) {
     uint64_t total = 0;
     int lo = RP_HIST, hi = -1;
     for (int k = 0; k < RP_HIST; k++) {
@@ -215,7 +219,9 @@ static void histogram(out_t *o, const uint64_t *cnt, const uint64_t *bytes, int 
     thead(o, bytes ? 4 : 3, w, head);
     for (int k = lo; k <= hi; k++) {
         char lab[40], c[32], s[16], b[32];
-        rp_hist_label(lab, sizeof lab, k, is_time);
+        if (is_time && rp_life_void(k, res) && !cnt[k]) continue;
+        if (is_time) rp_life_label(lab, sizeof lab, k, res);
+        else rp_hist_label(lab, sizeof lab, k, 0);
         snprintf(c, sizeof c, "%" PRIu64, cnt[k]);
         snprintf(s, sizeof s, "%.1f%%", total ? 100.0 * (double)cnt[k] / (double)total : 0.0);
         if (bytes) rp_fmt_bytes(b, sizeof b, (double)bytes[k]);
@@ -228,7 +234,7 @@ static void histogram(out_t *o, const uint64_t *cnt, const uint64_t *bytes, int 
 static void sizes_and_rate(out_t *o, const rp_agg_t *g) {
     section(o, "sizes", "Allocation sizes");
     figure(o, "sizes", "allocation size histogram");
-    histogram(o, g->size_n, g->size_b, 0, "size (bytes)");
+    histogram(o, g->size_n, g->size_b, 0, 0, "size (bytes)");
     section(o, "rate", "Allocation rate");
     figure(o, "rate", "allocation rate over time");
     int const w[] = { 12, 14, 14, 10 };
@@ -265,13 +271,18 @@ static void lifetimes(out_t *o, const rp_agg_t *g) {
     section(o, "lifetimes", "Lifetimes");
     figure(o, "lifetimes", "lifetime histogram");
     fprintf(o->h, "<table class=\"kv\">\n");
-    char a[32];
+    char a[32], r[24];
     kv(o, "temporary:", "%" PRIu64 " of %" PRIu64 " allocation calls (%.1f%%), mean lifetime %s", g->temporary,
        g->alloc_calls, g->alloc_calls ? 100.0 * (double)g->temporary / (double)g->alloc_calls : 0.0,
        rp_fmt_ns(a, sizeof a, g->temporary ? (double)g->temp_life_ns / (double)g->temporary : 0));
     kv(o, "never freed:", "%" PRIu64 " blocks", g->live_n);
+    /* the recorder rounds times down (malloc-record --time-res, 1 us by
+     * default): a lifetime is a difference of two rounded times */
+    if (g->time_res > 1)
+        kv(o, "time resolution:", "%s (every event time is a multiple of it): a shorter lifetime reads as 0, "
+           "and each lifetime, like their mean, is off by less than it", rp_fmt_res(r, sizeof r, g->time_res));
     fprintf(o->h, "</table>\n");
-    histogram(o, g->life_n, NULL, 1, "lifetime");
+    histogram(o, g->life_n, NULL, 1, g->time_res, "lifetime");
 }
 
 static void sites(out_t *o, const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s) {

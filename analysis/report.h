@@ -82,6 +82,8 @@ typedef struct rp_agg_s {
     /* histograms: requested sizes (by count and bytes); lifetimes in ns of freed blocks */
     uint64_t size_n[RP_HIST], size_b[RP_HIST], life_n[RP_HIST];
     uint64_t temp_life_ns;          /* sum of temporary blocks' lifetimes */
+    uint64_t time_res;              /* every event time is a multiple of it (the recording's
+                                     * resolution at most, 1000 by default); 0: no times */
     /* timeline */
     rp_bucket_t tl[RP_TL_BUCKETS];
     uint64_t tl_width;              /* ns per bucket */
@@ -178,6 +180,14 @@ void rp_time_unit(double max_ns, double *div, const char **name);
 void rp_html_esc(FILE *f, const char *s);
 /* Bucket label for log2 histograms: "[64, 128)" in bytes or ns. */
 void rp_hist_label(char *buf, size_t cap, int k, int is_time);
+/* Lifetime bucket k's label when times are multiples of res ns: bucket 0
+ * holds what lived less than res ("<1us"). */
+void rp_life_label(char *buf, size_t cap, int k, uint64_t res);
+/* 1 if lifetime bucket k cannot hold a lifetime that is a multiple of res:
+ * every value it covers lies between 0 and res. */
+int rp_life_void(int k, uint64_t res);
+/* res ns as "1us", "10us", "250ns", "1ms". */
+char *rp_fmt_res(char *buf, size_t cap, uint64_t res);
 
 /* ---- gnuplot (plot.c) --------------------------------------------------------- */
 typedef struct rp_job_s { int pid; char dir[4096], name[64]; } rp_job_t;

@@ -228,6 +228,34 @@ def case_realloc_zero():
     check(threads == [("7", "7", "4", "100.0%")], "thread row %r" % (threads,))
 
 
+def case_lifetimes_res():
+    """Times rounded to 1 us (malloc-record's default, data/res.txt): the
+    resolution is said, a lifetime under it is '<1us' (it read '0'), and no
+    row stands for a range under 1 us, which no lifetime can fall in (there
+    were ten empty rows from 1ns-2ns to 256ns-512ns, and 512ns-1.02us held
+    the lifetimes of exactly 1 us)."""
+    d = fresh("res")
+    t = hand_trace("res", d)
+    rep = os.path.join(d, "rep")
+    out = run([REPORT, t, "-o", rep, "--no-replay", "--no-sim"]).stdout
+    check((line_value(out, "time resolution:") or "").startswith("1us (every event time is a multiple of it)"),
+          "time resolution line %r" % line_value(out, "time resolution:"))
+    part = out.split("== Lifetimes", 1)[1].split("\n== ", 1)[0]
+    lifes = re.findall(r"^(\S+)\s+(\d+)\s+([\d.]+%)$", part, re.M)
+    check(lifes == [("<1us", "1", "33.3%"), ("1us-1.02us", "1", "33.3%"), ("1.02us-2.05us", "0", "0.0%"),
+                    ("2.05us-4.1us", "1", "33.3%")], "lifetime rows %r" % (lifes,))
+    gp = open(os.path.join(rep, "lifetimes.gp")).read()
+    check('"<1us" 1 ' in gp and "ns-" not in gp.replace("us-", ""), "chart labels as the text's")
+    # at full resolution there is no such line, and 0 stays 0
+    src = open(os.path.join(SRC, "data", "res.txt")).read().replace(" 9000 free", " 9001 free")
+    open(os.path.join(d, "ns.txt"), "w").write(src)
+    t2 = os.path.join(d, "ns.zst")
+    run([os.path.join(BIN, "handtrace"), os.path.join(BIN, "malloc-trace"), os.path.join(d, "ns.txt"), t2])
+    out2 = run([REPORT, t2, "-o", os.path.join(d, "rep2"), "--no-replay", "--no-sim"]).stdout
+    check(line_value(out2, "time resolution:") is None, "no resolution line at 1 ns")
+    check(re.search(r"^0\s+1\s", out2, re.M) is not None, "lifetime 0 at 1 ns resolution")
+
+
 def case_no_times():
     """A trace without times (as imported from an mtrace() log): charts over
     the event count, no rate chart, the same numbers."""
