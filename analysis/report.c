@@ -598,35 +598,45 @@ static void verdict(out_t *o, const rp_extern_t *x) {
     if ((!runs || !runs->len) && (!models || !models->len)) return;
     section(o, "verdict", "Verdict");
     fprintf(o->h, "<table class=\"kv\">\n");
+    /* the baseline: the plain glibc run, else the first run given (e.g.
+     * only tuned glibc runs: --alloc glibc:MALLOC_ARENA_MAX=1,jemalloc) */
     const rj_t *glibc = NULL, *small = NULL, *fast = NULL;
-    for (const rj_t *r = runs ? runs->child : NULL; r; r = r->next) {
+    size_t nruns = 0;
+    for (const rj_t *r = runs ? runs->child : NULL; r; r = r->next, nruns++) {
         if (strcmp(rj_str(rj_get(r, "allocator"), ""), "glibc") == 0) glibc = r;
         if (!small || rj_num(rj_get(r, "peak_rss_bytes"), 0) < rj_num(rj_get(small, "peak_rss_bytes"), 0)) small = r;
         if (!fast || rj_num(rj_get(r, "ns_per_op"), 0) < rj_num(rj_get(fast, "ns_per_op"), 0)) fast = r;
     }
+    int const first_base = !glibc && nruns > 1;
+    if (first_base) glibc = runs->child;
+    const char *const bn = glibc ? rj_str(rj_get(glibc, "allocator"), "?") : "glibc";
     char a[32], b[32], tie[256];
-    if (small && glibc) {
+    if (nruns == 1)
+        kv(o, "measured:", "one run (%s): nothing to compare it with", rj_str(rj_get(runs->child, "allocator"), "?"));
+    else if (first_base)
+        kv(o, "measured against:", "%s, the first run (no plain glibc run)", bn);
+    if (nruns > 1 && small && glibc) {
         double const g = rj_num(rj_get(glibc, "peak_rss_bytes"), 0), v = rj_num(rj_get(small, "peak_rss_bytes"), 0);
         if (g - v < rss_noise(g, v)) {
-            kv(o, "smallest (measured):", "none: no run's peak RSS is below glibc's (%s) by more than the noise "
-               "(5%% or 64 KiB)", rp_fmt_bytes(a, sizeof a, g));
+            kv(o, "smallest (measured):", "none: no run's peak RSS is below %s's (%s) by more than the noise "
+               "(5%% or 64 KiB)", bn, rp_fmt_bytes(a, sizeof a, g));
         } else {
             ties(runs, small, "peak_rss_bytes", 1, tie, sizeof tie);
-            kv(o, "smallest (measured):", "%s, peak RSS %s: %s less than glibc (%s, %.0f%%)%s%s",
+            kv(o, "smallest (measured):", "%s, peak RSS %s: %s less than %s (%s, %.0f%%)%s%s",
                rj_str(rj_get(small, "allocator"), "?"), rp_fmt_bytes(a, sizeof a, v), rp_fmt_bytes(b, sizeof b, g - v),
-               rp_fmt_bytes((char[32]){ 0 }, 32, g), g > 0 ? (g - v) * 100.0 / g : 0.0,
+               bn, rp_fmt_bytes((char[32]){ 0 }, 32, g), g > 0 ? (g - v) * 100.0 / g : 0.0,
                tie[0] ? "; within noise of it: " : "", tie);
         }
     }
-    if (fast && glibc) {
+    if (nruns > 1 && fast && glibc) {
         double const g = rj_num(rj_get(glibc, "ns_per_op"), 0), v = rj_num(rj_get(fast, "ns_per_op"), 0);
         if (g - v <= g * NS_NOISE_FRAC) { /* <=: a 0-event trace (0 ns each) names no winner */
-            kv(o, "fastest (measured):", "none: no run is faster than glibc (%.1f ns per op) by more than the noise (5%%)",
-               g);
+            kv(o, "fastest (measured):", "none: no run is faster than %s (%.1f ns per op) by more than the noise (5%%)",
+               bn, g);
         } else {
             ties(runs, fast, "ns_per_op", 0, tie, sizeof tie);
-            kv(o, "fastest (measured):", "%s, %.1f ns per op against glibc's %.1f (%.0f%% less time)%s%s",
-               rj_str(rj_get(fast, "allocator"), "?"), v, g, g > 0 ? (g - v) * 100.0 / g : 0.0,
+            kv(o, "fastest (measured):", "%s, %.1f ns per op against %s's %.1f (%.0f%% less time)%s%s",
+               rj_str(rj_get(fast, "allocator"), "?"), v, bn, g, g > 0 ? (g - v) * 100.0 / g : 0.0,
                tie[0] ? "; within noise of it: " : "", tie);
         }
     }

@@ -256,6 +256,47 @@ def case_lifetimes_res():
     check(re.search(r"^0\s+1\s", out2, re.M) is not None, "lifetime 0 at 1 ns resolution")
 
 
+def case_verdict_base():
+    """The verdict without a plain glibc run (--alloc glibc:MALLOC_ARENA_MAX=1,
+    jemalloc) compares with the first run and says so; with one run it says
+    there is nothing to compare. Both left the verdict empty."""
+    d = fresh("verdict")
+    t = hand_trace("hand_a", d)
+    bindir = os.path.join(d, "bin")
+    os.makedirs(bindir)
+    shutil.copy(REPORT, bindir)
+    run_json = {
+        "glibc:MALLOC_ARENA_MAX=1": '{"allocator": "glibc:MALLOC_ARENA_MAX=1", "library": null, "mode": "serial", '
+        '"env": ["MALLOC_ARENA_MAX=1"], "ops": 13, "wall_ns": 1300, "cpu_ns": 1200, "ns_per_op": 100.5, '
+        '"peak_rss_bytes": 2097152, "final_rss_bytes": 1048576, "ideal_peak_bytes": 1600, "peak_rss_over_ideal": 1310.7}',
+        "jemalloc": '{"allocator": "jemalloc", "library": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "mode": "serial", '
+        '"env": [], "ops": 13, "wall_ns": 1000, "cpu_ns": 900, "ns_per_op": 76.9, "peak_rss_bytes": 1572864, '
+        '"final_rss_bytes": 1048576, "ideal_peak_bytes": 1600, "peak_rss_over_ideal": 983.0}'}
+    for name, body in run_json.items():
+        open(os.path.join(d, name.split(":")[0] + ".json"), "w").write(body)
+    fake_tool(os.path.join(bindir, "malloc-replay"), r'''
+while [ $# -gt 0 ]; do case "$1" in --json) out=$2; shift;; --alloc) list=$2; shift;; --check-options) exit 0;; esac; shift; done
+d=${0%%/bin/*}
+{ printf '{"trace": "t", "events": 13, "runs": ['; sep=
+  for a in $(echo "$list" | tr , ' '); do printf '%%s' "$sep"; cat "$d/${a%%%%:*}.json"; sep=,; done
+  printf ']}\n'; } > "$out"
+'''.replace("%%", "%"))
+    out = run([os.path.join(bindir, "malloc-report"), t, "-o", os.path.join(d, "rep"), "--no-sim",
+               "--alloc", "glibc:MALLOC_ARENA_MAX=1,jemalloc"]).stdout
+    expect = {
+        "measured against:": "glibc:MALLOC_ARENA_MAX=1, the first run (no plain glibc run)",
+        "smallest (measured):": "jemalloc, peak RSS 1.5 MiB: 512.0 KiB less than glibc:MALLOC_ARENA_MAX=1 (2.0 MiB, 25%)",
+        "fastest (measured):": "jemalloc, 76.9 ns per op against glibc:MALLOC_ARENA_MAX=1's 100.5 (23% less time)",
+    }
+    for k, v in expect.items():
+        check(line_value(out, k) == v, "%s %r (got %r)" % (k, v, line_value(out, k)))
+    out = run([os.path.join(bindir, "malloc-report"), t, "-o", os.path.join(d, "rep1"), "--no-sim",
+               "--alloc", "jemalloc"]).stdout
+    check(line_value(out, "measured:") == "one run (jemalloc): nothing to compare it with",
+          "one run: %r" % line_value(out, "measured:"))
+    check(line_value(out, "smallest (measured):") is None, "one run: no winner named")
+
+
 def case_no_times():
     """A trace without times (as imported from an mtrace() log): charts over
     the event count, no rate chart, the same numbers."""
