@@ -334,20 +334,28 @@ static void replay(out_t *o, const rp_extern_t *x) {
     figure(o, "replay_time", "time per operation");
     figure(o, "replay_rss", "peak RSS");
     figure(o, "replay_latency", "latency percentiles");
-    double base_rss = 0, base_ns = 0;
-    for (const rj_t *r = runs->child; r; r = r->next)
-        if (strcmp(rj_str(rj_get(r, "allocator"), ""), "glibc") == 0) {
-            base_rss = rj_num(rj_get(r, "peak_rss_bytes"), 0);
-            base_ns = rj_num(rj_get(r, "ns_per_op"), 0);
-        }
-    int const w[] = { 12, 10, 12, 16, 10, 10, 11, 10, 10 };
-    const char *const head[] = { "allocator", "ns/op", "peak RSS", "RSS vs glibc", "time vs glibc",
-                                 "malloc p50", "malloc p99", "free p50", "free p99" };
+    /* compared with the plain glibc run, else the first run (as the verdict) */
+    const rj_t *base = NULL;
+    int w[] = { 12, 10, 12, 16, 10, 10, 11, 10, 10 };
+    for (const rj_t *r = runs->child; r; r = r->next) {
+        const char *const name = rj_str(rj_get(r, "allocator"), "?");
+        if (!base && strcmp(name, "glibc") == 0) base = r;
+        if ((int)strlen(name) > w[0]) w[0] = (int)strlen(name); /* long names keep the columns aligned */
+    }
+    int const first_base = !base && runs->len > 1;
+    if (first_base) base = runs->child;
+    double const base_rss = base ? rj_num(rj_get(base, "peak_rss_bytes"), 0) : 0;
+    double const base_ns = base ? rj_num(rj_get(base, "ns_per_op"), 0) : 0;
+    if (first_base) note(o, "compared with %s, the first run (no plain glibc run)", rj_str(rj_get(base, "allocator"), "?"));
+    const char *const head[] = { "allocator", "ns/op", "peak RSS", first_base ? "RSS vs first" : "RSS vs glibc",
+                                 first_base ? "time vs first" : "time vs glibc", "malloc p50", "malloc p99", "free p50",
+                                 "free p99" };
+    for (int i = 1; i < 9; i++)
+        if ((int)strlen(head[i]) > w[i]) w[i] = (int)strlen(head[i]);
     thead(o, 9, w, head);
     for (const rj_t *r = runs->child; r; r = r->next) {
         char c[9][48];
         double const rss = rj_num(rj_get(r, "peak_rss_bytes"), 0), ns = rj_num(rj_get(r, "ns_per_op"), 0);
-        snprintf(c[0], 48, "%s", rj_str(rj_get(r, "allocator"), "?"));
         snprintf(c[1], 48, "%.1f", ns);
         rp_fmt_bytes(c[2], 48, rss);
         if (base_rss > 0) {
@@ -363,7 +371,8 @@ static void replay(out_t *o, const rp_extern_t *x) {
             if (v) snprintf(c[5 + i], 48, "%.0f ns", rj_num(v, 0));
             else snprintf(c[5 + i], 48, "-");
         }
-        const char *const cells[] = { c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8] };
+        const char *const cells[] = { rj_str(rj_get(r, "allocator"), "?"), c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+                                      c[8] };
         trow(o, 9, w, cells);
     }
     tend(o);

@@ -259,7 +259,9 @@ def case_lifetimes_res():
 def case_verdict_base():
     """The verdict without a plain glibc run (--alloc glibc:MALLOC_ARENA_MAX=1,
     jemalloc) compares with the first run and says so; with one run it says
-    there is nothing to compare. Both left the verdict empty."""
+    there is nothing to compare. Both left the verdict empty. The comparison
+    table does the same (its 'vs glibc' columns were '-'), and stays aligned
+    under a long run name."""
     d = fresh("verdict")
     t = hand_trace("hand_a", d)
     bindir = os.path.join(d, "bin")
@@ -290,6 +292,17 @@ d=${0%%/bin/*}
     }
     for k, v in expect.items():
         check(line_value(out, k) == v, "%s %r (got %r)" % (k, v, line_value(out, k)))
+    # the comparison table: against the first run too, its columns aligned
+    # under a name longer than the column was (values ran to the right)
+    lines = out.split("== Allocator comparison", 1)[1].splitlines()
+    head = [l for l in lines if l.startswith("allocator ")]
+    check(len(head) == 1 and "RSS vs first" in head[0] and "time vs first" in head[0], "table head %r" % head)
+    if head:
+        end = head[0].index("ns/op") + len("ns/op")
+        for name, ns in (("glibc:MALLOC_ARENA_MAX=1", "100.5"), ("jemalloc", "76.9")):
+            row = [l for l in lines if l.startswith(name + " ")]
+            check(len(row) == 1 and row[0][:end].endswith(" " + ns), "row %s aligned: %r" % (name, row))
+    check("note: compared with glibc:MALLOC_ARENA_MAX=1, the first run (no plain glibc run)" in out, "table's note")
     out = run([os.path.join(bindir, "malloc-report"), t, "-o", os.path.join(d, "rep1"), "--no-sim",
                "--alloc", "jemalloc"]).stdout
     check(line_value(out, "measured:") == "one run (jemalloc): nothing to compare it with",
