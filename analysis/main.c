@@ -1,6 +1,7 @@
 /* main.c - malloc-report: a trace -> a static HTML report with gnuplot charts
  * and the same summary as text; --folded for flame graphs; --diff A B. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,18 @@ static int mkdirs(const char *dir) {
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
     struct stat sb;
     if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
+/* 0 if a file can be made in dir (a folder of /proc or a read-only mount
+ * refuses one: said once, before any chart is drawn), else -1 with errno. */
+static int writable_dir(const char *dir) {
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.malloc-report.%ld", dir, (long)getpid());
+    int const fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    close(fd);
+    unlink(probe);
     return 0;
 }
 
@@ -256,6 +269,11 @@ static int cmd_report(rp_opts_t *o) {
         unload(&l);
         return 1;
     }
+    if (writable_dir(dir) < 0) {
+        fprintf(stderr, "%s: %s: cannot write in the report folder: %s\n", prog, dir, strerror(errno));
+        unload(&l);
+        return 1;
+    }
     clean(dir);
     rp_extern_t x;
     memset(&x, 0, sizeof x);
@@ -322,8 +340,9 @@ static int cmd_diff(const char *a, const char *b, const char *dir, int progress)
     if (rc < 0) fprintf(stderr, "%s: out of memory\n", prog);
     if (rc == 0 && dir) {
         rp_plot_t p;
-        if (mkdirs(dir) < 0) {
-            fprintf(stderr, "%s: %s: cannot create the folder: %s\n", prog, dir, strerror(errno));
+        int const made = mkdirs(dir) == 0;
+        if (!made || writable_dir(dir) < 0) {
+            fprintf(stderr, "%s: %s: cannot %s the folder: %s\n", prog, dir, made ? "write in" : "create", strerror(errno));
             rc = -1;
         } else if (rp_plot_init(&p) < 0 || rp_chart_diff(&p, dir, &la.g, &lb.g, a, b) < 0) {
             fprintf(stderr, "%s: warning: %s\n", prog, p.why[0] ? p.why : "no chart");

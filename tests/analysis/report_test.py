@@ -774,7 +774,7 @@ def case_outclash():
 
 
 def case_writeerr():
-    """Write errors and an unwritable chart folder: one line each, status 1."""
+    """Write errors and unwritable or uncreatable folders: one line each, status 1."""
     d = fresh("writeerr")
     a = hand_trace("hand_a", d)
     b = hand_trace("hand_b", d)
@@ -806,6 +806,12 @@ def case_writeerr():
     open(bad, "w").write("x")
     only_line([REPORT, "--diff", a, b, "-o", os.path.join(bad, "x")], 1,
               "malloc-report: %s/x: cannot create the folder: Not a directory" % bad)
+    # a folder that exists but takes no file (procfs): one line, before any
+    # chart (a warning about the first chart came first)
+    only_line([REPORT, a, "-o", "/proc/sys", "--no-replay", "--no-sim"], 1,
+              "malloc-report: /proc/sys: cannot write in the report folder: No such file or directory")
+    only_line([REPORT, "--diff", a, b, "-o", "/proc/sys"], 1,
+              "malloc-report: /proc/sys: cannot write in the folder: No such file or directory")
 
 
 def case_brokenpipe():
