@@ -546,7 +546,7 @@ static void sim(out_t *o, const rp_extern_t *x) {
     double base = 0;
     for (const rj_t *m = models->child; m; m = m->next)
         if (strcmp(rj_str(rj_get(m, "model"), ""), "ptmalloc2") == 0) base = rj_num(rj_path(m, "peak.footprint_bytes"), 0);
-    int const w[] = { 12, 14, 14, 14, 14, 10, 18 };
+    int const w[] = { 12, 14, 14, 14, 14, 10, 24 };
     const char *const head[] = { "model", "peak footprint", "live at peak", "internal frag", "external frag",
                                  "fp/live", "saving vs glibc" };
     thead(o, 7, w, head);
@@ -563,7 +563,11 @@ static void sim(out_t *o, const rp_extern_t *x) {
         double const saving = sv ? rj_num(sv, 0) : base - fp;
         char d[32];
         rp_fmt_bytes(d, sizeof d, saving < 0 ? -saving : saving);
-        if (base > 0) snprintf(c[6], 48, "%s %s (%.0f%%)", saving >= 0 ? "saves" : "costs", d, saving * 100.0 / base);
+        /* as malloc-sim's ranking says it: the share of glibc's footprint, unsigned */
+        if (!strcmp(c[0], "ptmalloc2")) snprintf(c[6], 48, "(glibc's model)");
+        else if (base > 0)
+            snprintf(c[6], 48, "%s %s (%.1f%%)", saving >= 0 ? "saves" : "costs", d,
+                     (saving < 0 ? -saving : saving) * 100.0 / base);
         else snprintf(c[6], 48, "%s %s", saving >= 0 ? "saves" : "costs", d);
         const char *const cells[] = { c[0], c[1], c[2], c[3], c[4], c[5], c[6] };
         trow(o, 7, w, cells);
