@@ -874,8 +874,10 @@ static void end_by_hand(const char *why, int err_no) {
     failed = 1;
     atomic_store(&rec_on, 0);
     char msg[PATH_MAX + 400];
-    snprintf(msg, sizeof msg, "malloc-record: %s: %s; recording stopped, the trace ends with END reason error\n",
-             path, why);
+    struct stat st; /* a fifo or device (a stream) cannot be cut back to append END */
+    int const stream = fstat(atomic_load(&fd_now), &st) == 0 && !S_ISREG(st.st_mode);
+    snprintf(msg, sizeof msg, "malloc-record: %s: %s; recording stopped%s\n", path, why,
+             stream ? "" : ", the trace ends with END reason error");
     rec_diag(msg);
     end_error(err_no, 0);
 }

@@ -86,7 +86,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: malloc-record [OPTIONS] [--] PROGRAM [ARGS...]\n"
             "Runs PROGRAM with every malloc-family call recorded to a trace.\n"
-            "  -o FILE            trace file (default PROGRAM.%%p.trace.zst; %%p = pid)\n"
+            "  -o FILE            trace file (default PROGRAM.%%p.trace.zst; %%p = pid); with\n"
+            "                     --no-follow also a fifo or device, the trace streamed to it\n"
             "  --stack-depth N    frames per stack, 0 = no stacks (default 32, max 256)\n"
             "  --free-stacks      also unwind at free (default: allocating calls only)\n"
             "  --no-follow        do not trace forked children or exec'd programs\n"
@@ -332,20 +333,30 @@ int main(int argc, char **argv) {
         if (slash == dir) dir[1] = 0;
         else if (slash) *slash = 0;
         struct stat st;
-        if (!strstr(pat, "%p") && stat(pat, &st) == 0 && !S_ISREG(st.st_mode)) {
+        int const stream = !strstr(pat, "%p") && stat(pat, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
+        if (stream && follow) { /* every traced process has a file of its own */
+            fprintf(stderr, "malloc-record: %s: a fifo or device takes one process's trace: add --no-follow\n",
+                    out ? out : pat);
+            return 2;
+        }
+        if (!stream && !strstr(pat, "%p") && stat(pat, &st) == 0 && !S_ISREG(st.st_mode)) {
             fprintf(stderr, "malloc-record: %s: %s\n", out ? out : pat,
                     S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
             return 2;
         }
         snprintf(probe, sizeof probe, "%s/.malloc-record.XXXXXX", dir);
-        int const pfd = mkstemp(probe);
-        if (pfd < 0) {
+        int const pfd = stream ? 0 : mkstemp(probe);
+        if (stream) {
+            /* written as it is: a reader at the other end (the preload opens it) */
+        } else if (pfd < 0) {
             fprintf(stderr, "malloc-record: %s: cannot create a file in %s: %s\n", out ? out : pat, dir,
                     strerror(errno));
             return 2;
         }
-        close(pfd);
-        unlink(probe);
+        if (!stream) {
+            close(pfd);
+            unlink(probe);
+        }
     }
     /* the log of the traced processes' summary lines: in TMPDIR, else /tmp */
     char log[PATH_MAX];

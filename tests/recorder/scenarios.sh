@@ -59,7 +59,9 @@
 #             malloc-record too (the shell sees the job stopped) and is
 #             resumed with it; an unusable TMPDIR falls back to /tmp; a
 #             program that drops its privileges keeps its summary, even if
-#             it closes every descriptor then; --no-follow
+#             it closes every descriptor then; -o FIFO streams with
+#             --no-follow (a reader that leaves stops the recording, not the
+#             program) and is refused without; --no-follow
 #             leaves no setting of ours to the children; a trace that cannot
 #             be created is said so (not "did not load"); --opt=value forms;
 #             one-line usage errors; no log left behind
@@ -220,6 +222,25 @@ cli)
     grep -q "pid [0-9]* (exit 0): trace written to $dir/u.zst" err.txt && ! grep -q "no summary" err.txt \
       || fail "setuid and close_range: $(cat err.txt)"
   fi
+  # a fifo: refused unless --no-follow (every process has a trace of its
+  # own); with it, the trace streams to the reader, and a reader that goes
+  # away stops the recording, not the program
+  mkfifo ff || fail "mkfifo"
+  "$rec" -o ff true 2> err.txt; rc=$?
+  [ "$rc" = 2 ] && [ "$(cat err.txt)" = "malloc-record: ff: a fifo or device takes one process's trace: add --no-follow" ] \
+    || fail "fifo without --no-follow: status $rc: $(cat err.txt)"
+  "$(dirname "$rec")/malloc-trace" info ff > info.txt 2>&1 &
+  rp=$!
+  "$rec" --no-follow -o ff perl -e 'my @a = map { "x" x $_ } 1..10000; print "done\n"' > out.txt 2> err.txt; rc=$?
+  wait $rp; irc=$?
+  [ "$rc" = 0 ] && [ "$(cat out.txt)" = done ] && grep -q "trace written to $dir/ff" err.txt || fail "fifo: status $rc: $(cat err.txt)"
+  [ "$irc" = 0 ] && grep -q "^end: *exit (status 0)" info.txt || fail "fifo: the reader got (status $irc): $(cat info.txt)"
+  head -c 100 ff > /dev/null &
+  "$rec" --no-follow -o ff perl -e 'my @a; for my $r (1..20) { @a = map { "x" x $_ } 1..20000 } print "done\n"' \
+    > out.txt 2> err.txt; rc=$?
+  wait
+  [ "$rc" = 0 ] && [ "$(cat out.txt)" = done ] || fail "fifo whose reader left: status $rc, output $(cat out.txt)"
+  grep -q "Broken pipe; recording stopped$" err.txt || fail "fifo whose reader left: $(cat err.txt)"
   # --no-follow: none of our settings for the children
   env -u LD_PRELOAD "$rec" -q --no-follow -o n.zst sh -c 'env; sh -c env' > env.txt || fail "--no-follow"
   ! grep -q -e MALLOC_RECORD -e '^LD_PRELOAD=' env.txt || fail "--no-follow left: $(grep -e MALLOC_RECORD -e LD_PRELOAD env.txt)"
