@@ -24,7 +24,8 @@ static void usage(FILE *f) {
             "                     allocator setting (MALLOC_*, GLIBC_TUNABLES, ...) from the caller\n"
             "  --no-trace-env     glibc runs: do not apply the malloc settings recorded in the trace\n"
             "                     (its MALLOC_ARENA_MAX etc. and GLIBC_TUNABLES glibc.malloc.*; applied\n"
-            "                     by default, a setting of the same name from --env or --alloc wins)\n"
+            "                     by default; --alloc settings win over --env's, --env's over the\n"
+            "                     trace's, per variable and per glibc tunable, GLIBC_TUNABLES merged)\n"
             "  --mode serial|threads   serial (default): all ops in one thread in trace order;\n"
             "                     threads: one thread per recorded thread, cross-thread waits only\n"
             "  --pace             threads mode: follow the recorded timestamps\n"
@@ -81,11 +82,11 @@ static size_t file_prefix(const char *s) {
     return best;
 }
 
-/* One --alloc item; its name (allocator or path) is at least namelen bytes. */
-static int parse_alloc(char *item, size_t namelen, rp_run_t *run, const char **genv, int ngenv) {
+/* One --alloc item; its name (allocator or path) is at least namelen bytes.
+ * Its settings go to run->own (rp_run_env makes the run's environment). */
+static int parse_alloc(char *item, size_t namelen, rp_run_t *run) {
     memset(run, 0, sizeof *run);
     snprintf(run->label, sizeof run->label, "%s", item);
-    for (int i = 0; i < ngenv; i++) run->env[run->nenv++] = genv[i];
     /* NAME:VAR=VALUE:...  A ':' starts a setting only when the text up to the
      * next ':' holds an '=' (so MALLOC_CONF=narenas:1 stays one value). */
     char *c = NULL;
@@ -93,22 +94,22 @@ static int parse_alloc(char *item, size_t namelen, rp_run_t *run, const char **g
         if (memchr(q + 1, '=', strcspn(q + 1, ":"))) { c = q; break; }
     if (c) {
         *c = 0;
-        run->env[run->nenv++] = c + 1;
+        run->own[run->nown++] = c + 1;
         for (char *q = c + 1; (q = strchr(q, ':'));) {
             char *const seg = q + 1;
             if (memchr(seg, '=', strcspn(seg, ":"))) {
-                if (run->nenv >= RP_MAX_ENV) {
-                    fprintf(stderr, "%s: --alloc %s: too many settings\n", prog, run->label);
+                if (run->nown >= RP_MAX_ENV) {
+                    fprintf(stderr, "%s: --alloc %s: more than %d settings\n", prog, run->label, RP_MAX_ENV);
                     return -1;
                 }
                 *q = 0;
-                run->env[run->nenv++] = seg;
+                run->own[run->nown++] = seg;
             }
             q = seg;
         }
-        for (int i = ngenv; i < run->nenv; i++)
-            if (run->env[i][0] == '=') {
-                fprintf(stderr, "%s: --alloc %s: %s: expected VAR=VALUE\n", prog, run->label, run->env[i]);
+        for (int i = 0; i < run->nown; i++)
+            if (run->own[i][0] == '=') {
+                fprintf(stderr, "%s: --alloc %s: %s: expected VAR=VALUE\n", prog, run->label, run->own[i]);
                 return -1;
             }
     }
@@ -237,7 +238,7 @@ int main(int argc, char **argv) {
     int cap = 2 + (int)strlen(list), n = 0;
     rp_run_t *runs = calloc((size_t)cap, sizeof *runs);
     if (!list || !runs) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
-    if (null && parse_alloc((char[]){ "null" }, 0, &runs[n++], genv, ngenv)) return 2;
+    if (null && parse_alloc((char[]){ "null" }, 0, &runs[n++])) return 2;
     /* Items are split at commas, but an item that does not start with an
      * allocator's name or a path continues the previous item's setting
      * (MALLOC_CONF=narenas:1,dirty_decay_ms:0). */
@@ -263,7 +264,7 @@ int main(int argc, char **argv) {
         }
     }
     for (int k = 0; k < ni; k++)
-        if (parse_alloc(items[k], namelen[k], &runs[n++], genv, ngenv)) return 2;
+        if (parse_alloc(items[k], namelen[k], &runs[n++])) return 2;
     if (!n) bad_usage("--alloc: no allocator named");
     int glibc_run = -1;
     for (int i = 0; i < n; i++)
@@ -297,15 +298,13 @@ int main(int argc, char **argv) {
     }
     if (!o.sample) /* about 2^17 timed ops at most: a timer read costs ~30-50 ns in a VM */
         for (o.sample = 1; o.sample < (1u << 20) && prep.events / o.sample > (1u << 17);) o.sample *= 2;
-    /* the traced program's malloc settings, for glibc runs, under the explicit ones */
-    for (int i = 0; i < n && trace_env; i++) {
-        rp_run_t *const r = &runs[i];
-        if (r->kind != RP_ALLOC_GLIBC) continue;
-        for (int k = 0; k < prep.nenv && r->nenv < RP_MAX_ENV; k++) {
-            size_t const nl = strcspn(prep.env[k], "=") + 1;
-            int given = 0;
-            for (int j = 0; j < r->nenv; j++) given |= !strncmp(r->env[j], prep.env[k], nl);
-            if (!given) r->env[r->nenv++] = prep.env[k];
+    /* each run's settings: its own over --env's over, for glibc runs, the
+     * traced program's malloc settings (per tunable: settings.c) */
+    for (int i = 0; i < n; i++) {
+        int const tr = trace_env && runs[i].kind == RP_ALLOC_GLIBC;
+        if (rp_run_env(&runs[i], genv, ngenv, tr ? prep.env : NULL, tr ? prep.nenv : 0)) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            return 1;
         }
     }
     /* the caller's allocator settings stay out of the runs (spawn.c): said once */

@@ -15,8 +15,13 @@ typedef struct rp_run_s {
     char lib[4096];          /* "" = glibc (no preload) */
     int kind;
     unsigned funcs;
-    const char *env[RP_MAX_ENV]; /* --env settings, then the run's own */
+    const char *own[RP_MAX_ENV]; /* its own settings, from --alloc */
+    int nown;
+    /* what the run gets (rp_run_env): --env's, its own, the trace's; one per
+     * name and per glibc tunable, GLIBC_TUNABLES merged into `tunables` */
+    const char *env[2 * RP_MAX_ENV + RP_MAX_TRACE_ENV + 1];
     int nenv;
+    char *tunables;
     rp_result_t *res;        /* shared with the child */
     int failed;
     char err[512];
@@ -35,6 +40,12 @@ typedef struct rp_opts_s {
  * runs never inherit from the caller: MALLOC_* (not MALLOC_REPLAY_*),
  * GLIBC_TUNABLES, MIMALLOC_*, TCMALLOC_*. */
 int rp_alloc_setting(const char *e);
+
+/* Sets run->env from the settings of --env (genv), the run's own (run->own)
+ * and the trace's (glibc runs; none: ntrace 0), each winning over the one
+ * before it per variable and per glibc malloc tunable (settings.c). 0, or -1
+ * when out of memory. */
+int rp_run_env(rp_run_t *run, const char *const *genv, int ngenv, char *const *trace, int ntrace);
 
 /* Runs the plan under one allocator in a fresh process. csv_fd < 0: none.
  * 0, or -1 with run->err set. */

@@ -81,7 +81,7 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
     char *argv[] = { (char *)self, "--child-replay", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], NULL };
     size_t ne = 0;
     while (environ[ne]) ne++;
-    char **envp = calloc(ne + RP_MAX_ENV + 2, sizeof *envp);
+    char **envp = calloc(ne + (size_t)run->nenv + 2, sizeof *envp);
     char *preload = NULL;
     if (!envp) {
         snprintf(run->err, sizeof run->err, "out of memory");

@@ -84,11 +84,53 @@ traceenv)
     json n.json 'd["runs"][0]["env"] == []'
     # an explicit setting of the same name wins, the others stay
     "$R" env.zst --env GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576 --alloc glibc,glibc:MALLOC_TOP_PAD_=0 --json x.json >/dev/null || fail "--env"
-    json x.json '[r["env"] for r in d["runs"]] == [["GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576", "MALLOC_TOP_PAD_=1048576"],
-        ["GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576", "MALLOC_TOP_PAD_=0"]]'
+    # (per tunable: the trace's tcache_count=0 stays in GLIBC_TUNABLES; case tunables)
+    json x.json '[r["env"] for r in d["runs"]] == [["GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576:glibc.malloc.tcache_count=0", "MALLOC_TOP_PAD_=1048576"],
+        ["GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576:glibc.malloc.tcache_count=0", "MALLOC_TOP_PAD_=0"]]'
     json x.json 'd["runs"][0]["heap"]["hblkhd"] == 0'
     "$R" env.zst > table.txt || fail "table"
     grep -q "^glibc env: GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096:glibc.malloc.tcache_count=0 MALLOC_TOP_PAD_=1048576" table.txt || fail "table: no env line"
+    ;;
+tunables)
+    # Settings win per glibc tunable, not per variable: glibc reads a tunable from
+    # GLIBC_TUNABLES over its MALLOC_* alias, and the first of two variables of one
+    # name. Each replay must equal glibc run directly under the settings it claims.
+    "$O" o.txt plain.csv 500 20000 7 && "$T" import o.txt -o o.zst || fail "setup"
+    mt=glibc.malloc.mmap_threshold=4096 tc=glibc.malloc.tcache_count=0
+    env GLIBC_TUNABLES=$mt:$tc "$O" o2.txt both.csv 500 20000 7 || fail "oracle, both tunables"
+    env GLIBC_TUNABLES=$tc "$O" o2.txt tc.csv 500 20000 7 || fail "oracle, tcache_count"
+    env MALLOC_TOP_PAD_=0 "$O" o2.txt pad0.csv 500 20000 7 || fail "oracle, top pad 0"
+    env MALLOC_TOP_PAD_=1048576 "$O" o2.txt pad1m.csv 500 20000 7 || fail "oracle, top pad 1 MiB"
+    cmp -s both.csv tc.csv || cmp -s pad0.csv pad1m.csv || cmp -s pad0.csv plain.csv && fail "settings without effect (test is void)"
+    # a GLIBC_TUNABLES of the run's own adds to the trace's (it replaced it)
+    "$M" withenv o.zst mt.zst GLIBC_TUNABLES=$mt || fail "mktrace"
+    "$R" mt.zst --no-progress --alloc glibc:GLIBC_TUNABLES=$tc --checkpoints 500 --csv r.csv --json r.json > out.txt || fail "replay"
+    cmp both.csv r.csv || fail "GLIBC_TUNABLES=$tc on a trace with $mt: not glibc's heap under both"
+    json r.json 'd["runs"][0]["env"] == ["GLIBC_TUNABLES='$tc:$mt'"]'
+    grep -q "^glibc:GLIBC_TUNABLES=$tc env: GLIBC_TUNABLES=$tc:$mt$" out.txt || fail "table: $(grep env: out.txt)"
+    # an alias of the run's own over the trace's tunable (glibc took the tunable)
+    "$M" withenv o.zst pad.zst GLIBC_TUNABLES=glibc.malloc.top_pad=1048576:$tc || fail "mktrace"
+    "$R" pad.zst --no-progress --alloc glibc:MALLOC_TOP_PAD_=0 --checkpoints 500 --csv r.csv --json r.json > /dev/null || fail "replay alias"
+    env MALLOC_TOP_PAD_=0 GLIBC_TUNABLES=$tc "$O" o2.txt pad0tc.csv 500 20000 7 || fail "oracle, top pad 0 and tcache_count"
+    cmp pad0tc.csv r.csv || fail "MALLOC_TOP_PAD_=0 on a trace with glibc.malloc.top_pad=1048576: not glibc's heap under top pad 0"
+    json r.json 'd["runs"][0]["env"] == ["MALLOC_TOP_PAD_=0", "GLIBC_TUNABLES='$tc'"]'
+    # a tunable of the run's own over the trace's alias (the table showed both)
+    "$M" withenv o.zst alias.zst MALLOC_TOP_PAD_=1048576 || fail "mktrace"
+    "$R" alias.zst --no-progress --alloc glibc:GLIBC_TUNABLES=glibc.malloc.top_pad=0 --checkpoints 500 --csv r.csv --json r.json > /dev/null || fail "replay tunable"
+    cmp pad0.csv r.csv || fail "glibc.malloc.top_pad=0 on a trace with MALLOC_TOP_PAD_: not glibc's heap under top pad 0"
+    json r.json 'd["runs"][0]["env"] == ["GLIBC_TUNABLES=glibc.malloc.top_pad=0"]'
+    # the run's own setting over --env's of the same name (glibc read the first: --env's)
+    "$R" o.zst --no-progress --env MALLOC_TOP_PAD_=1048576 --alloc glibc:MALLOC_TOP_PAD_=0 --checkpoints 500 --csv r.csv --json r.json > /dev/null || fail "replay --env"
+    cmp pad0.csv r.csv || fail "--alloc glibc:MALLOC_TOP_PAD_=0 under --env MALLOC_TOP_PAD_=1048576: not glibc's heap under 0"
+    json r.json 'd["runs"][0]["env"] == ["MALLOC_TOP_PAD_=0"]'
+    # GLIBC_TUNABLES of --env and of the run merge, the run's entry winning
+    "$R" o.zst --no-progress --env GLIBC_TUNABLES=$mt:glibc.malloc.tcache_count=7 --alloc glibc:GLIBC_TUNABLES=$tc --checkpoints 500 --csv r.csv --json r.json > /dev/null || fail "replay merge"
+    cmp both.csv r.csv || fail "--env and --alloc GLIBC_TUNABLES: not glibc's heap under both"
+    json r.json 'd["runs"][0]["env"] == ["GLIBC_TUNABLES='$mt:$tc'"]'
+    # the most --env settings and a setting of the run's own (it crashed: the run's table overflowed)
+    set --; for i in $(seq 32); do set -- "$@" --env V$i=1; done
+    "$R" o.zst --no-progress "$@" --alloc glibc:MALLOC_TOP_PAD_=0:MALLOC_ARENA_MAX=1 --json r.json > /dev/null 2> err.txt || { cat err.txt; fail "32 --env and 2 settings: status $?"; }
+    json r.json 'len(d["runs"][0]["env"]) == 34'
     ;;
 callerenv)
     # the caller's allocator settings do not reach the runs (results do not depend on
