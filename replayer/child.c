@@ -198,6 +198,7 @@ static int run_threads(rp_engine_t *e, const rp_plan_t *plan, const rp_lane_t *l
     pthread_t *th = map_anon(sizeof *th * n);
     e->sync = map_anon(sizeof(rp_sync_t) * n);
     if (!lr || !th || !e->sync) return -1;
+    for (uint32_t i = 0; i < n; i++) e->sync[i].wake_at = UINT32_MAX; /* no waiter */
     int go = 0;
     uint32_t started = 0, running = n;
     pthread_attr_t attr;

@@ -49,6 +49,15 @@ AINLINE void *nb_alloc(nb_t *nb, size_t size, size_t align) {
     return nb->base + o;
 }
 
+/* Waits until lane dep >> 32 has done (uint32_t)dep ops. A waiter that
+ * sleeps asks for a wake-up at that count (wake_at, the lowest ask of all),
+ * and the publisher makes a wake-up call only when it gets there: waking
+ * the sleepers at every op (as long as any slept) cost two syscalls and two
+ * context switches per op (3.8 us per op with the null allocator on a trace
+ * of 17 threads whose frees waited on other threads). A wake-up changes gen,
+ * the futex word, after it cleared the asks: a waiter that read gen before
+ * its ask was cleared does not sleep (its gen is stale), one that read it
+ * after finds its ask gone and asks again. */
 static void wait_dep(rp_engine_t *e, uint64_t dep) {
     rp_sync_t *s = &e->sync[dep >> 32];
     uint32_t const want = (uint32_t)dep;
@@ -57,13 +66,13 @@ static void wait_dep(rp_engine_t *e, uint64_t dep) {
         _mm_pause();
     }
     for (;;) {
-        __atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
-        uint32_t const v = __atomic_load_n(&s->done, __ATOMIC_SEQ_CST);
-        if (v < want) {
-            struct timespec const to = { 0, 10000000 }; /* re-check every 10 ms at worst */
-            syscall(SYS_futex, &s->done, FUTEX_WAIT_PRIVATE, v, &to, NULL, 0);
-        }
-        __atomic_fetch_sub(&s->waiters, 1, __ATOMIC_SEQ_CST);
+        uint32_t const g = __atomic_load_n(&s->gen, __ATOMIC_SEQ_CST);
+        uint32_t w = __atomic_load_n(&s->wake_at, __ATOMIC_SEQ_CST);
+        while (want < w &&
+               !__atomic_compare_exchange_n(&s->wake_at, &w, want, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {}
+        if (__atomic_load_n(&s->done, __ATOMIC_SEQ_CST) >= want) return;
+        struct timespec const to = { 0, 10000000 }; /* re-check every 10 ms at worst */
+        syscall(SYS_futex, &s->gen, FUTEX_WAIT_PRIVATE, g, &to, NULL, 0);
         if (__atomic_load_n(&s->done, __ATOMIC_ACQUIRE) >= want) return;
     }
 }
@@ -71,8 +80,11 @@ static void wait_dep(rp_engine_t *e, uint64_t dep) {
 static void publish(rp_engine_t *e, uint32_t lane, uint32_t done) {
     rp_sync_t *s = &e->sync[lane];
     __atomic_store_n(&s->done, done, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST))
-        syscall(SYS_futex, &s->done, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    if (__builtin_expect(__atomic_load_n(&s->wake_at, __ATOMIC_SEQ_CST) <= done, 0)) {
+        __atomic_store_n(&s->wake_at, UINT32_MAX, __ATOMIC_SEQ_CST); /* the woken ask again if need be */
+        __atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
+        syscall(SYS_futex, &s->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    }
 }
 
 static void pace_to(rp_engine_t *e, uint64_t t) {

@@ -6,8 +6,9 @@
 
 typedef struct rp_sync_s { /* one per lane, own cache line */
     uint32_t done;         /* ops this lane completed */
-    uint32_t waiters;
-    char pad[56];
+    uint32_t wake_at;      /* the lowest `done` a sleeping waiter asked for, UINT32_MAX none */
+    uint32_t gen;          /* the futex word: changed at every wake-up */
+    char pad[52];
 } rp_sync_t;
 
 typedef struct rp_engine_s {
