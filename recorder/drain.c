@@ -998,12 +998,26 @@ static void log_write(const char *line, int n) {
 
 /* The summary of a trace that ended: pid, reason, status, events, dropped,
  * bytes, path. */
+/* CPU time of the clock in ns, 0 if it cannot be read. */
+static uint64_t cpu_ns(clockid_t c) {
+    struct timespec ts;
+    return clock_gettime(c, &ts) == 0 ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
+}
+
+/* The summary: pid, reason, status, events, dropped, bytes, the writer
+ * thread's CPU ns and the whole process's so far (what recording cost off
+ * the program's threads, and against what), path. */
 static void log_line(int reason, int status, uint64_t events, uint64_t dropped, uint64_t bytes) {
     if (!*env_log) return;
-    char line[PATH_MAX + 200];
-    int const n = snprintf(line, sizeof line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%s\n", (int)getpid(), reason,
-                           status, (unsigned long long)events, (unsigned long long)dropped,
-                           (unsigned long long)bytes, path);
+    clockid_t wc;
+    uint64_t const wcpu = atomic_load(&rec_writer_running) || pthread_equal(pthread_self(), thread)
+                              ? (pthread_getcpuclockid(thread, &wc) == 0 ? cpu_ns(wc) : 0)
+                              : 0;
+    char line[PATH_MAX + 240];
+    int const n = snprintf(line, sizeof line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%llu\t%llu\t%s\n", (int)getpid(),
+                           reason, status, (unsigned long long)events, (unsigned long long)dropped,
+                           (unsigned long long)bytes, (unsigned long long)wcpu,
+                           (unsigned long long)cpu_ns(CLOCK_PROCESS_CPUTIME_ID), path);
     log_write(line, n < (int)sizeof line ? n : (int)sizeof line - 1);
 }
 

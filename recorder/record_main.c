@@ -149,7 +149,7 @@ typedef struct {
 static void report(const char *log, pid_t root, int quiet) {
     FILE *f = fopen(log, "r");
     int n = 0, root_seen = 0, root_any = 0;
-    unsigned long long tev = 0, tbytes = 0;
+    unsigned long long tev = 0, tbytes = 0, twcpu = 0;
     char line[PATH_MAX + 256];
     started_t *st = NULL;
     size_t nst = 0, cap = 0;
@@ -178,8 +178,9 @@ static void report(const char *log, pid_t root, int quiet) {
             nst++;
             continue;
         }
-        if (sscanf(line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%4095[^\n]", &pid, &reason, &status, &ev, &dropped,
-                   &bytes, path) != 7)
+        unsigned long long wcpu = 0, pcpu = 0;
+        if (sscanf(line, "%d\t%d\t%d\t%llu\t%llu\t%llu\t%llu\t%llu\t%4095[^\n]", &pid, &reason, &status, &ev,
+                   &dropped, &bytes, &wcpu, &pcpu, path) != 9)
             continue;
         for (size_t k = 0; k < nst; k++)
             if (st[k].pid == pid && !strcmp(st[k].path, path)) st[k].ended = 1;
@@ -194,6 +195,12 @@ static void report(const char *log, pid_t root, int quiet) {
         fprintf(stderr, "malloc-record: pid %d (%s %d): trace written to %s\n", pid, rn, status, path);
         fprintf(stderr, "malloc-record:   %llu events, %llu bytes (%s), %.2f bytes/event, %llu dropped\n", ev,
                 bytes, hb, ev ? (double)bytes / (double)ev : 0.0, dropped);
+        /* the recorder's own thread: compression and writing, off the
+         * program's threads (the hooks' cost is inside them) */
+        if (wcpu && pcpu >= wcpu)
+            fprintf(stderr, "malloc-record:   writer thread %.3f s of CPU, %.1f%% of the process's %.3f s\n",
+                    (double)wcpu / 1e9, 100.0 * (double)wcpu / (double)pcpu, (double)pcpu / 1e9);
+        twcpu += wcpu;
     }
     if (f) fclose(f);
     int root_cut = 0; /* the root's trace began and has no summary */
@@ -217,7 +224,8 @@ static void report(const char *log, pid_t root, int quiet) {
         fprintf(stderr, "malloc-record: pid %d wrote no trace: the program did not load libmalloc-record.so "
                         "(a static binary, or LD_PRELOAD dropped or ignored, as for a setuid program)\n", (int)root);
     if (n > 1 && !quiet)
-        fprintf(stderr, "malloc-record: %d traces, %llu events, %llu bytes in all\n", n, tev, tbytes);
+        fprintf(stderr, "malloc-record: %d traces, %llu events, %llu bytes, writer threads %.3f s of CPU in all\n", n,
+                tev, tbytes, (double)twcpu / 1e9);
 }
 
 /* The program stopped itself (SIGTSTP, SIGSTOP from its own code or another

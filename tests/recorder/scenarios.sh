@@ -59,7 +59,8 @@
 #             malloc-record too (the shell sees the job stopped) and is
 #             resumed with it; an unusable TMPDIR falls back to /tmp; a
 #             program that drops its privileges keeps its summary, even if
-#             it closes every descriptor then; -o FIFO streams with
+#             it closes every descriptor then; the writer thread's CPU is
+#             given beside the process's; -o FIFO streams with
 #             --no-follow (a reader that leaves stops the recording, not the
 #             program) and is refused without; --no-follow
 #             leaves no setting of ours to the children; a trace that cannot
@@ -222,6 +223,12 @@ cli)
     grep -q "pid [0-9]* (exit 0): trace written to $dir/u.zst" err.txt && ! grep -q "no summary" err.txt \
       || fail "setuid and close_range: $(cat err.txt)"
   fi
+  # the writer thread's CPU beside the process's, per trace and in all
+  "$rec" -o w.zst sh -c 'perl -e "my @a = map { q(x) x (\$_ % 100) } 1..100000"; true' 2> err.txt || fail "writer cpu: $(cat err.txt)"
+  awk '/writer thread .* s of CPU, .*% of the process.s .* s$/ { n++; w = $4; p = $(NF - 1); if (w + 0 > p + 0 || $8 + 0 > 100) bad = 1 }
+       END { exit !(n >= 1 && !bad) }' err.txt || fail "writer cpu lines: $(cat err.txt)"
+  grep -q "^malloc-record: [0-9]* traces, [0-9]* events, [0-9]* bytes, writer threads [0-9.]* s of CPU in all$" err.txt \
+    || fail "writer cpu in all: $(cat err.txt)"
   # a fifo: refused unless --no-follow (every process has a trace of its
   # own); with it, the trace streams to the reader, and a reader that goes
   # away stops the recording, not the program
