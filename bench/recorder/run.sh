@@ -62,8 +62,8 @@ bench() { # name kind(real|loop) cmd...
     done
     # sizes and events of the last run (malloc-record: every process's trace)
     "$rec" -o "$work/s.%p.zst" -- "$@" > /dev/null 2> "$work/summary"
-    ev=$(awk '/events,/ {s += $2} END {print s + 0}' "$work/summary")
-    rb=$(awk '/events,/ {s += $4} END {print s + 0}' "$work/summary")
+    ev=$(awk '/^malloc-record:   [0-9]+ events,/ {s += $2} END {print s + 0}' "$work/summary")
+    rb=$(awk '/^malloc-record:   [0-9]+ events,/ {s += $4} END {print s + 0}' "$work/summary")
     hb=$(cat "$work"/ht.* 2>/dev/null | wc -c)
     # the fewest bytes the content heaptrack drops needs (size_bound.py):
     # for one process only (heaptrack's file holds gcc's driver alone)
