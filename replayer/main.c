@@ -19,7 +19,7 @@ static void usage(FILE *f) {
             "usage: malloc-replay TRACE [--alloc NAME[,NAME...]] [options]\n"
             "  --alloc LIST       glibc, tcmalloc, jemalloc, mimalloc, null, or a path to a malloc library;\n"
             "                     NAME:VAR=VALUE[:VAR=VALUE] adds settings to that run only\n"
-            "                     (e.g. glibc,glibc:MALLOC_ARENA_MAX=1). Default glibc.\n"
+            "                     (e.g. glibc,glibc:MALLOC_ARENA_MAX=1); repeatable. Default glibc.\n"
             "  --env VAR=VALUE    environment setting for every run (repeatable); the runs inherit no\n"
             "                     allocator setting (MALLOC_*, GLIBC_TUNABLES, ...) from the caller\n"
             "  --no-trace-env     glibc runs: do not apply the malloc settings recorded in the trace\n"
@@ -122,6 +122,32 @@ static int parse_alloc(char *item, size_t namelen, rp_run_t *run) {
     return 0;
 }
 
+/* Splits one --alloc list into its items: at commas, but an item that does
+ * not start with an allocator's name or a path continues the previous item's
+ * setting (MALLOC_CONF=narenas:1,dirty_decay_ms:0). Returns the count. */
+static int split_allocs(char *list, char **items, size_t *namelen) {
+    int ni = 0;
+    for (char *it = list; it && *it;) {
+        namelen[ni] = file_prefix(it);
+        items[ni++] = it;
+        char *comma = it + namelen[ni - 1];
+        for (;;) {
+            comma = strchr(comma, ',');
+            if (!comma) { it = NULL; break; }
+            char *const next = comma + 1;
+            size_t const nl = strcspn(next, ":,");
+            int const starts = memchr(next, '/', strcspn(next, ",")) != NULL ||
+                               (nl == 5 && !strncmp(next, "glibc", 5)) || (nl == 4 && !strncmp(next, "libc", 4)) ||
+                               (nl == 8 && (!strncmp(next, "tcmalloc", 8) || !strncmp(next, "jemalloc", 8) ||
+                                            !strncmp(next, "mimalloc", 8))) || (nl == 4 && !strncmp(next, "null", 4)) ||
+                               !memchr(next, ':', strcspn(next, ","));
+            if (starts) { *comma = 0; it = next; break; }
+            comma = next;
+        }
+    }
+    return ni;
+}
+
 /* An option error: one line with the reason, exit 2. */
 static void __attribute__((noreturn, format(printf, 1, 2))) bad_usage(const char *fmt, ...) {
     va_list ap;
@@ -164,8 +190,9 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit: EFBIG, reported and cleaned up like a full disk */
     rp_opts_t o = { .touch = 1, .progress = 1, .sample = 0, .start_timeout = 30 };
-    const char *alloc = NULL, *genv[RP_MAX_ENV];
-    int ngenv = 0, null = 0, trace_env = 1, check_only = 0;
+    const char *genv[RP_MAX_ENV], **allocv = calloc((size_t)argc, sizeof *allocv); /* every --alloc */
+    if (!allocv) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
+    int nalloc = 0, ngenv = 0, null = 0, trace_env = 1, check_only = 0;
     const char *st_env = getenv("MALLOC_REPLAY_START_TIMEOUT");
     if (st_env && *st_env) {
         uint64_t v = 0;
@@ -185,7 +212,7 @@ int main(int argc, char **argv) {
             usage(stdout);
             if (fflush(stdout)) { fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno)); return 1; }
             return 0;
-        } else if (ARG("--alloc")) alloc = argv[++i];
+        } else if (ARG("--alloc")) allocv[nalloc++] = argv[++i];
         else if (ARG("--env")) {
             if (ngenv >= RP_MAX_ENV) bad_usage("--env %s: more than %d settings", argv[i + 1], RP_MAX_ENV);
             if (!strchr(argv[i + 1], '=') || argv[i + 1][0] == '=') bad_usage("--env %s: expected VAR=VALUE", argv[i + 1]);
@@ -233,35 +260,24 @@ int main(int argc, char **argv) {
     check_output(o.trace, "--csv", o.csv);
     if (!isatty(2)) o.progress = 0;
 
-    /* allocators */
-    char *list = strdup(alloc ? alloc : (null ? "" : "glibc"));
-    int cap = 2 + (int)strlen(list), n = 0;
-    rp_run_t *runs = calloc((size_t)cap, sizeof *runs);
+    /* allocators: every --alloc's, in order */
+    size_t len = sizeof "glibc";
+    for (int k = 0; k < nalloc; k++) len += strlen(allocv[k]) + 1;
+    char *list = malloc(len);
+    rp_run_t *runs = calloc(len + 1, sizeof *runs); /* at most one run per byte, and null */
     if (!list || !runs) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
+    int n = 0;
     if (null && parse_alloc((char[]){ "null" }, 0, &runs[n++])) return 2;
-    /* Items are split at commas, but an item that does not start with an
-     * allocator's name or a path continues the previous item's setting
-     * (MALLOC_CONF=narenas:1,dirty_decay_ms:0). */
-    char *items[256];
-    size_t namelen[256]; /* a path to an existing file is taken whole, ',' and ':' included */
+    char **items = malloc(len * sizeof *items);
+    size_t *namelen = malloc(len * sizeof *namelen); /* a path to an existing file is taken whole */
+    if (!items || !namelen) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
     int ni = 0;
-    for (char *it = list; it && *it && ni < 256;) {
-        namelen[ni] = file_prefix(it);
-        items[ni++] = it;
-        char *comma = it + namelen[ni - 1];
-        for (;;) {
-            comma = strchr(comma, ',');
-            if (!comma) { it = NULL; break; }
-            char *const next = comma + 1;
-            size_t const nl = strcspn(next, ":,");
-            int const starts = memchr(next, '/', strcspn(next, ",")) != NULL ||
-                               (nl == 5 && !strncmp(next, "glibc", 5)) || (nl == 4 && !strncmp(next, "libc", 4)) ||
-                               (nl == 8 && (!strncmp(next, "tcmalloc", 8) || !strncmp(next, "jemalloc", 8) ||
-                                            !strncmp(next, "mimalloc", 8))) || (nl == 4 && !strncmp(next, "null", 4)) ||
-                               !memchr(next, ':', strcspn(next, ","));
-            if (starts) { *comma = 0; it = next; break; }
-            comma = next;
-        }
+    char *at = list;
+    for (int k = 0; k < (nalloc ? nalloc : !null); k++) { /* each split on its own (glibc by default) */
+        size_t const l = strlen(nalloc ? allocv[k] : "glibc");
+        memcpy(at, nalloc ? allocv[k] : "glibc", l + 1);
+        ni += split_allocs(at, items + ni, namelen + ni);
+        at += l + 1;
     }
     for (int k = 0; k < ni; k++)
         if (parse_alloc(items[k], namelen[k], &runs[n++])) return 2;
@@ -319,7 +335,7 @@ int main(int argc, char **argv) {
     if (said) fprintf(stderr, "\n");
     /* The children write the CSV's rows through csv_fd, into a temporary file
      * that becomes o.csv only when every row made it (tr_out_open). */
-    tr_out_t csv_out = { 0 };
+    tr_out_t csv_out = { 0 }, json_out = { 0 };
     int csv_fd = -1;
     if (o.csv) {
         if (tr_out_open(&csv_out, o.csv)) {
@@ -327,6 +343,13 @@ int main(int argc, char **argv) {
             return 1;
         }
         csv_fd = csv_out.fd; /* nothing goes through the FILE itself */
+    }
+    /* the JSON's file too, before the runs: a path that takes no file is
+     * one error line at once, not after every run (the table printed) */
+    if (o.json && tr_out_open(&json_out, o.json)) {
+        fprintf(stderr, "%s: %s: %s\n", prog, o.json, strerror(errno));
+        if (o.csv) tr_out_abort(&csv_out);
+        return 1;
     }
     int failed = 0;
     for (int i = 0; i < n; i++) {
@@ -355,16 +378,19 @@ int main(int argc, char **argv) {
     char *table = NULL;
     size_t tlen = 0;
     FILE *t = open_memstream(&table, &tlen);
-    if (!t) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
-    rp_print_table(t, &o, &prep, runs, n);
-    if (fclose(t) != 0) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
+    if (t) rp_print_table(t, &o, &prep, runs, n);
+    if (!t || fclose(t) != 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        if (o.json) tr_out_abort(&json_out);
+        return 1;
+    }
     errno = 0;
     if (fwrite(table, 1, tlen, stdout) != tlen || fflush(stdout) != 0) {
         fprintf(stderr, "%s: standard output: %s\n", prog, strerror(errno ? errno : EIO));
         rc = 1;
     }
     free(table);
-    if (o.json && rp_write_json(o.json, &o, &prep, runs, n)) {
+    if (o.json && rp_write_json(&json_out, &o, &prep, runs, n)) {
         fprintf(stderr, "%s: %s: %s\n", prog, o.json, strerror(errno ? errno : EIO));
         rc = 1;
     }

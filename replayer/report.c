@@ -109,10 +109,8 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n) {
-    tr_out_t out; /* the document appears whole or not at all */
-    if (tr_out_open(&out, path)) return -1;
-    FILE *const f = out.f;
+int rp_write_json(tr_out_t *out, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n) {
+    FILE *const f = out->f;
     fprintf(f, "{\"trace\": ");
     json_str(f, o->trace);
     fprintf(f, ", \"events\": %llu, \"threads\": %llu, \"truncated\": %s, \"unknown_frees\": %llu,\n"
@@ -206,5 +204,5 @@ int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, r
         fprintf(f, "}");
     }
     fprintf(f, "\n]}\n");
-    return tr_out_commit(&out) ? -1 : 0; /* a failed write: errno kept, the file removed */
+    return tr_out_commit(out) ? -1 : 0; /* a failed write: errno kept, the file removed */
 }

@@ -52,8 +52,9 @@ int rp_run_env(rp_run_t *run, const char *const *genv, int ngenv, char *const *t
 int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_fd, const char *self);
 
 void rp_print_table(FILE *f, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n);
-/* 0, or -1 (errno) */
-int rp_write_json(const char *path, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n);
+/* Writes the document into out (tr_out_open'ed) and commits it: 0, or -1 (errno). */
+struct tr_out_s;
+int rp_write_json(struct tr_out_s *out, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n);
 
 /* Latency percentile q (0..1) of a kind in ns, from the histogram. */
 double rp_percentile_ns(const rp_result_t *r, int kind, double q);

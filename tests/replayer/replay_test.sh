@@ -355,6 +355,9 @@ allocpath)
     [ ! -s err.txt ] || { cat err.txt; fail "stderr: $(cat err.txt)"; }
     json s.json '[(r["library"], r["env"]) for r in d["runs"]] == [("'"$lib"'", ["MALLOC_CONF=narenas:1,dirty_decay_ms:0"]), (None, ["MALLOC_ARENA_MAX=1"])]'
     json s.json '"stats.allocated" in d["runs"][0]["stats"]'
+    # --alloc given twice: both lists' runs, each split on its own (the last one alone ran)
+    "$R" o.zst --no-progress --alloc "$lib:MALLOC_CONF=narenas:1,dirty_decay_ms:0" --alloc glibc,null --json t.json > out.txt 2> err.txt || { cat err.txt; fail "two --alloc"; }
+    json t.json '[(r["allocator"], r["env"]) for r in d["runs"]] == [("'"$lib"':MALLOC_CONF=narenas:1,dirty_decay_ms:0", ["MALLOC_CONF=narenas:1,dirty_decay_ms:0"]), ("glibc", []), ("null", [])]'
     # a path that names no file is still split as before: an error naming what is missing
     only 2 "malloc-replay: $PWD/a: No such file or directory" o.zst --alloc "$PWD/a,b:C=1/nosuch.so"
     ;;
@@ -371,6 +374,11 @@ outclash)
 writeerr)
     # every failed write is one error line and status 1; the other outputs are still written
     "$O" o.txt oc.csv 100 2000 3 && "$T" import o.txt -o o.zst || fail "setup"
+    # a JSON path that takes no file: one line before any run (it came after every run and the table)
+    for j in nosuch/j.json /; do
+        only 1 "malloc-replay: $j: $( [ $j = / ] && echo 'Is a directory' || echo 'No such file or directory')" o.zst --no-progress --json $j
+        [ ! -s out.txt ] || fail "--json $j: the runs were made: $(cat out.txt)"
+    done
     "$R" o.zst --no-progress --json ok.json > /dev/full 2> err.txt; st=$?
     [ $st = 1 ] && [ "$(cat err.txt)" = "malloc-replay: standard output: No space left on device" ] || { cat err.txt; fail "stdout /dev/full: status $st"; }
     json ok.json 'd["events"] == 2000'
