@@ -1,5 +1,6 @@
 /* engine.c - the replay loop: a switch over packed ops, no hashing, no
- * allocation of its own. One op in every `sample` is timed with rdtsc for
+ * allocation of its own. One op in every `sample` (on average, at random
+ * gaps) is timed with rdtsc for
  * the latency histograms; the others run untimed. */
 #include "engine.h"
 
@@ -338,31 +339,56 @@ AINLINE void untimed_block(rp_engine_t *e, void **const slots, const rp_op_t *o,
     }
 }
 
+/* Ops to the next timed one: 1..2*sample-1, uniformly (sample on average).
+ * A fixed stride aliased with a program's own period: with a loop of
+ * malloc and free every timed op was a malloc, and frees had no latency at
+ * all in threads mode. The sequence is the same in every run (a fixed seed
+ * per lane), so every allocator is timed on the same ops. */
+static uint32_t next_gap(const rp_engine_t *e, rp_tick_t *t) {
+    if (e->sample <= 1) return 1;
+    uint32_t x = t->rng ? t->rng : 0x9e3779b9u; /* xorshift32 */
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    t->rng = x;
+    return 1 + x % (2 * e->sample - 1);
+}
+
 AINLINE void run_lane(rp_engine_t *e, const rp_op_t *ops, size_t n, const uint64_t **ext, uint32_t lane,
                       uint32_t done0, const uint64_t *times, size_t *nb_off, uint64_t *null_fail,
                       const int null, const int touch, const int threads) {
     const uint64_t *x = *ext;
-    uint32_t const mask = e->sample - 1;
     void **const slots = e->slots;
     nb_t nb = { e->nb_base, e->nb_cap, *nb_off };
     uint64_t nf = 0;
     if (threads) {
+        rp_tick_t t = e->sync[lane].tick; /* the lane's own, kept between calls */
+        if (!t.rng) t.rng = 0x9e3779b9u ^ (lane * 0x85ebca6bu) ^ 1u;
         for (size_t i = 0; i < n; i++) {
             const rp_op_t *o = &ops[i];
             for (unsigned d = 0; d < (o->flags & RP_F_NDEP_MASK); d++) wait_dep(e, *x++);
             if (times) pace_to(e, times[i]);
-            if (((done0 + i) & mask) == 0) do_op(e, slots, o, &x, &nb, &nf, null, touch, 1);
+            if (t.left == 0) {
+                do_op(e, slots, o, &x, &nb, &nf, null, touch, 1);
+                t.left = next_gap(e, &t);
+            }
             else do_op(e, slots, o, &x, &nb, &nf, null, touch, 0);
+            t.left--;
             publish(e, lane, done0 + (uint32_t)i + 1);
         }
+        e->sync[lane].tick = t;
     } else {
-        /* blocks of `sample` ops: the first (by global op count) timed, the rest in a plain loop */
+        /* a timed op, then a plain loop up to the next one */
+        rp_tick_t *const t = &e->tick;
         for (size_t i = 0; i < n;) {
-            if (((done0 + i) & mask) == 0) do_op(e, slots, &ops[i++], &x, &nb, &nf, null, touch, 1);
-            size_t end = i + ((0u - (uint32_t)(done0 + i)) & mask); /* the next op to time */
-            if (end > n) end = n;
+            if (t->left == 0) {
+                do_op(e, slots, &ops[i++], &x, &nb, &nf, null, touch, 1);
+                t->left = next_gap(e, t) - 1;
+            }
+            size_t end = n - i < t->left ? n : i + t->left;
             if (i < end) {
                 untimed_block(e, slots, ops + i, ops + end, ops + n, &x, &nb, &nf, null, touch);
+                t->left -= (uint32_t)(end - i);
                 i = end;
             }
         }

@@ -4,11 +4,18 @@
 
 #include "replay.h"
 
+typedef struct rp_tick_s { /* which ops are timed */
+    uint32_t left;         /* ops before the next timed one */
+    uint32_t rng;          /* xorshift32 state of the gaps, 0: not seeded */
+} rp_tick_t;
+
 typedef struct rp_sync_s { /* one per lane, own cache line */
     uint32_t done;         /* ops this lane completed */
     uint32_t wake_at;      /* the lowest `done` a sleeping waiter asked for, UINT32_MAX none */
     uint32_t gen;          /* the futex word: changed at every wake-up */
-    char pad[52];
+    uint32_t pad0;
+    rp_tick_t tick;        /* the lane's timing schedule (saved between calls) */
+    char pad[40];
 } rp_sync_t;
 
 typedef struct rp_engine_s {
@@ -16,7 +23,8 @@ typedef struct rp_engine_s {
     rp_result_t *res;      /* histograms (atomic adds) */
     int null, touch, pace;
     unsigned funcs;        /* RP_FN_* */
-    uint32_t sample;       /* power of two */
+    uint32_t sample;       /* power of two: one op in `sample` timed, on average */
+    rp_tick_t tick;        /* serial mode's timing schedule */
     size_t page;
     char *nb_base;         /* --null: a ring the bump allocator cycles through */
     size_t nb_cap;

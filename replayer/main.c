@@ -33,7 +33,7 @@ static void usage(FILE *f) {
             "  --null             add a run against a bump allocator (the harness's own cost)\n"
             "  --checkpoints N --csv FILE   glibc serial: mallinfo2 every N ops and after the last op\n"
             "  --json FILE        results as JSON\n"
-            "  --sample N         time one op in every N for the latency histograms (power of two;\n"
+            "  --sample N         time one op in every N (on average) for the latency histograms (power of two;\n"
             "                     default: every op up to 2^17 events, else about 2^17 ops in all);\n"
             "                     serial mode also times ops other than malloc/free, ~2^14 per op type\n"
             "  --strict           a free of a pointer the trace never returned is an error\n"

@@ -39,6 +39,13 @@ static void human(char *out, size_t n, double b) {
     snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
+/* p50/p99/p99.9 of a kind in ns, or "-" without a timed op of it (not 0/0/0) */
+static void latency(char *out, size_t n, const rp_result_t *x, int kind) {
+    if (!x->count[kind]) snprintf(out, n, "-");
+    else snprintf(out, n, "%.0f/%.0f/%.0f", rp_percentile_ns(x, kind, .5), rp_percentile_ns(x, kind, .99),
+                  rp_percentile_ns(x, kind, .999));
+}
+
 void rp_print_table(FILE *f, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *runs, int n) {
     char ideal[32];
     human(ideal, sizeof ideal, (double)prep->ideal_peak);
@@ -71,10 +78,8 @@ void rp_print_table(FILE *f, const rp_opts_t *o, const rp_prep_t *prep, rp_run_t
         human(fi, sizeof fi, (double)x->final_rss);
         if (prep->ideal_peak) snprintf(ratio, sizeof ratio, "%.2f", (double)x->peak_rss / (double)prep->ideal_peak);
         else snprintf(ratio, sizeof ratio, "-");
-        snprintf(ml, sizeof ml, "%.0f/%.0f/%.0f", rp_percentile_ns(x, 0, .5), rp_percentile_ns(x, 0, .99),
-                 rp_percentile_ns(x, 0, .999));
-        snprintf(fr, sizeof fr, "%.0f/%.0f/%.0f", rp_percentile_ns(x, 4, .5), rp_percentile_ns(x, 4, .99),
-                 rp_percentile_ns(x, 4, .999));
+        latency(ml, sizeof ml, x, RP_MALLOC);
+        latency(fr, sizeof fr, x, RP_FREE);
         fprintf(f, "%-*.*s %10.2f %8.2f %10.2f %11s %11s %9s  %-22s %-22s\n", w, w, r->label, (double)x->wall_ns / 1e6,
                 x->ops ? (double)x->wall_ns / (double)x->ops : 0.0, (double)x->cpu_ns / 1e6, pk, fi, ratio, ml, fr);
     }

@@ -317,7 +317,15 @@ for i in range(80000):
         ev('free 0x90000')" > rare.txt
     "$T" import rare.txt -o rare.zst && "$R" rare.zst --alloc glibc,jemalloc --json rare.json >/dev/null || fail "rare ops"
     json rare.json 'all(r["latency_sample"] > 1 and r["latency_ns"]["memalign"]["count"] == 3 and r["latency_ns"]["realloc"]["count"] == 3 for r in d["runs"])'
-    json rare.json 'all(r["latency_ns"]["malloc"]["count"] < 80000 / 2 for r in d["runs"])'
+    # one op in latency_sample is timed, mallocs and frees alike: a fixed stride aliased
+    # with the loop's period (malloc, free), every timed op was a malloc or every one a free
+    json rare.json 'all(0.8 < r["latency_ns"][k]["count"] * r["latency_sample"] / 80000 < 1.2 for r in d["runs"] for k in ("malloc", "free"))'
+    "$R" rare.zst --mode threads --alloc glibc --json rare-t.json >/dev/null || fail "rare ops, threads"
+    json rare-t.json 'all(0.8 < r["latency_ns"][k]["count"] * r["latency_sample"] / 80000 < 1.2 for r in d["runs"] for k in ("malloc", "free"))'
+    # no timed op of a kind: '-', not 0 ns (callocs only: no malloc, no free)
+    printf '1 1 0 calloc 1 10 -> 0x10\n2 1 0 calloc 1 10 -> 0x20\n' > cal.txt && "$T" import cal.txt -o cal.zst || fail "import cal"
+    "$R" cal.zst --no-progress > cal.out || fail "callocs"
+    grep -q "^glibc .* -  *- *$" cal.out || fail "latencies of kinds without a timed op: $(grep '^glibc ' cal.out)"
     # progress bar: on stderr when it is a terminal and the replay lasts over a second, never otherwise
     printf '1 1 0 malloc 10 -> 0x10\n2 1 1500000000 free 0x10\n' > slow.txt && "$T" import slow.txt -o slow.zst || fail "slow"
     script -qec "'$R' slow.zst --mode threads --pace" /dev/null > tty.txt 2>&1 || fail "replay on a terminal"
