@@ -82,17 +82,32 @@ static int cmd_dump(int argc, char **argv) {
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     if (header) text_format_header(stdout, tr_reader_header(r));
     tr_event_t ev;
-    char line[8192];
+    static char line0[8192];
+    char *line = line0, *big = NULL;
+    size_t cap = sizeof line0;
     int rc;
     while ((rc = tr_reader_next(r, &ev)) > 0) {
-        size_t const n = text_format_event(line, sizeof line - 1, &ev);
+        size_t n = text_format_event(line, cap, &ev);
+        if (n + 1 >= cap) { /* a long exec path: the whole line, never a cut one */
+            char *const b = realloc(big, n + 2);
+            if (!b) { rc = TR_E_NOMEM; break; }
+            line = big = b;
+            cap = n + 2;
+            n = text_format_event(line, cap, &ev);
+        }
         line[n] = '\n';
         if (fwrite(line, 1, n + 1, stdout) != n + 1) { /* no reader left, a full disk: stop */
             stdout_errno = errno;
             break;
         }
     }
+    free(big);
     if (check_stdout()) {
+        tr_reader_close(r);
+        return 1;
+    }
+    if (rc == TR_E_NOMEM) {
+        fprintf(stderr, "%s: %s: out of memory\n", prog, path);
         tr_reader_close(r);
         return 1;
     }

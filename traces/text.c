@@ -8,22 +8,34 @@
 #include "text.h"
 
 /* ---- formatting ------------------------------------------------------------ */
+/* o->n counts every byte asked for, as snprintf does, even past o->cap:
+ * the caller learns the length a line needs and formats it again. */
 typedef struct out_s { char *p; size_t cap, n; } out_t;
 
 static void emit(out_t *o, const char *fmt, ...) {
-    if (o->n >= o->cap) return;
+    int const fits = o->n < o->cap;
     va_list ap;
     va_start(ap, fmt);
-    int const k = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
+    int const k = vsnprintf(fits ? o->p + o->n : NULL, fits ? o->cap - o->n : 0, fmt, ap);
     va_end(ap);
-    if (k > 0) o->n += (size_t)k < o->cap - o->n ? (size_t)k : o->cap - o->n - 1;
+    if (k > 0) o->n += (size_t)k;
 }
 
 static void emit_escaped(out_t *o, const char *s) {
     for (; s && *s; s++) {
         unsigned char const c = (unsigned char)*s;
         if (c < 0x21 || c > 0x7e || c == '%') emit(o, "%%%02X", c);
-        else emit(o, "%c", c);
+        else if (o->n + 1 < o->cap) { o->p[o->n++] = (char)c; o->p[o->n] = 0; }
+        else o->n++;
+    }
+}
+
+/* A header string, escaped, of any length. */
+static void put_escaped(FILE *out, const char *s) {
+    for (; s && *s; s++) {
+        unsigned char const c = (unsigned char)*s;
+        if (c < 0x21 || c > 0x7e || c == '%') fprintf(out, "%%%02X", c);
+        else putc(c, out);
     }
 }
 
@@ -35,7 +47,7 @@ static uint64_t drelease(const tr_event_t *ev) {
 
 size_t text_format_event(char *buf, size_t cap, const tr_event_t *ev) {
     out_t o = { buf, cap, 0 };
-    buf[0] = 0;
+    if (cap) buf[0] = 0;
     emit(&o, "%" PRIu64 " %u %" PRIu64 " %s", ev->seq, ev->tid, ev->t_ns, tr_op_name(ev->op));
     switch (ev->op) {
     case TR_OP_MALLOC: case TR_OP_VALLOC: case TR_OP_PVALLOC:
@@ -77,19 +89,15 @@ size_t text_format_event(char *buf, size_t cap, const tr_event_t *ev) {
 }
 
 void text_format_header(FILE *out, const tr_header_t *h) {
-    char esc[4096];
-    out_t o;
-#define ESC(s) (o = (out_t){ esc, sizeof esc, 0 }, esc[0] = 0, emit_escaped(&o, (s)), esc)
     fprintf(out, "# malloc trace, format version %u\n", h->version);
     fprintf(out, "# pid: %u\n# ppid: %u\n", h->pid, h->ppid);
     fprintf(out, "# start_real_ns: %" PRIu64 "\n# start_mono_ns: %" PRIu64 "\n", h->start_real_ns, h->start_mono_ns);
     fprintf(out, "# page_size: %u\n# ncpu: %u\n", h->page_size, h->ncpu);
-    fprintf(out, "# exe: %s\n", ESC(h->exe));
-    for (size_t i = 0; i < h->argc; i++) fprintf(out, "# arg: %s\n", ESC(h->argv[i]));
-    fprintf(out, "# glibc: %s\n", ESC(h->glibc_version));
-    for (size_t i = 0; i < h->nenv; i++) fprintf(out, "# env: %s\n", ESC(h->env[i]));
-    fprintf(out, "# tool: %s\n", ESC(h->tool));
-#undef ESC
+    fputs("# exe: ", out), put_escaped(out, h->exe), putc('\n', out);
+    for (size_t i = 0; i < h->argc; i++) fputs("# arg: ", out), put_escaped(out, h->argv[i]), putc('\n', out);
+    fputs("# glibc: ", out), put_escaped(out, h->glibc_version), putc('\n', out);
+    for (size_t i = 0; i < h->nenv; i++) fputs("# env: ", out), put_escaped(out, h->env[i]), putc('\n', out);
+    fputs("# tool: ", out), put_escaped(out, h->tool), putc('\n', out);
 }
 
 /* ---- input lines -------------------------------------------------------------- */
@@ -103,59 +111,102 @@ int text_next_line(text_src_t *src) {
 }
 
 /* ---- import ------------------------------------------------------------------- */
-#define MAX_LIST 256
-
 typedef struct hdr_build_s {
     tr_header_t h;
-    char *strs[2 * MAX_LIST + 8]; size_t nstrs;
-    const char *argv[MAX_LIST], *env[MAX_LIST];
+    char **strs; size_t nstrs, cstrs;     /* every string made, freed by hdr_free */
+    const char **argv, **env; size_t cargv, cenv;
 } hdr_build_t;
+
+static int xdigit(char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 
 static char *unescape_raw(const char *s) {
     size_t const n = strlen(s);
     char *out = malloc(n + 1), *p = out;
     if (!out) return NULL;
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (s[i] == '%' && i + 2 < n + 1 && sscanf(s + i + 1, "%2x", &v) == 1) { *p++ = (char)v; i += 2; }
-        else *p++ = s[i];
+        if (s[i] == '%' && xdigit(s[i + 1]) && xdigit(s[i + 2])) {
+            char const hx[3] = { s[i + 1], s[i + 2], 0 };
+            *p++ = (char)strtoul(hx, NULL, 16);
+            i += 2;
+        } else {
+            *p++ = s[i];
+        }
     }
     *p = 0;
     return out;
 }
 
-/* Unescapes a header value, kept until hdr_free. */
+/* Appends p to the array *v of *cap entries holding n; 0, or -1 out of memory. */
+static int push(void *v, size_t *cap, size_t n, const void *p) {
+    void **a = *(void ***)v;
+    if (n == *cap) {
+        size_t const c = *cap ? *cap * 2 : 16;
+        a = realloc(a, c * sizeof *a);
+        if (!a) return -1;
+        *(void ***)v = a;
+        *cap = c;
+    }
+    a[n] = (void *)p;
+    return 0;
+}
+
+/* Unescapes a header value, kept until hdr_free. NULL when out of memory. */
 static char *unescape(hdr_build_t *b, const char *s) {
     char *out = unescape_raw(s);
-    if (!out) return NULL;
-    if (b->nstrs < sizeof b->strs / sizeof b->strs[0]) b->strs[b->nstrs++] = out;
-    else { free(out); return NULL; }
-    return out;
+    if (out && push(&b->strs, &b->cstrs, b->nstrs, out) == 0) { b->nstrs++; return out; }
+    free(out);
+    return NULL;
 }
 
 static void hdr_free(hdr_build_t *b) {
     for (size_t i = 0; i < b->nstrs; i++) free(b->strs[i]);
+    free(b->strs);
+    free(b->argv);
+    free(b->env);
 }
 
-/* "# key: value" lines before the first event set header fields. */
-static void header_line(hdr_build_t *b, const char *line) {
+static int parse_u64(const char *s, uint64_t *v);
+
+/* An unsigned header number of at most max; 0, or -1. */
+static int hdr_num(const char *val, uint64_t max, uint64_t *v) {
+    return parse_u64(val, v) || *v > max ? -1 : 0;
+}
+
+/* "# key: value" lines before the first event set header fields; every
+ * argument and environment entry is kept, however many. 0, or -1 with msg
+ * filled (a bad number, out of memory). */
+static int header_line(hdr_build_t *b, const char *line, unsigned long lno, char *msg, size_t cap) {
     const char *colon = strstr(line, ": ");
-    if (line[0] != '#' || line[1] != ' ' || !colon) return;
+    if (line[0] != '#' || line[1] != ' ' || !colon) return 0;
     size_t const klen = (size_t)(colon - (line + 2));
     const char *key = line + 2, *val = colon + 2;
 #define KEY(k) (klen == strlen(k) && strncmp(key, k, klen) == 0)
     tr_header_t *h = &b->h;
-    if (KEY("pid")) h->pid = (uint32_t)strtoul(val, NULL, 10);
-    else if (KEY("ppid")) h->ppid = (uint32_t)strtoul(val, NULL, 10);
-    else if (KEY("start_real_ns")) h->start_real_ns = strtoull(val, NULL, 10);
-    else if (KEY("start_mono_ns")) h->start_mono_ns = strtoull(val, NULL, 10);
-    else if (KEY("page_size")) h->page_size = (uint32_t)strtoul(val, NULL, 10);
-    else if (KEY("ncpu")) h->ncpu = (uint32_t)strtoul(val, NULL, 10);
-    else if (KEY("exe")) h->exe = unescape(b, val);
-    else if (KEY("glibc")) h->glibc_version = unescape(b, val);
-    else if (KEY("tool")) h->tool = unescape(b, val);
-    else if (KEY("arg") && h->argc < MAX_LIST) b->argv[h->argc++] = unescape(b, val);
-    else if (KEY("env") && h->nenv < MAX_LIST) b->env[h->nenv++] = unescape(b, val);
+    uint64_t v = 0;
+    int bad = 0, nomem = 0;
+    if (KEY("pid")) bad = hdr_num(val, UINT32_MAX, &v), h->pid = (uint32_t)v;
+    else if (KEY("ppid")) bad = hdr_num(val, UINT32_MAX, &v), h->ppid = (uint32_t)v;
+    else if (KEY("start_real_ns")) bad = hdr_num(val, UINT64_MAX, &h->start_real_ns);
+    else if (KEY("start_mono_ns")) bad = hdr_num(val, UINT64_MAX, &h->start_mono_ns);
+    else if (KEY("page_size")) bad = hdr_num(val, UINT32_MAX, &v), h->page_size = (uint32_t)v;
+    else if (KEY("ncpu")) bad = hdr_num(val, UINT32_MAX, &v), h->ncpu = (uint32_t)v;
+    else if (KEY("exe")) nomem = !(h->exe = unescape(b, val));
+    else if (KEY("glibc")) nomem = !(h->glibc_version = unescape(b, val));
+    else if (KEY("tool")) nomem = !(h->tool = unescape(b, val));
+    else if (KEY("arg")) {
+        char *s = unescape(b, val);
+        nomem = !s || push(&b->argv, &b->cargv, h->argc, s);
+        if (!nomem) h->argc++;
+    } else if (KEY("env")) {
+        char *s = unescape(b, val);
+        nomem = !s || push(&b->env, &b->cenv, h->nenv, s);
+        if (!nomem) h->nenv++;
+    }
+    h->argv = b->argv;
+    h->env = b->env;
+    if (bad) return text_fail(msg, cap, lno, "bad %.*s '%s' in the header", (int)klen, key, val);
+    if (nomem) return text_fail(msg, cap, lno, "out of memory");
+    return 0;
 #undef KEY
 }
 
@@ -293,8 +344,6 @@ static int parse_event(char *line, unsigned long lno, tr_event_t *ev, char *msg,
 int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
     hdr_build_t b;
     memset(&b, 0, sizeof b);
-    b.h.argv = b.argv;
-    b.h.env = b.env;
     tr_writer_t *w = NULL;
     tr_error_t err;
     uint64_t last_seq = 0, n = 0, t_end = 0;
@@ -304,7 +353,7 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         while (*line == ' ' || *line == '\t') line++;
         if (!*line) continue;
         if (*line == '#') {
-            if (!w) header_line(&b, line);
+            if (!w && header_line(&b, line, src->line, msg, cap)) { hdr_free(&b); return -1; }
             continue;
         }
         if (!w) {

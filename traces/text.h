@@ -7,7 +7,10 @@
 
 #include "trace.h"
 
-/* Formats ev as one dump line, without the newline. Returns the length. */
+/* Formats ev as one dump line, without the newline, NUL-terminated. Returns
+ * the length of the whole line: when that is cap or more, buf holds only its
+ * start, and a buffer of the length + 1 takes it whole (an exec path has no
+ * bound). */
 size_t text_format_event(char *buf, size_t cap, const tr_event_t *ev);
 
 /* Writes the header as "# key: value" comment lines that text_import reads back. */
