@@ -82,6 +82,12 @@ static size_t file_prefix(const char *s) {
     return best;
 }
 
+/* LD_PRELOAD is the run's allocator: given as a setting it ran another
+ * allocator under the run's name (--env LD_PRELOAD=libjemalloc.so.2 made
+ * the glibc run jemalloc's, its mallinfo2 all 0). */
+static const char k_preload_why[] = "the library a run preloads is its allocator: give it in --alloc (a path)";
+static int preload_setting(const char *e) { return !strncmp(e, "LD_PRELOAD=", 11); }
+
 /* One --alloc item; its name (allocator or path) is at least namelen bytes.
  * Its settings go to run->own (rp_run_env makes the run's environment). */
 static int parse_alloc(char *item, size_t namelen, rp_run_t *run) {
@@ -108,8 +114,9 @@ static int parse_alloc(char *item, size_t namelen, rp_run_t *run) {
             q = seg;
         }
         for (int i = 0; i < run->nown; i++)
-            if (run->own[i][0] == '=') {
-                fprintf(stderr, "%s: --alloc %s: %s: expected VAR=VALUE\n", prog, run->label, run->own[i]);
+            if (run->own[i][0] == '=' || preload_setting(run->own[i])) {
+                fprintf(stderr, "%s: --alloc %s: %s: %s\n", prog, run->label, run->own[i],
+                        run->own[i][0] == '=' ? "expected VAR=VALUE" : k_preload_why);
                 return -1;
             }
     }
@@ -216,6 +223,7 @@ int main(int argc, char **argv) {
         else if (ARG("--env")) {
             if (ngenv >= RP_MAX_ENV) bad_usage("--env %s: more than %d settings", argv[i + 1], RP_MAX_ENV);
             if (!strchr(argv[i + 1], '=') || argv[i + 1][0] == '=') bad_usage("--env %s: expected VAR=VALUE", argv[i + 1]);
+            if (preload_setting(argv[i + 1])) bad_usage("--env %s: %s", argv[i + 1], k_preload_why);
             genv[ngenv++] = argv[++i];
         } else if (ARG("--mode")) {
             a = argv[++i];

@@ -546,6 +546,10 @@ usage)
     only 2 "malloc-replay: --env =1: expected VAR=VALUE (see --help)" o.zst --env =1
     only 2 "malloc-replay: --env X: expected VAR=VALUE (see --help)" o.zst --env X
     only 2 "malloc-replay: --alloc glibc:=1: =1: expected VAR=VALUE" o.zst --alloc glibc:=1
+    # LD_PRELOAD as a setting ran another allocator under the run's name (glibc's mallinfo2 all 0)
+    je=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+    only 2 "malloc-replay: --env LD_PRELOAD=$je: the library a run preloads is its allocator: give it in --alloc (a path) (see --help)" o.zst --env LD_PRELOAD=$je
+    only 2 "malloc-replay: --alloc glibc:LD_PRELOAD=$je: LD_PRELOAD=$je: the library a run preloads is its allocator: give it in --alloc (a path)" o.zst --alloc glibc:LD_PRELOAD=$je
     "$R" --help > out.txt 2> err.txt || fail "--help status"
     [ ! -s err.txt ] && head -1 out.txt | grep -q "^usage: malloc-replay" || fail "--help output"
     only 0 "" --check-options --alloc glibc,null
