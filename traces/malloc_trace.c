@@ -25,7 +25,8 @@ static void usage(FILE *out) {
             "                                      text (as dump prints it) or a glibc mtrace() log -> trace\n"
             "       malloc-trace --version\n"
             "TRACE and FILE may be '-' for standard input, -o - is standard output. Format: traces/FORMAT.md.\n"
-            "exit status: 0 ok, 1 error, 2 usage, 3 truncated trace (its complete events read)\n");
+            "exit status: 0 ok, 1 error, 2 usage, 3 truncated trace or import FILE (its complete events\n"
+            "             read, or imported into a trace without END)\n");
 }
 
 /* An option error: one line with the reason, exit status 2. */
@@ -267,20 +268,10 @@ static int cmd_info(int argc, char **argv) {
 }
 
 /* ---- import -------------------------------------------------------------------- */
-/* Standard input, when it is a pipe, is copied to a temporary file first:
- * the importer reads the first line twice (to tell the two text forms). */
-static FILE *seekable_stdin(void) {
-    if (lseek(0, 0, SEEK_CUR) >= 0) return stdin;
-    FILE *t = tmpfile();
-    if (!t) return NULL;
-    char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
-        if (fwrite(buf, 1, n, t) != n) { fclose(t); return NULL; }
-    if (ferror(stdin) || fflush(t) != 0 || fseek(t, 0, SEEK_SET) != 0) { fclose(t); return NULL; }
-    return t;
-}
-
+/* The input is read once, in order (a pipe, a FIFO or <(zcat log.gz) as well
+ * as a file): its first line that is not blank tells the two forms apart
+ * ('#' or an event: our text; an mtrace() line: glibc's log) and is read
+ * again by the importer. */
 static int cmd_import(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     for (int i = 0; i < argc; i++) {
@@ -298,22 +289,25 @@ static int cmd_import(int argc, char **argv) {
         fprintf(stderr, "%s: %s: -o would overwrite the input\n", prog, out);
         return 2;
     }
-    int const from_stdin = strcmp(in, "-") == 0;
-    FILE *f = from_stdin ? seekable_stdin() : fopen(in, "r");
-    if (!f) {
-        fprintf(stderr, "%s: %s: cannot %s: %s\n", prog, in, from_stdin ? "read" : "open", strerror(errno));
+    struct stat sb;
+    if (strcmp(out, "-") != 0 && stat(out, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "%s: %s: is a directory (-o names the trace file)\n", prog, out);
         return 1;
     }
-    text_src_t src = { f, in, 0, NULL, 0 };
-    /* Peek at the first meaningful line to tell an mtrace log from our text. */
-    int mtrace = 0, lines = 0;
-    long const start = ftell(f);
-    while (text_next_line(&src)) {
-        lines++;
+    int const from_stdin = strcmp(in, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(in, "r");
+    if (!f) {
+        fprintf(stderr, "%s: %s: cannot open: %s\n", prog, in, strerror(errno));
+        return 1;
+    }
+    text_src_t src = { f, in, 0, NULL, 0, 0, 0, NULL };
+    int mtrace = 0, k;
+    while ((k = text_next_line(&src)) > 0) {
         const char *l = src.buf;
         while (*l == ' ' || *l == '\t') l++;
-        if (!*l || *l == '#') continue;
-        mtrace = mtrace_line(l);
+        if (!*l) continue;
+        mtrace = *l != '#' && mtrace_line(l);
+        src.again = 1;
         break;
     }
     int status = 0;
@@ -322,11 +316,11 @@ static int cmd_import(int argc, char **argv) {
     if (ferror(f)) {
         fprintf(stderr, "%s: %s: read error: %s\n", prog, in, strerror(errno));
         status = 1;
-    } else if (lines == 0) {
-        fprintf(stderr, "%s: %s: empty file\n", prog, in);
+    } else if (k < 0) {
+        fprintf(stderr, "%s: %s: line %lu: %s\n", prog, in, src.line, src.bad);
         status = 1;
-    } else if (start < 0 || fseek(f, start, SEEK_SET) != 0) {
-        fprintf(stderr, "%s: %s: cannot seek back: %s\n", prog, in, strerror(errno));
+    } else if (src.line == 0) {
+        fprintf(stderr, "%s: %s: empty file\n", prog, in);
         status = 1;
     }
     /* The trace goes to a temporary file beside the output, renamed over it
@@ -338,7 +332,6 @@ static int cmd_import(int argc, char **argv) {
         else snprintf(tmp, n, "%s.import-%ld.tmp", out, (long)getpid());
     }
     if (!status) {
-        src.line = 0;
         const char *dst = tmp ? tmp : out;
         int const rc = mtrace ? mtrace_import(&src, dst, msg, sizeof msg) : text_import(&src, dst, msg, sizeof msg);
         if (ferror(f)) {
@@ -350,12 +343,13 @@ static int cmd_import(int argc, char **argv) {
             if (tmp && strncmp(msg, tmp, tl) == 0) fprintf(stderr, "%s: %s%s\n", prog, out, msg + tl);
             else if (!tmp && strncmp(msg, "-: ", 3) == 0) fprintf(stderr, "%s: standard output: %s\n", prog, msg + 3);
             else fprintf(stderr, "%s: %s: %s\n", prog, in, msg);
-            status = 1;
-        } else if (tmp && rename(tmp, out) != 0) {
+            status = rc > 0 ? 3 : 1; /* 3: cut short, the events before the cut written */
+        }
+        if (status != 1 && tmp && rename(tmp, out) != 0) {
             fprintf(stderr, "%s: %s: cannot rename the finished trace into place: %s\n", prog, out, strerror(errno));
             status = 1;
         }
-        if (status && tmp) unlink(tmp);
+        if (status == 1 && tmp) unlink(tmp);
     }
     free(tmp);
     free(src.buf);

@@ -25,13 +25,33 @@ int mtrace_line(const char *line) {
             line[1] == ' ' && line[2] == '0');
 }
 
-/* A "%p" (0x... or "(nil)") or "%#lx" value. */
+/* A "%p" (0x... or "(nil)") or "%#lx" value: hex digits only, at most 64 bits. */
 static int hex(const char *s, uint64_t *v) {
     if (strcmp(s, "(nil)") == 0 || strcmp(s, "0") == 0) { *v = 0; return 0; }
     if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || !s[2]) return -1;
-    char *end;
-    *v = strtoull(s + 2, &end, 16);
-    return *end ? -1 : 0;
+    size_t const n = strspn(s + 2, "0123456789abcdefABCDEF");
+    if (s[2 + n] || n > 16 + strspn(s + 2, "0") ) return -1;
+    *v = strtoull(s + 2, NULL, 16);
+    return 0;
+}
+
+/* The operation after "@ where ": glibc writes "@ FILE:(SYM+OFF)[ADDR] ", and
+ * FILE is a path that may hold "] " itself; the operation holds no ']'. */
+static char *skip_caller(char *line) {
+    char *op = NULL;
+    for (char *p = line; (p = strstr(p, "] ")) != NULL; p++) op = p + 2;
+    return op;
+}
+
+/* Splits an operation line into at most 3 words; returns their count, or 4
+ * for more. */
+static int words(char *line, char *w[3]) {
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        if (n == 3) return 4;
+        w[n++] = t;
+    }
+    return n;
 }
 
 int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
@@ -43,24 +63,29 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
     tr_writer_t *w = text_open_out(out, &h, &err);
     if (!w) { snprintf(msg, cap, "%s: %s", out, err.msg); return -1; }
     uint64_t seq = 0;
-    int rc = 0, in_realloc = 0;
+    int rc = 0, in_realloc = 0, k = 0;
     tr_event_t ev;
     memset(&ev, 0, sizeof ev);
-    while (rc == 0 && text_next_line(src)) {
+    while (rc == 0 && (k = text_next_line(src)) > 0) {
         char *line = src->buf;
         if (!*line || line[0] == '=') continue;
+        if (text_cut(src) && strchr("@+-<>!", line[0])) { rc = text_cut_msg(msg, cap, src->line); break; }
         if (line[0] == '@') { /* skip "@ where " up to the operation */
-            char *sp = strstr(line, "] ");
-            if (!sp) { rc = text_fail(msg, cap, src->line, "'@' without '[caller] '"); break; }
-            line = sp + 2;
+            line = skip_caller(line);
+            if (!line) { rc = text_fail(msg, cap, src->line, "'@' without '[caller] '"); break; }
         }
-        char kind;
-        char a[64], b[64];
-        a[0] = b[0] = 0;
-        int const n = sscanf(line, "%c %63s %63s", &kind, a, b);
+        char op[128], *wd[3]; /* an operation is some 40 characters: longer is none */
+        int const n = strlen(line) < sizeof op ? words(strcpy(op, line), wd) : 4;
+        if (n == 0) continue; /* a blank line */
         uint64_t p = 0, size = 0;
-        if (n < 2 || hex(a, &p) || (n == 3 && hex(b, &size))) {
-            rc = text_fail(msg, cap, src->line, "not an mtrace line: '%s'", src->buf);
+        char const kind = n >= 2 && !wd[0][1] ? wd[0][0] : 0;
+        int const want = kind == '-' || kind == '<' ? 2 : 3;
+        if (!kind || n != want || hex(wd[1], &p) || (n == 3 && hex(wd[2], &size))) {
+            if (kind && strchr("+-<>!", kind) && n >= 2 && n != want)
+                rc = text_fail(msg, cap, src->line, "'%c' takes %s: '%.80s'", kind,
+                               want == 2 ? "one pointer" : "a pointer and a size", src->buf);
+            else
+                rc = text_fail(msg, cap, src->line, "not an mtrace line: '%.80s'", src->buf);
             break;
         }
         if (in_realloc && kind != '>') {
@@ -71,7 +96,6 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         ev.stack = 0;
         switch (kind) {
         case '+':
-            if (n != 3) { rc = text_fail(msg, cap, src->line, "'+' needs a pointer and a size"); break; }
             ev.op = TR_OP_MALLOC; ev.a = size; ev.ret = p;
             break;
         case '-':
@@ -82,12 +106,11 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
             in_realloc = 1;
             continue;
         case '>':
-            if (!in_realloc || n != 3) { rc = text_fail(msg, cap, src->line, "'>' without '<' or size"); break; }
+            if (!in_realloc) { rc = text_fail(msg, cap, src->line, "'>' without '<'"); break; }
             in_realloc = 0;
             ev.b = size; ev.ret = p;
             break;
         case '!':
-            if (n != 3) { rc = text_fail(msg, cap, src->line, "'!' needs a pointer and a size"); break; }
             ev.op = TR_OP_REALLOC; ev.a = p; ev.b = size; ev.ret = 0;
             break;
         default:
@@ -99,10 +122,11 @@ int mtrace_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         if (tr_writer_event(w, &ev)) rc = text_write_fail(msg, cap, src->line, out, w);
         else if (seq % 4096 == 0) tr_writer_watermark(w, seq + 1);
     }
+    if (rc == 0 && k < 0) rc = text_fail(msg, cap, src->line, "%s", src->bad);
     if (rc == 0 && in_realloc) rc = text_fail(msg, cap, src->line, "log ends after '<'");
     tr_writer_watermark(w, seq + 1);
     tr_end_t const end = { TR_END_CLOSED, 0, 0, seq, 0 };
-    if (tr_writer_close(w, rc ? NULL : &end, &err) && rc == 0) {
+    if (tr_writer_close(w, rc ? NULL : &end, &err) && rc >= 0) {
         snprintf(msg, cap, "%s: %s", out, err.msg);
         rc = -1;
     }

@@ -102,11 +102,47 @@ void text_format_header(FILE *out, const tr_header_t *h) {
 
 /* ---- input lines -------------------------------------------------------------- */
 int text_next_line(text_src_t *src) {
-    ssize_t const n = getline(&src->buf, &src->cap, src->f);
-    if (n < 0) return 0;
+    if (src->again) { src->again = 0; return 1; }
+    size_t n = 0;
+    int c;
+    src->cut = 0;
+    while ((c = getc_unlocked(src->f)) != EOF && c != '\n') {
+        if (c == 0 || n >= TEXT_LINE_MAX) {
+            src->line++;
+            src->bad = c ? "longer than 1 MiB: not text" : "a NUL byte: binary data, not text";
+            return -1;
+        }
+        if (n + 1 >= src->cap) {
+            size_t const cap = src->cap ? src->cap * 2 : 256;
+            char *b = realloc(src->buf, cap);
+            if (!b) { src->line++; src->bad = "out of memory"; return -1; }
+            src->buf = b;
+            src->cap = cap;
+        }
+        src->buf[n++] = (char)c;
+    }
+    if (c == EOF && (n == 0 || ferror(src->f))) return 0;
     src->line++;
-    size_t k = (size_t)n;
-    while (k && (src->buf[k - 1] == '\n' || src->buf[k - 1] == '\r')) src->buf[--k] = 0;
+    src->cut = c == EOF;
+    while (n && src->buf[n - 1] == '\r') n--;
+    if (!src->buf) { /* an empty first line */
+        src->buf = malloc(src->cap = 256);
+        if (!src->buf) { src->bad = "out of memory"; return -1; }
+    }
+    src->buf[n] = 0;
+    return 1;
+}
+
+int text_cut(const text_src_t *src) {
+    if (!src->cut) return 0;
+    for (const char *p = src->buf; *p; p++)
+        if (*p != ' ' && *p != '\t') return 1;
+    return 0;
+}
+
+int text_cut_msg(char *msg, size_t cap, unsigned long line) {
+    text_fail(msg, cap, line, "the file ends inside this line (cut short?): the events before it were "
+              "imported, as a trace without END");
     return 1;
 }
 
@@ -236,11 +272,11 @@ int text_write_fail(char *msg, size_t cap, unsigned long line, const char *out, 
 
 /* Parses one unsigned number: 0x-prefixed hex or decimal. */
 static int parse_u64(const char *s, uint64_t *v) {
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    if (!s || *s < '0' || *s > '9') return -1;
     char *end;
     errno = 0;
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        if (!s[2]) return -1;
+        if (!xdigit(s[2])) return -1; /* strtoull would take "0x-10" */
         *v = strtoull(s + 2, &end, 16);
     } else {
         *v = strtoull(s, &end, 10);
@@ -347,11 +383,12 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
     tr_writer_t *w = NULL;
     tr_error_t err;
     uint64_t last_seq = 0, n = 0, t_end = 0;
-    int rc = 0;
-    while (text_next_line(src)) {
+    int rc = 0, k;
+    while ((k = text_next_line(src)) > 0) {
         char *line = src->buf;
         while (*line == ' ' || *line == '\t') line++;
         if (!*line) continue;
+        if (text_cut(src) && *line >= '0' && *line <= '9') { rc = text_cut_msg(msg, cap, src->line); break; }
         if (*line == '#') {
             if (!w && header_line(&b, line, src->line, msg, cap)) { hdr_free(&b); return -1; }
             continue;
@@ -379,6 +416,7 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
         /* Lines are in global order: nothing smaller follows. */
         if (++n % 4096 == 0) tr_writer_watermark(w, last_seq + 1);
     }
+    if (k < 0) rc = text_fail(msg, cap, src->line, "%s", src->bad);
     if (!w) { /* no events: still a valid, empty trace */
         if (!b.h.tool) b.h.tool = "malloc-trace import";
         w = text_open_out(out, &b.h, &err);
@@ -386,7 +424,7 @@ int text_import(text_src_t *src, const char *out, char *msg, size_t cap) {
     }
     tr_writer_watermark(w, last_seq + 1);
     tr_end_t const end = { TR_END_CLOSED, 0, t_end, n, 0 };
-    if (tr_writer_close(w, rc ? NULL : &end, &err) && rc == 0) {
+    if (tr_writer_close(w, rc ? NULL : &end, &err) && rc >= 0) {
         snprintf(msg, cap, "%s: %s", out, err.msg);
         rc = -1;
     }
