@@ -206,6 +206,7 @@ typedef struct lanes_s {
     char *stacks;
     uint32_t n, started, running;
     int go;
+    int err; /* why lanes_create failed */
 } lanes_t;
 
 #define LANE_STACK (256u << 10)
@@ -218,7 +219,10 @@ static int lanes_create(lanes_t *ls, rp_engine_t *e, const rp_plan_t *plan, cons
     ls->th = map_anon(sizeof *ls->th * n);
     ls->stacks = mmap(NULL, (size_t)LANE_STACK * n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                       -1, 0);
-    if (ls->stacks == MAP_FAILED) return -1;
+    if (ls->stacks == MAP_FAILED) {
+        ls->err = errno;
+        return -1;
+    }
     for (uint32_t i = 0; i < n; i++) /* the top of each: resident now, in the baseline */
         memset(ls->stacks + (size_t)LANE_STACK * (i + 1) - LANE_STACK_TOUCH, 0, LANE_STACK_TOUCH);
     e->sync = map_anon(sizeof(rp_sync_t) * n);
@@ -234,7 +238,10 @@ static int lanes_create(lanes_t *ls, rp_engine_t *e, const rp_plan_t *plan, cons
         pthread_attr_setstack(&attr, ls->stacks + (size_t)LANE_STACK * i, LANE_STACK);
         int const rc = pthread_create(&ls->th[i], &attr, lane_main, &ls->lr[i]);
         pthread_attr_destroy(&attr);
-        if (rc) break;
+        if (rc) {
+            ls->err = rc;
+            break;
+        }
     }
     __atomic_fetch_sub(&ls->running, n - ls->started, __ATOMIC_RELEASE);
     return ls->started == n ? 0 : -1;
@@ -335,7 +342,16 @@ int rp_child_main(const rp_child_args_t *a) {
     memset(&ls, 0, sizeof ls);
     e.pace = a->pace;
     if (plan->threads && lanes_create(&ls, &e, plan, lanes) < 0) { /* _exit ends the parked ones */
-        fail(r, "cannot start the replay threads");
+        char msg[200];
+        rp_buf_t b = { msg, 0, sizeof msg - 1 };
+        rp_put_str(&b, "cannot start the replay threads (");
+        rp_put_u64(&b, ls.started);
+        rp_put_str(&b, " of ");
+        rp_put_u64(&b, plan->nlanes);
+        rp_put_str(&b, " started): ");
+        rp_put_str(&b, ls.err ? strerrordesc_np(ls.err) : "out of memory");
+        msg[b.len] = 0;
+        fail(r, msg);
         return 1;
     }
     /* The harness's own resident pages (plan, tables, code, lane threads) are the baseline;

@@ -232,6 +232,14 @@ for t in range(1500):
     json l.json 'd["threads"] == 1500 and all(r["ops"] == 3000 and r["order_errors"] == 0 for r in d["runs"])'
     json l.json 'd["runs"][0]["allocator"] == "null" and d["runs"][0]["peak_rss_bytes"] < 2 << 20'
     json l.json 'd["runs"][0]["baseline_rss_bytes"] > 1500 * 16384'
+    # too many threads for the process limit: the run fails saying how far it got and why
+    if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null && command -v prlimit > /dev/null; then
+        setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc=100 "$R" l.zst --no-progress --mode threads --alloc null > out.txt 2> err.txt; st=$?
+        [ $st = 1 ] && [ "$(wc -l < err.txt)" = 1 ] && grep -q "^malloc-replay: l.zst: null: cannot start the replay threads ([0-9]* of 1500 started): Resource temporarily unavailable$" err.txt \
+            || { cat err.txt; fail "thread limit: status $st"; }
+    else
+        echo "skipped the thread-limit case: needs root, setpriv and prlimit"
+    fi
     ;;
 badinput)
     # one-line errors naming the file, non-zero status, never a crash
