@@ -46,9 +46,11 @@ static int check_stdout(void) {
     return 1;
 }
 
+/* A trace that cannot be opened; one cut inside its first frame (before its
+ * HEADER was whole) is a truncated trace, 3. */
 static int die_open(const char *path, const tr_error_t *err) {
     fprintf(stderr, "%s: %s: %s\n", prog, path, err->msg);
-    return 1;
+    return err->code == TR_E_TRUNCATED ? 3 : 1;
 }
 
 /* Ends a read loop: reports a read error or a missing END. Returns the exit status. */

@@ -105,13 +105,17 @@ static int fill(tr_reader_t *r, size_t need) {
 }
 
 /* ---- records ------------------------------------------------------------- */
+/* A file cut inside a zstd frame (a killed process, a full disk) ends, nearly
+ * always, inside a record too: said as the cut frame, the cause. */
+#define CUT_FRAME "file ends inside a zstd frame (cut short?)"
+
 /* Next record: *type and a cursor over its payload (valid until the next
  * call). Returns 1, 0 at a clean end, < 0 on error. */
 static int next_record_slow(tr_reader_t *r, uint8_t *type, tr_cursor_t *c) {
     int k = fill(r, 1);
     if (k <= 0) {
         if (k == 0 && r->st.truncated)
-            return r_fail(r, TR_E_TRUNCATED, "file ends inside a zstd frame (cut short?)");
+            return r_fail(r, TR_E_TRUNCATED, CUT_FRAME);
         return k;
     }
     /* type byte and a length varint of at most 10 bytes */
@@ -122,13 +126,14 @@ static int next_record_slow(tr_reader_t *r, uint8_t *type, tr_cursor_t *c) {
     size_t const ln = tr_peek_varint(r->raw + r->raw_start + 1, avail - 1, &len);
     if (ln == 0) {
         if (avail >= 11) return r_fail(r, TR_E_CORRUPT, "record length is not a varint");
-        return r_fail(r, TR_E_TRUNCATED, "file ends inside a record header");
+        return r_fail(r, TR_E_TRUNCATED, "%s", r->st.truncated ? CUT_FRAME : "file ends inside a record header");
     }
     if (len > MAX_RECORD)
         return r_fail(r, TR_E_CORRUPT, "record of %llu bytes (type 0x%02x) is too large",
                       (unsigned long long)len, r->raw[r->raw_start]);
     k = fill(r, 1 + ln + (size_t)len);
     if (k < 0) return k;
+    if (k == 0 && r->st.truncated) return r_fail(r, TR_E_TRUNCATED, "%s", CUT_FRAME);
     if (k == 0) return r_fail(r, TR_E_TRUNCATED, "file ends inside a record of %llu bytes",
                               (unsigned long long)len);
     const uint8_t *p = r->raw + r->raw_start;
@@ -196,6 +201,7 @@ static int read_header(tr_reader_t *r) {
     if (k == 0) {
         if (r->raw_end == r->raw_start && !zsrc_state(r->src)->started)
             return r_fail(r, TR_E_NOT_TRACE, "empty file");
+        if (r->st.truncated) return r_fail(r, TR_E_TRUNCATED, CUT_FRAME); /* a trace killed at once */
         return r_fail(r, TR_E_NOT_TRACE, "not a malloc trace: too short");
     }
     const uint8_t *p = r->raw + r->raw_start;
