@@ -298,6 +298,10 @@ static const rp_plan_t *load_plan(int fd, uint64_t bytes) {
 /* ---- main ---------------------------------------------------------------- */
 int rp_child_main(const rp_child_args_t *a) {
     rp_result_t *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, a->result_fd, 0);
+    if (a->stderr_fd >= 0) { /* started: standard error is the caller's again (spawn.c) */
+        dup2(a->stderr_fd, 2);
+        close(a->stderr_fd);
+    }
     if (r == MAP_FAILED) return 2;
     r->ready = 1; /* the preloaded library's constructors have returned */
     rp_plan_t hdr;

@@ -56,11 +56,12 @@ static uint64_t num(const char *s) {
 }
 
 static int child(int argc, char **argv) {
-    if (argc != 11) return 2;
+    if (argc != 12) return 2;
     rp_child_args_t a = {
         .plan_fd = (int)num(argv[2]), .result_fd = (int)num(argv[3]), .csv_fd = (int)num(argv[4]),
         .kind = (int)num(argv[5]), .touch = (int)num(argv[6]), .pace = (int)num(argv[7]),
         .checkpoints = num(argv[8]), .sample = (uint32_t)num(argv[9]), .funcs = (unsigned)num(argv[10]),
+        .stderr_fd = (int)num(argv[11]),
     };
     _exit(rp_child_main(&a));
 }

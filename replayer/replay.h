@@ -161,6 +161,8 @@ typedef struct rp_child_args_s {
     uint64_t checkpoints;           /* rows every N ops (serial glibc), 0 none */
     uint32_t sample;                /* time one op in every `sample` (power of two) */
     unsigned funcs;                 /* RP_FN_* the allocator defines */
+    int stderr_fd;                  /* the real standard error (fd 2 is a pipe to the parent
+                                     * until the process has started), -1 if none */
 } rp_child_args_t;
 
 /* child.c: the hidden mode's main. Returns the exit status. */

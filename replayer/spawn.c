@@ -51,6 +51,42 @@ static void progress(const rp_run_t *run, uint64_t done, uint64_t total, double 
             total ? 100.0 * (double)done / (double)total : 100.0, secs);
 }
 
+/* Reads what the process wrote to standard error before it started, in
+ * said while it fits (ld.so's reason is one short line); once more came,
+ * all of it is passed on, in order. Non-blocking: a library's helper
+ * process may hold the pipe. */
+static void early_stderr(int fd, char *said, size_t *n, int *passing) {
+    if (fd < 0) return;
+    char buf[4096];
+    ssize_t k;
+    while ((k = read(fd, buf, sizeof buf)) > 0) {
+        if (!*passing && *n + (size_t)k < 1024) {
+            memcpy(said + *n, buf, (size_t)k);
+            *n += (size_t)k;
+            continue;
+        }
+        if (!*passing) fwrite(said, 1, *n, stderr);
+        *passing = 1;
+        *n = 0;
+        fwrite(buf, 1, (size_t)k, stderr);
+    }
+    said[*n] = 0;
+}
+
+/* ld.so's reason for not starting the process, from the first line it
+ * wrote ('SELF: error while loading shared libraries: REASON', 'SELF:
+ * symbol lookup error: ...'), NULL if none. */
+static const char *said_error(char *said, size_t n, const char *self) {
+    static const char loading[] = "error while loading shared libraries: ";
+    if (!n) return NULL;
+    char *line = said;
+    line[strcspn(line, "\n")] = 0;
+    size_t const sl = strlen(self);
+    if (!strncmp(line, self, sl) && !strncmp(line + sl, ": ", 2)) line += sl + 2;
+    if (!strncmp(line, loading, sizeof loading - 1)) line += sizeof loading - 1;
+    return *line ? line : NULL;
+}
+
 int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_fd, const char *self) {
     int const rfd = memfd_create("malloc-replay-result", 0);
     if (rfd < 0 || ftruncate(rfd, sizeof(rp_result_t)) < 0) {
@@ -68,6 +104,16 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
     run->res->status = 99;
     run->res->ready = 0;
     /* argv of the hidden mode: fds and settings as decimal numbers */
+    /* Standard error is a pipe to us until the process has started: what
+     * ld.so says of a library it cannot load becomes the run's one error
+     * line (it printed its own line, then the run said 'cannot start ...
+     * in replay mode'); anything else is passed on as it was. */
+    int ep[2] = { -1, -1 }, saved = -1;
+    if (pipe2(ep, O_CLOEXEC) == 0 && (saved = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0) {
+        close(ep[0]);
+        close(ep[1]);
+        ep[0] = ep[1] = -1;
+    }
     char a[10][32];
     snprintf(a[0], 32, "%d", prep->fd);
     snprintf(a[1], 32, "%d", rfd);
@@ -78,7 +124,8 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
     snprintf(a[6], 32, "%llu", (unsigned long long)o->checkpoints);
     snprintf(a[7], 32, "%u", o->sample);
     snprintf(a[8], 32, "%u", run->funcs);
-    char *argv[] = { (char *)self, "--child-replay", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], NULL };
+    snprintf(a[9], 32, "%d", saved);
+    char *argv[] = { (char *)self, "--child-replay", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], NULL };
     size_t ne = 0;
     while (environ[ne]) ne++;
     char **envp = calloc(ne + (size_t)run->nenv + 2, sizeof *envp);
@@ -117,15 +164,28 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
     fflush(NULL);
     pid_t const pid = fork();
     if (pid == 0) {
+        if (saved >= 0) {
+            fcntl(saved, F_SETFD, 0);
+            dup2(ep[1], 2);
+        }
         execve(self, argv, envp);
         _exit(127);
     }
     int const fork_errno = errno;
+    if (saved >= 0) {
+        close(saved);
+        close(ep[1]);
+        fcntl(ep[0], F_SETFL, O_NONBLOCK);
+    }
+    char said[1024]; /* the start of what it wrote before it started */
+    size_t nsaid = 0;
+    int passing = 0;
     free(envp);
     free(preload);
     close(rfd);
     if (libfd >= 0) close(libfd);
     if (pid < 0) {
+        if (ep[0] >= 0) close(ep[0]);
         snprintf(run->err, sizeof run->err, "fork: %s", strerror(fork_errno));
         return -1;
     }
@@ -133,6 +193,7 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
     int st = 0, shown = 0, stuck = 0;
     for (;;) {
         pid_t const w = waitpid(pid, &st, WNOHANG);
+        early_stderr(ep[0], said, &nsaid, &passing);
         if (w == pid) break;
         if (w < 0 && errno != EINTR) break;
         struct timespec const d = { 0, 50000000 };
@@ -149,6 +210,15 @@ int rp_spawn(const rp_opts_t *o, const rp_prep_t *prep, rp_run_t *run, int csv_f
         }
     }
     if (shown) fprintf(stderr, "\r%-60s\r", "");
+    if (ep[0] >= 0) close(ep[0]);
+    if (!run->res->ready && WIFEXITED(st) && WEXITSTATUS(st) == 127) { /* ld.so gave up */
+        const char *const ld = said_error(said, nsaid, self);
+        if (ld) {
+            snprintf(run->err, sizeof run->err, "cannot load the library: %.400s", ld);
+            return -1;
+        }
+    }
+    if (nsaid) fwrite(said, 1, nsaid, stderr); /* a library's own words: passed on */
     if (stuck && !run->res->ready) {
         snprintf(run->err, sizeof run->err,
                  "the replay process did not start within %llu s (does the library's initialization hang?); "

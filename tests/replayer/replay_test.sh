@@ -266,6 +266,15 @@ badinput)
     grep -q "does not define malloc" err.txt || fail "library without malloc: $(cat err.txt)"
     one 2 "text.zst" good.zst --alloc ./text.zst
     one 2 "/no/such/lib.so" good.zst --alloc /no/such/lib.so
+    # a library ld.so cannot load (a dependency it cannot find): ld.so's reason is the
+    # run's one line (ld.so printed its own, then the run said 'cannot start ... in replay mode')
+    nd=$(dirname "$H")/librp_needsdep.so
+    only 1 "malloc-replay: good.zst: $nd: cannot load the library: librp_dep.so: cannot open shared object file: No such file or directory" \
+        good.zst --no-progress --alloc "$nd"
+    # (the same library linked without the NEEDED entry: ld.so's symbol lookup error)
+    nu=$(dirname "$H")/librp_undefsym.so
+    only 1 "malloc-replay: good.zst: $nu: cannot load the library: symbol lookup error: $nu: undefined symbol: rp_dep_value" \
+        good.zst --no-progress --alloc "$nu"
     one 2 "mode" good.zst --mode parallel
     printf '1 1 0 malloc 10 -> 0x10\n2 1 0 free 0x999\n3 1 0 free 0x10\n4 1 0 realloc 0x777 20 -> 0x20\n' > unk.txt
     "$T" import unk.txt -o unk.zst || fail "import unk"
