@@ -267,6 +267,16 @@ static int code_of(int op) {
     }
 }
 
+/* threads mode: a thread's start waits for its creator to have made it
+ * (the ops its creator did before), as in the program: without it a thread
+ * made late ran from the replay's start, beside work that came before it. */
+static int creator_dep(prep_t *p, uint32_t lane, uint32_t creator) {
+    if (!p->threads) return 0;
+    const ent_t *e = map_find(&p->tids, (uint64_t)creator + 1);
+    if (!e || !p->lanes.v[e->id].count) return 0; /* no op of the creator yet */
+    return add_dep(p, lane, e->id, p->lanes.v[e->id].count);
+}
+
 static int event(prep_t *p, rp_prep_t *o, const tr_event_t *ev) {
     if (p->ops.n % RP_LIVE_EVERY == 0) VPUSH(p->live_at, p->live_bytes); /* after ops.n ops */
     uint32_t li;
@@ -347,6 +357,7 @@ static int event(prep_t *p, rp_prep_t *o, const tr_event_t *ev) {
         op.size = ev->a;
         break;
     default:
+        if (ev->op == TR_OP_THREAD_START && ev->a && creator_dep(p, li, (uint32_t)ev->a)) return -1;
         break;
     }
     (void)ext0;

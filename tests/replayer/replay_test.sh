@@ -215,9 +215,23 @@ for i in range(n):
     fc=$(dirname "$H")/librp_futexcount.so
     "$R" w.zst --no-progress --mode threads --alloc "$fc" --env FUTEX_COUNT=$PWD/wakes --json w.json > out.txt 2> err.txt || { cat err.txt; fail "replay"; }
     json w.json 'd["runs"][0]["ops"] == 40000 and d["runs"][0]["order_errors"] == 0 and d["threads"] == 2'
-    wakes=$($PY -c "import struct; print(struct.unpack('<Q', open('wakes', 'rb').read())[0])")
+    wakes=$($PY -c "import struct; print(struct.unpack('<QQ', open('wakes', 'rb').read())[0])")
     # the start, the last lane's end, one per wait (a wait may re-ask after 10 ms)
     [ "$wakes" -le 100 ] || fail "$wakes futex wake-up calls for one wait"
+    # a thread starts once its creator has made it: thread 2, made by thread 1 after
+    # 20000 mallocs, makes its malloc(777) after them (it ran from the start)
+    $PY -c "
+n = 20000
+for i in range(n):
+    print(i + 1, 1, i, 'malloc 16 -> 0x%x' % (0x100000 + 32 * i))
+print(n + 1, 2, n, 'thread_start 1')
+print(n + 2, 2, n + 1, 'malloc 777 -> 0x10')
+print(n + 3, 2, n + 2, 'free 0x10')" > s.txt
+    "$T" import s.txt -o s.zst || fail "import s.txt"
+    rm -f wakes
+    "$R" s.zst --no-progress --mode threads --alloc "$fc" --env FUTEX_COUNT=$PWD/wakes > out.txt 2> err.txt || { cat err.txt; fail "replay thread_start"; }
+    before=$($PY -c "import struct; print(struct.unpack('<QQ', open('wakes', 'rb').read())[1])")
+    [ "$before" -gt 20000 ] || fail "thread 2's malloc came after $before mallocs, before its creator made it"
     ;;
 lanecost)
     # threads mode: the lanes' threads are the harness's, made before the baseline is read
