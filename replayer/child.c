@@ -227,7 +227,10 @@ static int lanes_create(lanes_t *ls, rp_engine_t *e, const rp_plan_t *plan, cons
         memset(ls->stacks + (size_t)LANE_STACK * (i + 1) - LANE_STACK_TOUCH, 0, LANE_STACK_TOUCH);
     e->sync = map_anon(sizeof(rp_sync_t) * n);
     if (!ls->lr || !ls->th || !e->sync) return -1;
-    for (uint32_t i = 0; i < n; i++) e->sync[i].wake_at = UINT32_MAX; /* no waiter */
+    for (uint32_t i = 0; i < n; i++) {
+        e->sync[i].wake_at = UINT32_MAX; /* no waiter */
+        pthread_mutex_init(&e->sync[i].lk, NULL);
+    }
     ls->go = 0;
     ls->running = n;
     for (ls->started = 0; ls->started < n; ls->started++) {

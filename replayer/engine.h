@@ -4,19 +4,24 @@
 
 #include "replay.h"
 
+#include <pthread.h>
+
 typedef struct rp_tick_s { /* which ops are timed */
     uint32_t left;         /* ops before the next timed one */
     uint32_t rng;          /* xorshift32 state of the gaps, 0: not seeded */
 } rp_tick_t;
 
-typedef struct rp_sync_s { /* one per lane, own cache line */
+typedef struct rp_sync_s { /* one per lane, its own cache lines */
     uint32_t done;         /* ops this lane completed */
-    uint32_t wake_at;      /* the lowest `done` a sleeping waiter asked for, UINT32_MAX none */
-    uint32_t gen;          /* the futex word: changed at every wake-up */
-    uint32_t pad0;
+    uint32_t wake_at;      /* the lowest count a sleeping waiter waits for, UINT32_MAX none */
     rp_tick_t tick;        /* the lane's timing schedule (saved between calls) */
-    char pad[40];
-} rp_sync_t;
+    struct rp_sync_s *head; /* lanes sleeping until this one has done their `want`, by want (lk) */
+    pthread_mutex_t lk;
+    /* this lane as a waiter (in another lane's list) */
+    struct rp_sync_s *next;
+    uint32_t want;
+    uint32_t woken;        /* its futex word: set when its count was reached */
+} __attribute__((aligned(64))) rp_sync_t;
 
 typedef struct rp_engine_s {
     void **slots;          /* object id -> pointer; slot 0 is always NULL */

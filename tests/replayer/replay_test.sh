@@ -215,7 +215,7 @@ for i in range(n):
     fc=$(dirname "$H")/librp_futexcount.so
     "$R" w.zst --no-progress --mode threads --alloc "$fc" --env FUTEX_COUNT=$PWD/wakes --json w.json > out.txt 2> err.txt || { cat err.txt; fail "replay"; }
     json w.json 'd["runs"][0]["ops"] == 40000 and d["runs"][0]["order_errors"] == 0 and d["threads"] == 2'
-    wakes=$($PY -c "import struct; print(struct.unpack('<QQ', open('wakes', 'rb').read())[0])")
+    wakes=$($PY -c "import struct; print(struct.unpack('<QQQ', open('wakes', 'rb').read())[0])")
     # the start, the last lane's end, one per wait (a wait may re-ask after 10 ms)
     [ "$wakes" -le 100 ] || fail "$wakes futex wake-up calls for one wait"
     # a thread starts once its creator has made it: thread 2, made by thread 1 after
@@ -230,8 +230,28 @@ print(n + 3, 2, n + 2, 'free 0x10')" > s.txt
     "$T" import s.txt -o s.zst || fail "import s.txt"
     rm -f wakes
     "$R" s.zst --no-progress --mode threads --alloc "$fc" --env FUTEX_COUNT=$PWD/wakes > out.txt 2> err.txt || { cat err.txt; fail "replay thread_start"; }
-    before=$($PY -c "import struct; print(struct.unpack('<QQ', open('wakes', 'rb').read())[1])")
+    before=$($PY -c "import struct; print(struct.unpack('<QQQ', open('wakes', 'rb').read())[1])")
     [ "$before" -gt 20000 ] || fail "thread 2's malloc came after $before mallocs, before its creator made it"
+    # 100 threads made one in every 1000 mallocs of thread 1, each waiting for its start:
+    # a lane wakes the waiters whose count it reached, not all of them (each woke
+    # at every start, ~5000 futex waits)
+    $PY -c "
+s = 0
+def ev(tid, what):
+    global s
+    s += 1
+    print(s, tid, s, what)
+for k in range(100):
+    for i in range(1000):
+        ev(1, 'malloc 16 -> 0x%x' % (0x100000 + 32 * (1000 * k + i)))
+    ev(2 + k, 'thread_start 1')
+    ev(2 + k, 'malloc 32 -> 0x%x' % (0x10000000 + 64 * k))" > h.txt
+    "$T" import h.txt -o h.zst || fail "import h.txt"
+    rm -f wakes
+    "$R" h.zst --no-progress --mode threads --alloc "$fc" --env FUTEX_COUNT=$PWD/wakes --json h.json > out.txt 2> err.txt || { cat err.txt; fail "replay 100 starts"; }
+    json h.json 'd["threads"] == 101 and d["runs"][0]["ops"] == 100200 and d["runs"][0]["order_errors"] == 0'
+    waits=$($PY -c "import struct; print(struct.unpack('<QQQ', open('wakes', 'rb').read())[2])")
+    [ "$waits" -le 1000 ] || fail "$waits futex waits for 100 thread starts"
     ;;
 lanecost)
     # threads mode: the lanes' threads are the harness's, made before the baseline is read
