@@ -284,12 +284,14 @@ static int parse_u64(const char *s, uint64_t *v) {
     return (*end || errno) ? -1 : 0;
 }
 
-static int parse_i64(const char *s, int64_t *v) {
+/* A C int (mallopt's, malloc_trim's result, fork's pid: the trace holds 32
+ * bits of them, so a wider value would come back as another). */
+static int parse_int(const char *s, int64_t *v) {
     if (!s || !*s) return -1;
     char *end;
     errno = 0;
     *v = strtoll(s, &end, 10);
-    return (*end || errno) ? -1 : 0;
+    return (*end || errno || *v < INT32_MIN || *v > INT32_MAX) ? -1 : 0;
 }
 
 /* The fields a line must have after OP, before "->", and whether "-> R" follows.
@@ -347,15 +349,15 @@ static int parse_event(char *line, unsigned long lno, tr_event_t *ev, char *msg,
     int64_t s1 = 0, s2 = 0, s3 = 0;
     switch (op) {
     case TR_OP_MALLOPT:
-        bad = parse_i64(arg[0], &s1) || parse_i64(arg[1], &s2) || parse_i64(ret, &s3);
+        bad = parse_int(arg[0], &s1) || parse_int(arg[1], &s2) || parse_int(ret, &s3);
         ev->a = (uint64_t)s1; ev->b = (uint64_t)s2; ev->ret = (uint64_t)s3;
         break;
     case TR_OP_MALLOC_TRIM:
-        bad = parse_u64(arg[0], &ev->a) || parse_i64(ret, &s3);
+        bad = parse_u64(arg[0], &ev->a) || parse_int(ret, &s3);
         ev->ret = (uint64_t)s3;
         break;
     case TR_OP_FORK:
-        bad = parse_i64(ret, &s3);
+        bad = parse_int(ret, &s3);
         ev->ret = (uint64_t)s3;
         break;
     case TR_OP_EXEC:

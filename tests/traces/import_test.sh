@@ -5,7 +5,8 @@
 # data (a NUL ended a line silently; /dev/zero grew one line without bound),
 # a FIFO or <(zcat log.gz) (refused: 'cannot seek back'), odd mtrace lines
 # (fields past the operation's were ignored, 0x-5 read as a pointer, a path
-# with '] ' misread), -o naming a folder (found only after the whole import).
+# with '] ' misread), -o naming a folder (found only after the whole import),
+# C ints wider than 32 bits (kept as their low 32 bits).
 # usage: import_test.sh MALLOC_TRACE SRCDIR WORKDIR
 set -u
 mt=$1; src=$2; work=$3
@@ -80,5 +81,14 @@ expect "text: 0x-10" neg.txt 1 "line 1: bad argument to malloc"
 mkdir -p folder
 "$mt" import "$log" -o folder 2> err.txt; rc=$?
 check "-o a folder" sh -c "test $rc -eq 1 && test \$(wc -l < err.txt) -eq 1 && grep -q '^malloc-trace: folder: is a directory' err.txt"
+# 6. mallopt's values, malloc_trim's result and fork's pid are C ints: the
+#    trace keeps 32 bits, so a wider one came back as another (-1, 0) with exit 0
+printf '1 1 1 mallopt 1 -2147483648 -> 2147483647\n2 1 2 fork -> -1\n' > int.txt
+"$mt" import int.txt -o int.zst 2> err.txt
+check "ints at their bounds round trip" sh -c "'$mt' dump --no-header int.zst | cmp -s - int.txt"
+printf '1 1 1 mallopt 1 2147483648 -> 1\n' > wide.txt
+expect "mallopt value past 32 bits" wide.txt 1 "line 1: bad argument to mallopt"
+printf '1 1 1 fork -> -9223372036854775808\n' > wide2.txt
+expect "fork pid past 32 bits" wide2.txt 1 "line 1: bad argument to fork"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
