@@ -99,6 +99,10 @@ static void usage(FILE *f) {
             "  --version          print the version\n");
 }
 
+/* The preload library: beside the executable, in ../lib (the build tree)
+ * or ../LIBDIR (an install tree, moved or not: cmake --install --prefix
+ * puts it in lib/x86_64-linux-gnu when configured for /usr), else where it
+ * was configured to be installed. */
 static int find_lib(char *out, size_t cap) {
     char exe[PATH_MAX - 64];
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -107,11 +111,14 @@ static int find_lib(char *out, size_t cap) {
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
-            snprintf(out, cap, "%s/../lib/libmalloc-record.so", exe);
-            if (access(out, R_OK) == 0) {
-                char real[PATH_MAX];
-                if (realpath(out, real)) snprintf(out, cap, "%s", real);
-                return 0;
+            static const char *const rel[] = { "lib", MS_RECORD_LIBDIR_REL };
+            for (int i = 0; i < 2; i++) {
+                snprintf(out, cap, "%s/../%s/libmalloc-record.so", exe, rel[i]);
+                if (access(out, R_OK) == 0) {
+                    char real[PATH_MAX];
+                    if (realpath(out, real)) snprintf(out, cap, "%s", real);
+                    return 0;
+                }
             }
         }
     }
