@@ -323,6 +323,19 @@ static void sites(out_t *o, const rp_agg_t *g, tr_reader_t *r, rp_sym_t *s) {
     }
 }
 
+/* The run the others are measured against (the comparison table and the
+ * verdict): the plain glibc run, else the first of several runs given
+ * (*first = 1; e.g. only tuned glibc runs: --alloc
+ * glibc:MALLOC_ARENA_MAX=1,jemalloc); NULL if neither. */
+static const rj_t *base_run(const rj_t *runs, int *first) {
+    *first = 0;
+    for (const rj_t *r = runs ? runs->child : NULL; r; r = r->next)
+        if (strcmp(rj_str(rj_get(r, "allocator"), ""), "glibc") == 0) return r;
+    if (!runs || runs->len < 2) return NULL;
+    *first = 1;
+    return runs->child;
+}
+
 static void replay(out_t *o, const rp_extern_t *x) {
     section(o, "replay", "Allocator comparison (malloc-replay, measured)");
     if (x->replay_note[0]) note(o, "%s", x->replay_note);
@@ -334,16 +347,13 @@ static void replay(out_t *o, const rp_extern_t *x) {
     figure(o, "replay_time", "time per operation");
     figure(o, "replay_rss", "peak RSS");
     figure(o, "replay_latency", "latency percentiles");
-    /* compared with the plain glibc run, else the first run (as the verdict) */
-    const rj_t *base = NULL;
+    int first_base;
+    const rj_t *const base = base_run(runs, &first_base);
     int w[] = { 12, 10, 12, 16, 10, 10, 11, 10, 10 };
     for (const rj_t *r = runs->child; r; r = r->next) {
         const char *const name = rj_str(rj_get(r, "allocator"), "?");
-        if (!base && strcmp(name, "glibc") == 0) base = r;
         if ((int)strlen(name) > w[0]) w[0] = (int)strlen(name); /* long names keep the columns aligned */
     }
-    int const first_base = !base && runs->len > 1;
-    if (first_base) base = runs->child;
     double const base_rss = base ? rj_num(rj_get(base, "peak_rss_bytes"), 0) : 0;
     double const base_ns = base ? rj_num(rj_get(base, "ns_per_op"), 0) : 0;
     if (first_base) note(o, "compared with %s, the first run (no plain glibc run)", rj_str(rj_get(base, "allocator"), "?"));
@@ -611,17 +621,13 @@ static void verdict(out_t *o, const rp_extern_t *x) {
     if ((!runs || !runs->len) && (!models || !models->len)) return;
     section(o, "verdict", "Verdict");
     fprintf(o->h, "<table class=\"kv\">\n");
-    /* the baseline: the plain glibc run, else the first run given (e.g.
-     * only tuned glibc runs: --alloc glibc:MALLOC_ARENA_MAX=1,jemalloc) */
-    const rj_t *glibc = NULL, *small = NULL, *fast = NULL;
+    int first_base;
+    const rj_t *const glibc = base_run(runs, &first_base), *small = NULL, *fast = NULL;
     size_t nruns = 0;
     for (const rj_t *r = runs ? runs->child : NULL; r; r = r->next, nruns++) {
-        if (strcmp(rj_str(rj_get(r, "allocator"), ""), "glibc") == 0) glibc = r;
         if (!small || rj_num(rj_get(r, "peak_rss_bytes"), 0) < rj_num(rj_get(small, "peak_rss_bytes"), 0)) small = r;
         if (!fast || rj_num(rj_get(r, "ns_per_op"), 0) < rj_num(rj_get(fast, "ns_per_op"), 0)) fast = r;
     }
-    int const first_base = !glibc && nruns > 1;
-    if (first_base) glibc = runs->child;
     const char *const bn = glibc ? rj_str(rj_get(glibc, "allocator"), "?") : "glibc";
     char a[32], b[32], tie[256];
     if (nruns == 1)

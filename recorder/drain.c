@@ -89,11 +89,14 @@ static int zlevel = 3;
 static dev_t trace_dev;    /* the trace file, to know it again */
 static ino_t trace_ino;
 
-/* 1 if fd is open on the trace file. */
-static int trace_file_is(int fd) {
+/* 1 if fd is open on the file (dev, ino): a number the recorder keeps may
+ * have been taken by the program (the trace's, the log's). */
+static int same_file(int fd, dev_t dev, ino_t ino) {
     struct stat st;
-    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == trace_dev && st.st_ino == trace_ino;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
+
+static int trace_file_is(int fd) { return same_file(fd, trace_dev, trace_ino); }
 
 /* The trace's fd, opened again by its path and set at its end when the
  * program took its number (fd_now -1: rec_trace_fd_move found none free to
@@ -940,11 +943,7 @@ void rec_log_fd_move(void) {
 
 /* 1 if log_fd is still the log (the program may have put a file of its own
  * at the number all the same, with a raw system call). */
-static int log_fd_ok(void) {
-    struct stat st;
-    int const fd = atomic_load(&log_fd);
-    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
-}
+static int log_fd_ok(void) { return same_file(atomic_load(&log_fd), log_dev, log_ino); }
 
 /* Opens the log once the trace has begun and keeps it: a program that
  * drops its privileges (setuid) could not open malloc-record's log again

@@ -348,27 +348,27 @@ int main(int argc, char **argv) {
         if (slash == dir) dir[1] = 0;
         else if (slash) *slash = 0;
         struct stat st;
-        int const stream = !strstr(pat, "%p") && stat(pat, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
+        int const exists = !strstr(pat, "%p") && stat(pat, &st) == 0;
+        /* a fifo or device is written as it is, to whatever reads it */
+        int const stream = exists && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
         if (stream && follow) { /* every traced process has a file of its own */
             fprintf(stderr, "malloc-record: %s: a fifo or device takes one process's trace: add --no-follow\n",
                     out ? out : pat);
             return 2;
         }
-        if (!stream && !strstr(pat, "%p") && stat(pat, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (exists && !stream && !S_ISREG(st.st_mode)) {
             fprintf(stderr, "malloc-record: %s: %s\n", out ? out : pat,
                     S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
             return 2;
         }
-        snprintf(probe, sizeof probe, "%s/.malloc-record.XXXXXX", dir);
-        int const pfd = stream ? 0 : mkstemp(probe);
-        if (stream) {
-            /* written as it is: a reader at the other end (the preload opens it) */
-        } else if (pfd < 0) {
-            fprintf(stderr, "malloc-record: %s: cannot create a file in %s: %s\n", out ? out : pat, dir,
-                    strerror(errno));
-            return 2;
-        }
         if (!stream) {
+            snprintf(probe, sizeof probe, "%s/.malloc-record.XXXXXX", dir);
+            int const pfd = mkstemp(probe);
+            if (pfd < 0) {
+                fprintf(stderr, "malloc-record: %s: cannot create a file in %s: %s\n", out ? out : pat, dir,
+                        strerror(errno));
+                return 2;
+            }
             close(pfd);
             unlink(probe);
         }

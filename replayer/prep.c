@@ -497,22 +497,13 @@ static void prep_free(prep_t *p) {
 }
 
 /* ---- the traced program's malloc settings ------------------------------------ */
-/* glibc 2.36's environment aliases of its malloc tunables */
-static const char *const k_alias[] = { "MALLOC_ARENA_MAX=", "MALLOC_ARENA_TEST=", "MALLOC_MMAP_THRESHOLD_=",
-                                       "MALLOC_TRIM_THRESHOLD_=", "MALLOC_TOP_PAD_=", "MALLOC_MMAP_MAX_=",
-                                       "MALLOC_CHECK_=", "MALLOC_PERTURB_=" };
-
 /* Keeps the header's settings glibc's malloc reads (other MALLOC_* names,
  * e.g. jemalloc's MALLOC_CONF, and non-malloc tunables are left out). */
 static void trace_env(const tr_header_t *h, rp_prep_t *o) {
     for (size_t i = 0; h && i < h->nenv && o->nenv < RP_MAX_TRACE_ENV; i++) {
         const char *const e = h->env[i];
         if (!e) continue;
-        for (size_t k = 0; k < sizeof k_alias / sizeof k_alias[0]; k++)
-            if (!strncmp(e, k_alias[k], strlen(k_alias[k]))) {
-                if ((o->env[o->nenv] = strdup(e))) o->nenv++;
-                break;
-            }
+        if (rp_glibc_alias(e) && (o->env[o->nenv] = strdup(e))) o->nenv++;
         if (strncmp(e, "GLIBC_TUNABLES=", 15)) continue;
         size_t const n = strlen(e);
         char *t = malloc(n + 1);

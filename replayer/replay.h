@@ -195,6 +195,10 @@ typedef struct rp_prep_s {
  * dependencies and times). Returns 0, or -1 with a one-line reason in err. */
 int rp_prep(const char *path, int threads, rp_prep_t *out, char *err, size_t errlen);
 
+/* 1 if the environment entry e ("NAME=VALUE") is one of glibc 2.36's
+ * MALLOC_* aliases of its malloc tunables (settings.c). */
+int rp_glibc_alias(const char *e);
+
 /* ---- allocator libraries (alloclib.c) -------------------------------------- */
 /* Resolves NAME (glibc, tcmalloc, jemalloc, mimalloc or a path) to a library
  * path ("" for glibc) and kind. Checks that the file is an ELF shared object

@@ -26,6 +26,13 @@ static const char *const k_alias[][2] = {
     { "MALLOC_PERTURB_", "glibc.malloc.perturb" },
 };
 
+int rp_glibc_alias(const char *e) {
+    size_t const nl = strcspn(e, "=");
+    for (size_t i = 0; i < sizeof k_alias / sizeof *k_alias; i++)
+        if (strlen(k_alias[i][0]) == nl && !strncmp(e, k_alias[i][0], nl)) return e[nl] == '=';
+    return 0;
+}
+
 /* One setting: a variable, or one entry of a GLIBC_TUNABLES variable. */
 typedef struct atom_s {
     const char *key; /* the variable's name, or the tunable's (an alias: its tunable's) */

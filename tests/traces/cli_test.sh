@@ -4,11 +4,8 @@
 # usage: cli_test.sh MALLOC_TRACE SRCDIR WORKDIR
 set -u
 mt=$1; src=$2; work=$3
-rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 1
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+. "$(dirname "$0")/checks.sh"
+t_begin "$work"
 
 # 1. text -> trace -> text is the identity (events and header), and again
 "$mt" import "$src/data/all_ops.txt" -o a.zst || bad "import all_ops"
@@ -220,5 +217,4 @@ done
 "$mt" info --no-header a.zst > /dev/null 2> err.txt; rc=$?
 check "info --no-header: unknown option" sh -c "test $rc -eq 2 && grep -q 'info: unknown option: --no-header' err.txt"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_end

@@ -9,10 +9,8 @@
 # usage: cut_test.sh MALLOC_TRACE WORKDIR
 set -u
 mt=$1; work=$2
-rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 1
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/checks.sh"
+t_begin "$work"
 awk 'BEGIN { srand(3); for (i = 1; i <= 300000; i++) printf "%d %d %d malloc %d -> 0x%x\n", i, 1 + i % 3, i * 10, int(rand() * 5000), int(rand() * 1e9) * 16 }' > big.txt
 "$mt" import big.txt -o big.zst || exit 1
 size=$(wc -c < big.zst)
@@ -27,5 +25,4 @@ for cut in 3 6 20 60 100 300 1000 5000 $((size / 7)) $((size / 3)) $((size / 2))
     ok
   done
 done
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_end

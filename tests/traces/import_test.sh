@@ -10,11 +10,8 @@
 # usage: import_test.sh MALLOC_TRACE SRCDIR WORKDIR
 set -u
 mt=$1; src=$2; work=$3
-rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 1
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+. "$(dirname "$0")/checks.sh"
+t_begin "$work"
 # import FILE, expecting exit status RC and one line on stderr with PATTERN
 expect() { # name file rc pattern
   "$mt" import "$2" -o out.zst 2> err.txt; rc=$?
@@ -90,5 +87,4 @@ printf '1 1 1 mallopt 1 2147483648 -> 1\n' > wide.txt
 expect "mallopt value past 32 bits" wide.txt 1 "line 1: bad argument to mallopt"
 printf '1 1 1 fork -> -9223372036854775808\n' > wide2.txt
 expect "fork pid past 32 bits" wide2.txt 1 "line 1: bad argument to fork"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_end

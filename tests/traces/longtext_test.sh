@@ -7,11 +7,8 @@
 # usage: longtext_test.sh MALLOC_TRACE WORKDIR
 set -u
 mt=$1; work=$2
-rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 1
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+. "$(dirname "$0")/checks.sh"
+t_begin "$work"
 # the text itself, the round trip of a trace imported from it
 roundtrip() { # name file
   "$mt" import "$2" -o "$2.zst" || { bad "$1: import"; return; }
@@ -40,5 +37,4 @@ check "bad pid: exit 1, one line" sh -c "test $rc -eq 1 && test \$(wc -l < err.t
 { printf '# ncpu: 4294967296\n'; printf '1 1 10 malloc 8 -> 0x10\n'; } > badcpu.txt
 "$mt" import badcpu.txt -o badcpu.zst 2> err.txt; rc=$?
 check "ncpu past 32 bits: exit 1" sh -c "test $rc -eq 1 && grep -q \"line 1: bad ncpu '4294967296'\" err.txt"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_end
